@@ -1,0 +1,14 @@
+GO ?= go
+BIN := bin/berth
+
+.PHONY: build test demo bench lint
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/berth
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+demo: build
+	$(BIN) up -f examples/shop/berth.yaml --listen 127.0.0.1:8080

@@ -1,0 +1,2 @@
+// Package build builds service artifacts and images, tags them by commit and pushes them to registries.
+package build

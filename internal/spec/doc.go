@@ -1,0 +1,2 @@
+// Package spec owns berth.yaml: its model, defaults, validation with file:line errors, and its JSON Schema.
+package spec
