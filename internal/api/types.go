@@ -1,0 +1,156 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Version is the API version prefix of every path: /v1/...
+const Version = "v1"
+
+// Error is the body of every non-2xx API response.
+type Error struct {
+	Error string `json:"error"`
+	// Hint tells the user what to do next, when the server knows.
+	Hint string `json:"hint,omitempty"`
+}
+
+// ReleaseSpec is what a client posts to make one release of a service.
+type ReleaseSpec struct {
+	Service  string `json:"service"`
+	Commit   string `json:"commit"`
+	Artifact string `json:"artifact,omitempty"`
+	// ArtifactDigest identifies the artifact's content, so an unchanged
+	// artifact with an unchanged config makes no new release.
+	ArtifactDigest string `json:"artifact_digest,omitempty"`
+	Image          string `json:"image,omitempty"`
+	// Config is the service's resolved spec (spec.Service as JSON).
+	Config json.RawMessage `json:"config"`
+	// Fingerprint is a stable hash of Config's runtime-relevant parts.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// DeployRequest asks the control plane to release and roll out services.
+// All services of one request form one release set.
+type DeployRequest struct {
+	Commit   string        `json:"commit"`
+	Releases []ReleaseSpec `json:"releases"`
+	// Force makes a new release even when nothing changed.
+	Force bool `json:"force,omitempty"`
+}
+
+// DeployResponse lists what a deploy request started.
+type DeployResponse struct {
+	SetID       string       `json:"set_id,omitempty"`
+	Deployments []Deployment `json:"deployments"`
+	// Unchanged lists services whose release already runs (nothing to do).
+	Unchanged []string `json:"unchanged,omitempty"`
+}
+
+// RollbackRequest asks to return a service to an earlier release, or every
+// service of a release set (by set id or commit) to what ran before it.
+type RollbackRequest struct {
+	Service  string `json:"service,omitempty"`
+	To       int    `json:"to,omitempty"` // 0 = the release before the current one
+	Set      string `json:"set,omitempty"`
+	LastSet  bool   `json:"last_set,omitempty"`
+	ToCommit string `json:"to_commit,omitempty"`
+}
+
+// ScaleRequest sets the desired task count of services.
+type ScaleRequest struct {
+	Counts map[string]int `json:"counts"`
+}
+
+// Deployment is one deployment as the API shows it.
+type Deployment struct {
+	ID          int64     `json:"id"`
+	Service     string    `json:"service"`
+	FromRelease int       `json:"from_release"`
+	ToRelease   int       `json:"to_release"`
+	Strategy    string    `json:"strategy"`
+	State       string    `json:"state"` // running | succeeded | rolled_back | failed
+	Reason      string    `json:"reason,omitempty"`
+	SetID       string    `json:"set_id,omitempty"`
+	StartedAt   time.Time `json:"started_at"`
+	FinishedAt  time.Time `json:"finished_at,omitempty"`
+}
+
+// Finished reports whether the deployment reached a final state.
+func (d Deployment) Finished() bool { return d.State != "running" }
+
+// Task is one task as the API shows it.
+type Task struct {
+	ID        string    `json:"id"`
+	Release   int       `json:"release"`
+	State     string    `json:"state"`
+	Addr      string    `json:"addr,omitempty"`
+	Restarts  int       `json:"restarts"`
+	Exit      string    `json:"exit,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Service is one service's live state.
+type Service struct {
+	Name       string      `json:"name"`
+	Release    int         `json:"release"`
+	Commit     string      `json:"commit,omitempty"`
+	Desired    int         `json:"desired"`
+	Healthy    int         `json:"healthy"`
+	Route      string      `json:"route,omitempty"`
+	Tasks      []Task      `json:"tasks"`
+	Deployment *Deployment `json:"deployment,omitempty"` // the active one, if any
+}
+
+// Status is the answer of GET /v1/status.
+type Status struct {
+	Project  string    `json:"project"`
+	Router   string    `json:"router"` // the router's URL
+	Services []Service `json:"services"`
+}
+
+// Release is one release as the API shows it.
+type Release struct {
+	Service   string         `json:"service"`
+	Number    int            `json:"number"`
+	Commit    string         `json:"commit"`
+	Artifact  string         `json:"artifact,omitempty"`
+	Image     string         `json:"image,omitempty"`
+	SetID     string         `json:"set_id,omitempty"`
+	Secrets   map[string]int `json:"secrets,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	Live      bool           `json:"live"`
+}
+
+// History is the answer of GET /v1/services/{name}/history.
+type History struct {
+	Service     string       `json:"service"`
+	Releases    []Release    `json:"releases"`
+	Deployments []Deployment `json:"deployments"`
+}
+
+// Event is one entry of the event stream.
+type Event struct {
+	ID         int64             `json:"id"`
+	Time       time.Time         `json:"time"`
+	Service    string            `json:"service,omitempty"`
+	Deployment int64             `json:"deployment,omitempty"`
+	Kind       string            `json:"kind"`
+	Message    string            `json:"message"`
+	Fields     map[string]string `json:"fields,omitempty"`
+}
+
+// Event kinds the CLI reacts to.
+const (
+	EventDeployStarted  = "deploy.started"
+	EventDeployProgress = "deploy.progress"
+	EventDeploySucceded = "deploy.succeeded"
+	EventDeployRollback = "deploy.rolled_back"
+	EventDeployFailed   = "deploy.failed"
+	EventTaskStarted    = "task.started"
+	EventTaskHealthy    = "task.healthy"
+	EventTaskUnhealthy  = "task.unhealthy"
+	EventTaskExited     = "task.exited"
+	EventTaskStopped    = "task.stopped"
+	EventTaskAdopted    = "task.adopted"
+)
