@@ -107,4 +107,3 @@ func TestMain_Process(t *testing.T) {
 		}
 	})
 }
-
