@@ -1,0 +1,454 @@
+package router
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PreviewHeader routes a request to a route's Preview groups when set to "1".
+const PreviewHeader = "X-Berth-Preview"
+
+// ServeHTTP routes and proxies one request.
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	start := r.cfg.Now()
+	now := start.UnixNano()
+	var (
+		rt     *route
+		groups []*group
+		g      *group
+		t      *target
+		err    error
+	)
+	// Pick and count a target. A target removed between the pick and the
+	// count backs off; re-match on the new table (bounded).
+	for range 4 {
+		x := r.table.Load()
+		if x == nil {
+			err = ErrNoTable
+			break
+		}
+		rt = x.match(normalizeHost(req.Host), req.URL.Path)
+		if rt == nil {
+			err = ErrNoRoute
+			break
+		}
+		groups = rt.groups
+		if len(rt.preview) > 0 && req.Header.Get(PreviewHeader) == "1" {
+			groups = rt.preview
+		}
+		g = pickGroup(groups, &rt.rr, now)
+		if g == nil {
+			err = ErrNoHealthyTargets
+			if g = blameGroup(groups); g == nil {
+				err = ErrNoTargets
+			}
+			break
+		}
+		if t = g.pickTarget(now, nil); t == nil {
+			err = ErrNoHealthyTargets
+			break
+		}
+		if t.acquire() {
+			err = nil
+			break
+		}
+		t, err = nil, ErrNoHealthyTargets
+	}
+	if t == nil {
+		r.fail(w, req, rt, g, nil, start, err)
+		return
+	}
+	if isUpgrade(req) {
+		r.upgrade(w, req, rt, g, t, start)
+		return
+	}
+	r.forward(w, req, rt, groups, g, t, start)
+}
+
+// forward proxies a non-upgrade request to t (already acquired), retrying
+// on other targets while the failure is a dial error and no body byte was
+// consumed.
+func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, groups []*group, g *group, t *target, start time.Time) {
+	out := r.outbound(req, rt)
+	var body *trackedBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &trackedBody{rc: req.Body}
+		out.Body = body
+	}
+	tried := make([]*target, 0, 2)
+	var resp *http.Response
+	var err error
+	for attempt := 0; ; attempt++ {
+		o := out
+		if attempt > 0 {
+			o = out.WithContext(out.Context()) // fresh copy: the transport may keep the old one
+		}
+		u := *out.URL
+		u.Host = t.addr
+		o.URL = &u
+		resp, err = t.transport.RoundTrip(o)
+		if err == nil {
+			break
+		}
+		if !isDialError(err) || req.Context().Err() != nil {
+			break
+		}
+		now := r.cfg.Now().UnixNano()
+		t.eject(now, r.cfg.EjectFor)
+		r.log.Warn("target unreachable, ejected", "route", rt.name, "target", t.addr, "err", err)
+		if attempt >= r.cfg.MaxRetries || (body != nil && body.touched.Load()) {
+			break
+		}
+		tried = append(tried, t)
+		next := r.pickRetry(groups, &rt.rr, now, tried)
+		if next == nil {
+			break
+		}
+		t.release()
+		t = next
+		g = groupOf(groups, t)
+	}
+	if err != nil {
+		r.fail(w, req, rt, g, t, start, err)
+		t.release()
+		return
+	}
+	status := r.respond(w, req, resp)
+	t.release()
+	end := r.cfg.Now()
+	g.stats.observe(end, status, end.Sub(start))
+}
+
+// pickRetry picks another healthy target for a retry.
+func (r *Router) pickRetry(groups []*group, rr *atomic.Uint64, now int64, tried []*target) *target {
+	for range 2 {
+		var t *target
+		if g := pickGroup(groups, rr, now); g != nil {
+			t = g.pickTarget(now, tried)
+		}
+		if t == nil {
+			t = pickAny(groups, now, tried)
+		}
+		if t == nil {
+			return nil
+		}
+		if t.acquire() {
+			return t
+		}
+		tried = append(tried, t)
+	}
+	return nil
+}
+
+func groupOf(groups []*group, t *target) *group {
+	for _, g := range groups {
+		if contains(g.targets, t) {
+			return g
+		}
+	}
+	return groups[0]
+}
+
+// respond copies the target's response to the client and returns the
+// status recorded for it.
+func (r *Router) respond(w http.ResponseWriter, req *http.Request, resp *http.Response) int {
+	defer resp.Body.Close()
+	h := w.Header()
+	for k, vv := range resp.Header {
+		if isHopHeader(k) {
+			continue
+		}
+		h[k] = vv
+	}
+	removeConnectionTokens(h, resp.Header)
+	if _, ok := h["X-Request-Id"]; !ok {
+		h["X-Request-Id"] = req.Header["X-Request-Id"]
+	}
+	w.WriteHeader(resp.StatusCode)
+	flush := resp.ContentLength == -1
+	if err := copyBody(w, resp.Body, flush); err != nil {
+		if req.Context().Err() != nil {
+			return StatusClientClosedRequest
+		}
+		r.log.Warn("response body copy failed", "host", req.Host, "path", req.URL.Path, "err", err)
+		// Headers are gone: abort so the client sees a truncated response.
+		panic(http.ErrAbortHandler)
+	}
+	for k, vv := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+	return resp.StatusCode
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func copyBody(w http.ResponseWriter, src io.Reader, flush bool) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var rc *http.ResponseController
+	if flush {
+		rc = http.NewResponseController(w)
+	}
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if rc != nil {
+				_ = rc.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// fail answers a request the router could not proxy and records it.
+func (r *Router) fail(w http.ResponseWriter, req *http.Request, rt *route, g *group, t *target, start time.Time, err error) {
+	status, cause := failure(req.Context(), err)
+	name, addr := "", ""
+	if rt != nil {
+		name = rt.name
+	}
+	if t != nil {
+		addr = t.addr
+	}
+	lvl := r.log.Warn
+	if status == StatusClientClosedRequest || status == http.StatusNotFound {
+		lvl = r.log.Info
+	}
+	lvl("proxy failure", "status", status, "route", name, "target", addr, "host", req.Host, "path", req.URL.Path, "cause", cause, "err", err)
+	if status != StatusClientClosedRequest {
+		var b strings.Builder
+		b.WriteString("berth: ")
+		if name != "" {
+			b.WriteString("route " + name + ": ")
+		} else if errors.Is(err, ErrNoRoute) {
+			b.WriteString("host " + req.Host + " path " + req.URL.Path + ": ")
+		}
+		b.WriteString(cause)
+		b.WriteString("\n")
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, b.String())
+	}
+	end := r.cfg.Now()
+	if g != nil {
+		g.stats.observe(end, status, end.Sub(start))
+	} else {
+		r.noGroupStats().observe(end, status, end.Sub(start))
+	}
+}
+
+// noGroupStats counts requests that matched no group (404s, empty routes).
+func (r *Router) noGroupStats() *groupStats {
+	r.noGroupOnce.Do(func() { r.noGroup = r.metrics.statsFor("", "") })
+	return &r.noGroup
+}
+
+// outbound builds the request sent to targets: a shallow copy with its own
+// URL and headers.
+func (r *Router) outbound(req *http.Request, rt *route) *http.Request {
+	out := req.WithContext(req.Context())
+	out.RequestURI = ""
+	out.Close = false
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	u := &url.URL{Scheme: "http", Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery}
+	if rt.strip {
+		u.Path = stripPath(rt.prefix, u.Path)
+		if u.RawPath != "" {
+			u.RawPath = stripPath(rt.prefix, u.RawPath)
+		}
+	}
+	out.URL = u
+	h := make(http.Header, len(req.Header)+5)
+	for k, vv := range req.Header {
+		if isHopHeader(k) {
+			if k == "Te" && len(vv) == 1 && vv[0] == "trailers" {
+				h[k] = vv
+			}
+			continue
+		}
+		h[k] = vv
+	}
+	removeConnectionTokens(h, req.Header)
+	setForwarded(h, req)
+	if v := h["X-Request-Id"]; len(v) == 0 || v[0] == "" {
+		id := newRequestID()
+		h["X-Request-Id"] = []string{id}
+		req.Header["X-Request-Id"] = h["X-Request-Id"] // echoed on the response
+	}
+	if v := h["Traceparent"]; len(v) != 1 || !validTraceparent(v[0]) {
+		h["Traceparent"] = []string{newTraceparent()}
+	}
+	out.Header = h
+	return out
+}
+
+func setForwarded(h http.Header, req *http.Request) {
+	ip := splitHostIP(req.RemoteAddr)
+	if prior, ok := h["X-Forwarded-For"]; ok && len(prior) > 0 {
+		ip = strings.Join(prior, ", ") + ", " + ip
+	}
+	h["X-Forwarded-For"] = []string{ip}
+	proto := "http"
+	if req.TLS != nil {
+		proto = "https"
+	}
+	h["X-Forwarded-Proto"] = []string{proto}
+	h["X-Forwarded-Host"] = []string{req.Host}
+}
+
+// hopHeaders are connection-scoped and never forwarded (RFC 9110 §7.6.1).
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// removeConnectionTokens deletes from dst the headers that src's Connection
+// header names.
+func removeConnectionTokens(dst, src http.Header) {
+	for _, v := range src["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				delete(dst, http.CanonicalHeaderKey(tok))
+			}
+		}
+	}
+}
+
+func isUpgrade(req *http.Request) bool {
+	if _, ok := req.Header["Upgrade"]; !ok {
+		return false
+	}
+	for _, v := range req.Header["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// upgrade proxies a protocol upgrade (websocket) through httputil's
+// ReverseProxy, which handles 101 and the bidirectional copy.
+func (r *Router) upgrade(w http.ResponseWriter, req *http.Request, rt *route, g *group, t *target, start time.Time) {
+	defer t.release()
+	status := http.StatusSwitchingProtocols
+	rp := &httputil.ReverseProxy{
+		Transport: t.transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			o := r.outbound(pr.In, rt)
+			pr.Out.URL = o.URL
+			pr.Out.URL.Host = t.addr
+			for k, vv := range o.Header {
+				pr.Out.Header[k] = vv
+			}
+			pr.Out.Host = pr.In.Host
+		},
+		ModifyResponse: func(resp *http.Response) error { status = resp.StatusCode; return nil },
+		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			if isDialError(err) {
+				t.eject(r.cfg.Now().UnixNano(), r.cfg.EjectFor)
+			}
+			r.fail(w, req, rt, g, t, start, err)
+			status = 0
+		},
+	}
+	rp.ServeHTTP(w, req)
+	if status != 0 {
+		end := r.cfg.Now()
+		g.stats.observe(end, status, end.Sub(start))
+	}
+}
+
+// trackedBody forwards the client body and remembers whether any of it was
+// read, which decides whether a failed attempt may be retried. Close is a
+// no-op: the server closes the client body after the handler returns.
+type trackedBody struct {
+	rc      io.ReadCloser
+	touched atomic.Bool
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	b.touched.Store(true)
+	return b.rc.Read(p)
+}
+
+func (b *trackedBody) Close() error { return nil }
+
+// newRequestID returns 32 random hex digits.
+func newRequestID() string {
+	var raw [16]byte
+	putRand(raw[:])
+	var out [32]byte
+	hex.Encode(out[:], raw[:])
+	return string(out[:])
+}
+
+// newTraceparent starts a W3C trace: version 00, random trace and parent
+// ids, sampled.
+func newTraceparent() string {
+	var raw [24]byte
+	putRand(raw[:])
+	var out [55]byte
+	copy(out[:], "00-")
+	hex.Encode(out[3:35], raw[:16])
+	out[35] = '-'
+	hex.Encode(out[36:52], raw[16:])
+	copy(out[52:], "-01")
+	return string(out[:])
+}
+
+func putRand(b []byte) {
+	for i := 0; i < len(b); i += 8 {
+		v := rand.Uint64()
+		for j := 0; j < 8 && i+j < len(b); j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+}
+
+// validTraceparent checks the W3C version-00 shape.
+func validTraceparent(s string) bool {
+	if len(s) != 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i == 2 || i == 35 || i == 52 {
+			continue
+		}
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return s[:2] != "ff" && s[3:35] != strings.Repeat("0", 32) && s[36:52] != strings.Repeat("0", 16)
+}
+
+var _ http.Handler = (*Router)(nil)
+var _ = context.Background
