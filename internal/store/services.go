@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// PutService creates or replaces the desired state of a service and stamps
+// UpdatedAt with the store clock.
+func (s *Store) PutService(ctx context.Context, svc ServiceState) error {
+	if svc.Name == "" {
+		return fmt.Errorf("put service: empty name: %w", ErrInvalid)
+	}
+	spec, err := rawToDB("spec", svc.Spec)
+	if err != nil {
+		return fmt.Errorf("put service %s: %w", svc.Name, err)
+	}
+	_, err = s.db.ExecContext(ctx, `
+		INSERT INTO services (name, release, count, spec, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET
+			release = excluded.release, count = excluded.count,
+			spec = excluded.spec, updated_at = excluded.updated_at`,
+		svc.Name, svc.Release, svc.Count, spec, timeToDB(s.nowUTC()))
+	if err != nil {
+		return fmt.Errorf("put service %s: %w", svc.Name, err)
+	}
+	return nil
+}
+
+const serviceColumns = "name, release, count, spec, updated_at"
+
+func scanService(r scanner) (ServiceState, error) {
+	var (
+		svc     ServiceState
+		spec    []byte
+		updated int64
+	)
+	if err := r.Scan(&svc.Name, &svc.Release, &svc.Count, &spec, &updated); err != nil {
+		return ServiceState{}, err
+	}
+	svc.Spec = rawFromDB(spec)
+	svc.UpdatedAt = timeFromDB(updated)
+	return svc, nil
+}
+
+// Service returns the desired state of the named service, or ErrNotFound.
+func (s *Store) Service(ctx context.Context, name string) (ServiceState, error) {
+	row := s.db.QueryRowContext(ctx, "SELECT "+serviceColumns+" FROM services WHERE name = ?", name)
+	svc, err := scanService(row)
+	if err != nil {
+		return ServiceState{}, notFound(err, "service "+name)
+	}
+	return svc, nil
+}
+
+// Services returns the desired state of every service, by name.
+func (s *Store) Services(ctx context.Context) ([]ServiceState, error) {
+	out, err := queryAll(ctx, s.db, scanService, "SELECT "+serviceColumns+" FROM services ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteService removes a service's desired state (its releases, tasks and
+// history stay), or returns ErrNotFound.
+func (s *Store) DeleteService(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM services WHERE name = ?", name)
+	if err != nil {
+		return fmt.Errorf("delete service %s: %w", name, err)
+	}
+	return checkAffected(res, "delete service "+name)
+}
