@@ -1,0 +1,151 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// MaxValueSize is the largest secret value accepted (environment variables
+// beyond this size are rejected by Linux anyway).
+const MaxValueSize = 64 << 10
+
+// Backend persists sealed secret versions; internal/store implements it.
+//
+// Contract: an error for a missing name or version must match ErrNotFound
+// under errors.Is (an adapter wraps store.ErrNotFound); version 0 in
+// SecretVersion means the latest non-deleted version; PutSecretVersion assigns
+// max(version over every row of the name, deleted ones included) + 1, and
+// SecretHistory lists every version of a name, deleted ones included, so Set
+// can seal a value for the version it will get.
+type Backend interface {
+	PutSecretVersion(ctx context.Context, name string, ciphertext []byte) (int, error)
+	SecretVersion(ctx context.Context, name string, version int) (store.SecretVersion, error)
+	SecretVersions(ctx context.Context) ([]store.SecretVersion, error)
+	SecretHistory(ctx context.Context, name string) ([]store.SecretVersion, error)
+	DeleteSecret(ctx context.Context, name string) error
+}
+
+// Info describes a stored secret without its value.
+type Info struct {
+	Name      string    `json:"name"` // scoped name, e.g. "prod/DB_PASSWORD"
+	Version   int       `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Store is the local secrets provider: it seals values with the master key
+// and keeps them, versioned, in a Backend.
+type Store struct {
+	b   Backend
+	k   Key
+	set sync.Mutex // serialises Set so the predicted version is the one assigned
+}
+
+// New returns a provider over b, sealing with k.
+func New(b Backend, k Key) *Store { return &Store{b: b, k: k} }
+
+// Set stores value as the next version of the (scoped) secret name and
+// returns that version. Older versions stay readable.
+func (s *Store) Set(ctx context.Context, name string, value []byte) (int, error) {
+	if err := ValidateName(name); err != nil {
+		return 0, fmt.Errorf("set secret: %w", err)
+	}
+	if len(value) > MaxValueSize {
+		return 0, fmt.Errorf("set secret %s: %w: %d bytes, at most %d", name, ErrTooLarge, len(value), MaxValueSize)
+	}
+	s.set.Lock()
+	defer s.set.Unlock()
+	history, err := s.b.SecretHistory(ctx, name)
+	if err != nil && !isNotFound(err) {
+		return 0, fmt.Errorf("set secret %s: read versions: %w", name, err)
+	}
+	next := 1
+	for _, v := range history {
+		next = max(next, v.Version+1)
+	}
+	envelope, err := seal(s.k, name, next, value)
+	if err != nil {
+		return 0, err
+	}
+	got, err := s.b.PutSecretVersion(ctx, name, envelope)
+	if err != nil {
+		return 0, fmt.Errorf("set secret %s: %w", name, err)
+	}
+	if got != next {
+		return 0, fmt.Errorf("set secret %s: %w: sealed for version %d but stored as %d (another berth wrote it at the same time?); version %d will not decrypt, set the secret again",
+			name, ErrVersionConflict, next, got, got)
+	}
+	return got, nil
+}
+
+// Get returns a version of the (scoped) secret name and the version read;
+// version 0 means the latest.
+func (s *Store) Get(ctx context.Context, name string, version int) (Value, int, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, 0, fmt.Errorf("get secret: %w", err)
+	}
+	if version < 0 {
+		return nil, 0, fmt.Errorf("get secret %s: version %d: versions start at 1 (0 = latest)", name, version)
+	}
+	rec, err := s.b.SecretVersion(ctx, name, version)
+	if isNotFound(err) || err == nil && rec.Deleted {
+		return nil, 0, &NotFoundError{Name: name, Version: version}
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("get secret %s: %w", name, err)
+	}
+	plaintext, err := open(s.k, name, rec.Version, rec.Ciphertext)
+	switch {
+	case err == nil:
+		return Value(plaintext), rec.Version, nil
+	case errors.Is(err, ErrWrongKey):
+		return nil, 0, fmt.Errorf("secret %s: %w", name, err)
+	case errors.Is(err, errUnknownFormat):
+		return nil, 0, fmt.Errorf("secret %s version %d: %w (written by a newer berth?)", name, rec.Version, err)
+	default:
+		return nil, 0, fmt.Errorf("secret %s version %d: %w", name, rec.Version, err)
+	}
+}
+
+// List describes the latest version of every secret, sorted by name. It
+// never reads or returns values.
+func (s *Store) List(ctx context.Context) ([]Info, error) {
+	recs, err := s.b.SecretVersions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	infos := make([]Info, 0, len(recs))
+	for _, r := range recs {
+		if r.Deleted {
+			continue
+		}
+		infos = append(infos, Info{Name: r.Name, Version: r.Version, UpdatedAt: r.CreatedAt})
+	}
+	slices.SortFunc(infos, func(a, b Info) int { return strings.Compare(a.Name, b.Name) })
+	return infos, nil
+}
+
+// Delete removes the (scoped) secret name; releases pinned to its versions
+// can no longer be resolved.
+func (s *Store) Delete(ctx context.Context, name string) error {
+	if err := ValidateName(name); err != nil {
+		return fmt.Errorf("delete secret: %w", err)
+	}
+	err := s.b.DeleteSecret(ctx, name)
+	if isNotFound(err) {
+		return fmt.Errorf("delete secret %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("delete secret %s: %w", name, err)
+	}
+	return nil
+}
+
+// isNotFound reports whether a Backend error means "no such secret".
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
