@@ -45,7 +45,7 @@ func TestMatch(t *testing.T) {
 		{r, "shop.example.com", "/", "shop-host"},
 		{r, "SHOP.example.com:8080", "/cart", "shop-host"},
 		{r, "shop.example.com", "/api/x", "shop-api"},
-		{r, "shop.example.com", "/api/v2/x", "api-v2"}, // longer path-only prefix beats the host rule
+		{r, "shop.example.com", "/api/v2/x", "api-v2"},     // longer path-only prefix beats the host rule
 		{r, "admin.example.com", "/admin/panel", "urgent"}, // priority beats longer prefix
 		{r, "tie.example.com", "/tie", "tie-host"},         // same length: host rule wins
 		{r, "other.example.com", "/tie/x", "tie-path"},

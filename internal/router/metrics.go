@@ -104,6 +104,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// releaseKey names a route's release series; the NUL prefix keeps it apart
+// from group names such as "web@2".
 func releaseKey(routeName string, release int) string {
-	return routeName + "@" + strconv.Itoa(release)
+	return "\x00release\x00" + routeName + "\x00" + strconv.Itoa(release)
 }
