@@ -1,0 +1,254 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Handler returns the HTTP API (/v1/...). When token is not empty every
+// request must carry "Authorization: Bearer <token>". onDown is called
+// after POST /v1/down stopped every task.
+func (s *Server) Handler(token string, onDown func()) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Status(r.Context()))
+	})
+	mux.HandleFunc("POST /v1/deploy", func(w http.ResponseWriter, r *http.Request) {
+		var req api.DeployRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		resp, err := s.Deploy(r.Context(), req)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, resp)
+	})
+	mux.HandleFunc("POST /v1/rollback", func(w http.ResponseWriter, r *http.Request) {
+		var req api.RollbackRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		resp, err := s.Rollback(r.Context(), req)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, resp)
+	})
+	mux.HandleFunc("POST /v1/scale", func(w http.ResponseWriter, r *http.Request) {
+		var req api.ScaleRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := s.Scale(r.Context(), req); err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.Status(r.Context()))
+	})
+	mux.HandleFunc("GET /v1/services/{name}/history", func(w http.ResponseWriter, r *http.Request) {
+		h, err := s.History(r.Context(), r.PathValue("name"))
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, h)
+	})
+	mux.HandleFunc("GET /v1/deployments/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil {
+			writeErr(w, fmt.Errorf("%w: deployment id must be a number", ErrBadRequest))
+			return
+		}
+		d, err := s.Deployment(r.Context(), id)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, d)
+	})
+	mux.HandleFunc("GET /v1/events", s.handleEvents)
+	mux.HandleFunc("GET /v1/services/{name}/logs", s.handleLogs)
+	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
+		for _, v := range s.allServices() {
+			v.stopAll(r.Context())
+		}
+		s.wg.Wait()
+		writeJSON(w, http.StatusOK, map[string]string{"status": "stopped"})
+		if onDown != nil {
+			go onDown()
+		}
+	})
+	if token == "" {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			writeJSON(w, http.StatusUnauthorized, api.Error{Error: "missing or wrong API token", Hint: "set BERTH_TOKEN to the token berth serve was started with"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// handleEvents streams events as newline-delimited JSON: ?after=ID,
+// &service=, &deployment=, &follow=1 keeps the stream open.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
+	dep, _ := strconv.ParseInt(q.Get("deployment"), 10, 64)
+	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
+	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	wake, unsub := s.events.subscribe()
+	defer unsub()
+	if sse {
+		w.Header().Set("Content-Type", "text/event-stream")
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	for {
+		evs, err := s.cfg.Store.Events(r.Context(), store.EventQuery{AfterID: after, Service: q.Get("service"), Deployment: dep, Limit: 500})
+		if err != nil {
+			return
+		}
+		for _, e := range evs {
+			after = e.ID
+			ae := api.Event{ID: e.ID, Time: e.Time, Service: e.Service, Deployment: e.Deployment, Kind: e.Kind, Message: e.Message, Fields: e.Fields}
+			if sse {
+				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: ", e.ID, e.Kind)
+			}
+			if err := enc.Encode(ae); err != nil {
+				return
+			}
+			if sse {
+				fmt.Fprint(w, "\n")
+			}
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		if len(evs) == 500 {
+			continue
+		}
+		if !follow {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		case <-wake:
+		}
+	}
+}
+
+// handleLogs streams the logs of a service's live tasks, each line
+// prefixed with its task id: ?tail=N&follow=1.
+func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	v, ok := s.service(name)
+	if !ok {
+		writeErr(w, fmt.Errorf("%w %q", ErrUnknownService, name))
+		return
+	}
+	q := r.URL.Query()
+	tail, _ := strconv.Atoi(q.Get("tail"))
+	opts := driver.LogOptions{Follow: q.Get("follow") == "1" || q.Get("follow") == "true", Tail: tail}
+	type src struct {
+		id string
+		h  driver.Handle
+	}
+	var srcs []src
+	v.mu.Lock()
+	for id, t := range v.tasks {
+		if !t.pending {
+			srcs = append(srcs, src{id, t.handle})
+		}
+	}
+	v.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, sr := range srcs {
+		rc, err := s.cfg.Driver.Logs(r.Context(), sr.h, opts)
+		if err != nil {
+			mu.Lock()
+			fmt.Fprintf(w, "%s | (logs unavailable: %v)\n", sr.id, err)
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer rc.Close()
+			sc := bufio.NewScanner(rc)
+			sc.Buffer(make([]byte, 64*1024), 1024*1024)
+			for sc.Scan() {
+				mu.Lock()
+				fmt.Fprintf(w, "%s | %s\n", sr.id, sc.Text())
+				if flusher != nil {
+					flusher.Flush()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, api.Error{Error: "invalid request body: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeErr decides the HTTP status of an error at the API edge.
+func writeErr(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	hint := ""
+	switch {
+	case errors.Is(err, ErrBadRequest):
+		code = http.StatusBadRequest
+	case errors.Is(err, ErrUnknownService):
+		code = http.StatusNotFound
+		hint = "run `berth status` to see the services berth knows"
+	case isNotFound(err):
+		code = http.StatusNotFound
+		hint = "run `berth history SERVICE` to see releases"
+	case errors.Is(err, context.Canceled):
+		code = 499
+	}
+	writeJSON(w, code, api.Error{Error: err.Error(), Hint: hint})
+}

@@ -1,0 +1,276 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/router"
+	"github.com/berth-dev/berth/internal/spec"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Config wires a control plane.
+type Config struct {
+	Project string
+	Store   Store
+	Driver  driver.Driver
+	Router  Router
+	Clock   Clock
+	Logger  *slog.Logger
+	// RouterURL is the router's base URL, injected as BERTH_ROUTER_URL and
+	// expanded in env values written ${BERTH_ROUTER_URL}.
+	RouterURL string
+	// LogDir is where task logs go.
+	LogDir string
+	// Probe checks one task's health; defaults to an HTTP GET.
+	Probe func(ctx context.Context, addr, path string, timeout time.Duration) error
+	// Env resolves extra environment (secrets) for a task of a release.
+	Env func(ctx context.Context, rel store.Release, cfg *spec.Service) (map[string]string, error)
+}
+
+// Server is the control plane: it owns the services' desired state, runs
+// their deployments and keeps their tasks alive.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	services map[string]*svc
+
+	routesMu sync.Mutex
+	routes   map[string][]router.Route
+	tableVer uint64
+
+	events *broadcaster
+
+	// ctx lives as long as the server; task goroutines hang off it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// ErrUnknownService is returned for a service the control plane has never
+// been asked to deploy.
+var ErrUnknownService = errors.New("unknown service")
+
+// ErrBadRequest marks an invalid request.
+var ErrBadRequest = errors.New("bad request")
+
+// New returns a control plane; call Start to recover state and run it.
+func New(cfg Config) *Server {
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Probe == nil {
+		cfg.Probe = httpProbe
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		services: map[string]*svc{},
+		routes:   map[string][]router.Route{},
+		events:   newBroadcaster(),
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+}
+
+// Start recovers the state a previous control plane left: running tasks
+// are adopted, lost ones replaced, unfinished deployments resumed.
+func (s *Server) Start(ctx context.Context) error {
+	states, err := s.cfg.Store.Services(ctx)
+	if err != nil {
+		return fmt.Errorf("load services: %w", err)
+	}
+	active, err := s.cfg.Store.ActiveDeployments(ctx)
+	if err != nil {
+		return fmt.Errorf("load deployments: %w", err)
+	}
+	byService := map[string]store.Deployment{}
+	for _, d := range active {
+		byService[d.Service] = d
+	}
+	for _, st := range states {
+		v := newSvc(s, st)
+		s.mu.Lock()
+		s.services[st.Name] = v
+		s.mu.Unlock()
+		if err := v.recover(ctx, byService[st.Name]); err != nil {
+			return fmt.Errorf("recover service %s: %w", st.Name, err)
+		}
+	}
+	for _, v := range s.allServices() {
+		v.kick()
+	}
+	return nil
+}
+
+// Shutdown stops every task gracefully (drain, SIGTERM, kill after the
+// drain timeout) and stops the control plane's loops.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, v := range s.allServices() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.stopAll(ctx)
+		}()
+	}
+	wg.Wait()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// Detach stops the control plane's loops but leaves tasks running, as a
+// crash would; the next Start adopts them. Used by tests.
+func (s *Server) Detach() {
+	s.mu.Lock()
+	for _, v := range s.services {
+		v.mu.Lock()
+		v.closed = true
+		v.mu.Unlock()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+func (s *Server) allServices() []*svc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*svc, 0, len(s.services))
+	for _, v := range s.services {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func (s *Server) service(name string) (*svc, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.services[name]
+	return v, ok
+}
+
+// setRoutes replaces one service's routes and publishes a new table.
+func (s *Server) setRoutes(service string, routes []router.Route) {
+	s.routesMu.Lock()
+	defer s.routesMu.Unlock()
+	if len(routes) == 0 {
+		delete(s.routes, service)
+	} else {
+		s.routes[service] = routes
+	}
+	s.tableVer++
+	t := &router.Table{Version: s.tableVer}
+	names := make([]string, 0, len(s.routes))
+	for n := range s.routes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t.Routes = append(t.Routes, s.routes[n]...)
+	}
+	s.cfg.Router.Publish(t)
+}
+
+// emit records an event and tells subscribers. Events are best effort:
+// a failure to record one is logged, never fatal.
+func (s *Server) emit(e store.Event) {
+	ev, err := s.cfg.Store.AddEvent(context.Background(), e)
+	if err != nil {
+		s.log.Error("record event", "kind", e.Kind, "err", err)
+		return
+	}
+	s.events.publish(ev)
+}
+
+// depsReady reports whether every dependency of service that is deployed
+// in the same release set has finished its deployment.
+func (s *Server) depsReady(deps []string, setID string) bool {
+	if setID == "" {
+		return true
+	}
+	for _, d := range deps {
+		v, ok := s.service(d)
+		if !ok {
+			continue
+		}
+		if v.busyInSet(setID) {
+			return false
+		}
+	}
+	return true
+}
+
+// kickAll re-evaluates every service (after a deployment finished, so
+// dependents may start).
+func (s *Server) kickAll() {
+	for _, v := range s.allServices() {
+		v.kick()
+	}
+}
+
+// httpProbe is the default health check: GET http://addr+path, 2xx/3xx passes.
+func httpProbe(ctx context.Context, addr, path string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "berth-health")
+	resp, err := probeClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return nil
+}
+
+var probeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
+func unwrapURLError(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
+// releaseConfig is what a release stores as its config: the project root
+// and the resolved service spec.
+type releaseConfig struct {
+	Root    string        `json:"root"`
+	Service *spec.Service `json:"service"`
+}
+
+func decodeReleaseConfig(raw json.RawMessage) (releaseConfig, error) {
+	var rc releaseConfig
+	if err := json.Unmarshal(raw, &rc); err != nil {
+		return rc, fmt.Errorf("decode release config: %w", err)
+	}
+	if rc.Service == nil {
+		return rc, fmt.Errorf("decode release config: no service")
+	}
+	return rc, nil
+}
