@@ -79,9 +79,9 @@ func TestResolve_Errors(t *testing.T) {
 			wantErr: ErrInvalidRef,
 		},
 		{
-			name:    "NUL byte",
-			refs:    map[string]string{"N": "nul"},
-			want:    []string{"secret reference N=nul:", "NUL byte"},
+			name: "NUL byte",
+			refs: map[string]string{"N": "nul"},
+			want: []string{"secret reference N=nul:", "NUL byte"},
 		},
 		{
 			name: "every failure reported",
