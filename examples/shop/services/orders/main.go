@@ -81,7 +81,7 @@ func fetchItems(ctx context.Context, client *http.Client, url string) (catalogIt
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return catalogItems{}, fmt.Errorf("%w: GET %s: %v", errCatalog, url, err)
+		return catalogItems{}, fmt.Errorf("%w: %v", errCatalog, err) // err names the method and URL
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
