@@ -38,6 +38,7 @@ type NotFoundError struct {
 	Version int    // 0 = latest
 }
 
+// Error names the secret and, for the latest version, the command that sets it.
 func (e *NotFoundError) Error() string {
 	if e.Version > 0 {
 		return fmt.Sprintf("secret %q version %d not found", e.Name, e.Version)

@@ -18,8 +18,9 @@ const MaxValueSize = 64 << 10
 
 // Backend persists sealed secret versions; internal/store implements it.
 //
-// Contract: an error for a missing name or version must match ErrNotFound
-// under errors.Is (an adapter wraps store.ErrNotFound); version 0 in
+// *store.Store implements it as is. Contract: an error for a missing name or
+// version matches store.ErrNotFound (or this package's ErrNotFound) under
+// errors.Is; version 0 in
 // SecretVersion means the latest non-deleted version; PutSecretVersion assigns
 // max(version over every row of the name, deleted ones included) + 1, and
 // SecretHistory lists every version of a name, deleted ones included, so Set
@@ -148,4 +149,6 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 }
 
 // isNotFound reports whether a Backend error means "no such secret".
-func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+func isNotFound(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrNotFound)
+}
