@@ -159,3 +159,29 @@ func TestKey_FmtHidesKey(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadKey_File_ConcurrentFirstUseAgree(t *testing.T) {
+	unsetKeyEnv(t)
+	dir := t.TempDir()
+	const n = 4
+	fps := make(chan string, n)
+	for range n {
+		go func() {
+			k, err := LoadKey(dir)
+			if err != nil {
+				fps <- "error: " + err.Error()
+				return
+			}
+			fps <- k.Fingerprint()
+		}()
+	}
+	first := <-fps
+	for range n - 1 {
+		if fp := <-fps; fp != first {
+			t.Fatalf("concurrent first use gave different keys: %s vs %s", first, fp)
+		}
+	}
+	if strings.HasPrefix(first, "error") {
+		t.Fatal(first)
+	}
+}

@@ -278,3 +278,33 @@ func TestStore_Set_VersionConflict(t *testing.T) {
 	}
 	assertNoLeak(t, err, plaintext)
 }
+
+func TestStore_ConcurrentSets_GetDistinctVersions(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	const n = 8
+	versions := make(chan int, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			v, err := s.Set(ctx, "prod/A", []byte{byte('a' + i)})
+			versions <- v
+			errs <- err
+		}()
+	}
+	seen := map[int]bool{}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		seen[<-versions] = true
+	}
+	for v := 1; v <= n; v++ {
+		if !seen[v] {
+			t.Fatalf("versions %v, want 1..%d", seen, n)
+		}
+		if _, _, err := s.Get(ctx, "prod/A", v); err != nil {
+			t.Fatalf("Get v%d: %v", v, err)
+		}
+	}
+}
