@@ -39,11 +39,13 @@ func exitCode(err error) int {
 // gitEnv is the environment of every git command: the caller's, made
 // deterministic (C locale) and non-interactive, and without optional
 // index-lock writes so read-only queries never race a user's git.
-var gitEnv = append(os.Environ(),
-	"LC_ALL=C",
-	"GIT_OPTIONAL_LOCKS=0",
-	"GIT_TERMINAL_PROMPT=0",
-)
+func gitEnv() []string {
+	return append(os.Environ(),
+		"LC_ALL=C",
+		"GIT_OPTIONAL_LOCKS=0",
+		"GIT_TERMINAL_PROMPT=0",
+	)
+}
 
 // runGit runs git in dir with stdin (may be nil) and returns its standard
 // output. It is the only place in this package that starts a process;
@@ -55,7 +57,7 @@ func runGit(ctx context.Context, calls *atomic.Int64, dir string, stdin []byte, 
 	}
 	full := append([]string{"-C", dir, "-c", "core.quotepath=off"}, args...)
 	cmd := exec.CommandContext(ctx, "git", full...)
-	cmd.Env = gitEnv
+	cmd.Env = gitEnv()
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
