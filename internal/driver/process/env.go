@@ -1,0 +1,55 @@
+package process
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/driver"
+)
+
+// taskEnv builds a task's environment: the parent's environment without any
+// BERTH_* variable (so the control plane's master key and API token never
+// reach a task), then the spec's Env, then PORT and the BERTH_* variables
+// describing the task, which win over both.
+func taskEnv(parent []string, spec driver.TaskSpec, port int) ([]string, error) {
+	env := make(map[string]string, len(parent)+len(spec.Env)+8)
+	for _, kv := range parent {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.HasPrefix(k, "BERTH_") {
+			continue
+		}
+		env[k] = v
+	}
+	for k, v := range spec.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("environment variable %q: name must be non-empty without '=' or NUL, value without NUL", k)
+		}
+		env[k] = v
+	}
+	env["PORT"] = strconv.Itoa(port)
+	env["BERTH_TASK"] = spec.ID
+	env["BERTH_SERVICE"] = spec.Service
+	env["BERTH_RELEASE"] = strconv.Itoa(spec.Release)
+	for k, v := range map[string]string{
+		"BERTH_PROJECT":  spec.Project,
+		"BERTH_COMMIT":   spec.Commit,
+		"BERTH_ARTIFACT": spec.Artifact,
+	} {
+		if v != "" {
+			env[k] = v
+		}
+	}
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out, nil
+}
+
+// shellQuote quotes s as one word for /bin/sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,124 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/berth-dev/berth/internal/driver"
+)
+
+// followInterval is how often a followed log file is re-read for new data.
+const followInterval = 200 * time.Millisecond
+
+// Logs returns the task's combined stdout and stderr from its log file: the
+// last o.Tail lines (all when 0) and, with o.Follow, whatever is appended
+// afterwards until ctx ends or the reader is closed.
+func (d *Driver) Logs(ctx context.Context, h driver.Handle, o driver.LogOptions) (io.ReadCloser, error) {
+	if h.LogPath == "" {
+		return nil, fmt.Errorf("logs of task %s: %w: no log path", h.TaskID, ErrInvalidHandle)
+	}
+	f, err := os.Open(h.LogPath)
+	if err != nil {
+		return nil, fmt.Errorf("logs of task %s: %w", h.TaskID, err)
+	}
+	off, err := tailOffset(f, o.Tail)
+	if err == nil {
+		_, err = f.Seek(off, io.SeekStart)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("logs of task %s: %w", h.TaskID, err)
+	}
+	if !o.Follow {
+		return f, nil
+	}
+	pr, pw := io.Pipe()
+	stop := context.AfterFunc(ctx, func() { _ = pw.Close() })
+	go func() {
+		defer stop()
+		defer f.Close()
+		pw.CloseWithError(follow(ctx, f, pw))
+	}()
+	return pr, nil
+}
+
+// follow copies f to w, re-reading it every followInterval, until ctx ends
+// or w fails; it starts over when the file was truncated.
+func follow(ctx context.Context, f *os.File, w io.Writer) error {
+	ticker := time.NewTicker(followInterval)
+	defer ticker.Stop()
+	for {
+		if _, err := io.Copy(w, f); err != nil {
+			if errors.Is(err, io.ErrClosedPipe) {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		pos, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if fi.Size() < pos {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// tailOffset returns the offset in f where its last n lines begin (0 for
+// n <= 0, or when f has fewer lines). A final line without a newline counts.
+func tailOffset(f *os.File, n int) (int64, error) {
+	if n <= 0 {
+		return 0, nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	if size == 0 {
+		return 0, nil
+	}
+	buf := make([]byte, 32*1024)
+	need := n
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, size-1); err != nil {
+		return 0, err
+	}
+	if last[0] == '\n' {
+		need++ // the file's final newline ends the last line; it does not start one
+	}
+	found := 0
+	for end := size; end > 0; {
+		start := max(end-int64(len(buf)), 0)
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		for i := len(chunk) - 1; i >= 0; i-- {
+			if chunk[i] != '\n' {
+				continue
+			}
+			found++
+			if found == need {
+				return start + int64(i) + 1, nil
+			}
+		}
+		end = start
+	}
+	return 0, nil
+}

@@ -1,0 +1,170 @@
+package process
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/driver"
+)
+
+// exitUnknown is what Wait reports for an adopted task: it is not our child,
+// so its exit code cannot be read.
+const exitUnknown = "exited while adopted (exit code unknown)"
+
+// taskKey identifies a process across pid reuse.
+type taskKey struct {
+	pid   int
+	start uint64
+}
+
+// task is one process the driver watches, started or adopted.
+type task struct {
+	id      string
+	pid     int
+	start   uint64
+	port    int
+	adopted bool
+
+	mu     sync.Mutex
+	exited bool // the process has exited: its pid may be reused, never signal it
+	// last CPU sample, for CPU percent between two Inspect calls
+	cpuTicks uint64
+	cpuAt    time.Time
+
+	done   chan struct{} // closed once the process is gone and status is set
+	status driver.ExitStatus
+}
+
+func newTask(id string, pid int, start uint64, port int, adopted bool) *task {
+	return &task{id: id, pid: pid, start: start, port: port, adopted: adopted, done: make(chan struct{})}
+}
+
+func (t *task) key() taskKey { return taskKey{pid: t.pid, start: t.start} }
+
+func (t *task) isExited() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.exited
+}
+
+func (t *task) markExited() {
+	t.mu.Lock()
+	t.exited = true
+	t.mu.Unlock()
+}
+
+// signalGroup signals the task's process group unless the task has exited.
+// The check and the kill happen under t.mu and markExited takes t.mu before
+// a child is reaped, so a started task's pid is never signalled after it
+// could have been reused.
+func (t *task) signalGroup(sig unix.Signal) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exited {
+		return nil
+	}
+	// The task is its own process group leader (Setpgid), so pgid == pid.
+	if err := unix.Kill(-t.pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("send %s to process group %d: %w", unix.SignalName(sig), t.pid, err)
+	}
+	return nil
+}
+
+// cpuPercent returns the CPU used since the previous sample (or over the
+// process's lifetime for the first one), in percent of one core.
+func (t *task) cpuPercent(st procStat, now time.Time) float64 {
+	ticks := st.UTime + st.STime
+	t.mu.Lock()
+	prevTicks, prevAt := t.cpuTicks, t.cpuAt
+	t.cpuTicks, t.cpuAt = ticks, now
+	t.mu.Unlock()
+	elapsed := now.Sub(prevAt).Seconds()
+	if prevAt.IsZero() || elapsed <= 0 || ticks < prevTicks {
+		return lifetimeCPUPercent(st)
+	}
+	return float64(ticks-prevTicks) / clockTicks / elapsed * 100
+}
+
+// lifetimeCPUPercent is the process's average CPU use since it started;
+// 0 when uptime cannot be read.
+func lifetimeCPUPercent(st procStat) float64 {
+	up, err := readUptime()
+	if err != nil {
+		return 0
+	}
+	elapsed := up - float64(st.StartTime)/clockTicks
+	if elapsed <= 0 {
+		return 0
+	}
+	return float64(st.UTime+st.STime) / clockTicks / elapsed * 100
+}
+
+// watchChild waits for a started task to exit, marks it exited, reaps it
+// and publishes its exit status.
+func (d *Driver) watchChild(t *task, cmd *exec.Cmd) {
+	// Wait for the exit without reaping (WNOWAIT): the pid stays ours until
+	// markExited has made signalGroup refuse to use it.
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			if err != nil {
+				d.log.Error("wait for task without reaping", "task", t.id, "pid", t.pid, "err", err)
+			}
+			break
+		}
+	}
+	t.markExited()
+	t.status = exitStatus(cmd.Wait())
+	d.log.Info("task exited", "task", t.id, "pid", t.pid, "status", t.status.String())
+	close(t.done)
+}
+
+// watchAdopted waits, event-based on a pidfd, for an adopted task to exit.
+// It is not our child, so it is not ours to reap and its code is unknown.
+func (d *Driver) watchAdopted(t *task, pidfd int) {
+	defer unix.Close(pidfd)
+	status := driver.ExitStatus{Code: -1, Err: exitUnknown}
+	for {
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		_, err := unix.Poll(fds, -1)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+			continue
+		}
+		if err != nil {
+			d.log.Error("wait for adopted task", "task", t.id, "pid", t.pid, "err", err)
+			status.Err = "lost track of adopted task: " + err.Error()
+			break
+		}
+		if fds[0].Revents != 0 {
+			break
+		}
+	}
+	t.markExited()
+	t.status = status
+	d.log.Info("adopted task exited", "task", t.id, "pid", t.pid)
+	close(t.done)
+}
+
+// exitStatus converts the result of cmd.Wait. A task killed by a signal gets
+// the shell convention code 128+signal and the signal's name.
+func exitStatus(err error) driver.ExitStatus {
+	if err == nil {
+		return driver.ExitStatus{}
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			sig := unix.Signal(ws.Signal())
+			return driver.ExitStatus{Code: 128 + int(sig), Signal: unix.SignalName(sig)}
+		}
+		return driver.ExitStatus{Code: ee.ExitCode()}
+	}
+	return driver.ExitStatus{Code: -1, Err: "wait: " + err.Error()}
+}
