@@ -140,6 +140,7 @@ func (d *Driver) start(ctx context.Context, spec driver.TaskSpec) (driver.Handle
 	}
 	t := newTask(spec.ID, pid, st.StartTime, port, false)
 	d.mu.Lock()
+	d.forgetOldLocked()
 	d.tasks[t.key()] = t
 	d.mu.Unlock()
 	go d.watchChild(t, cmd)
@@ -300,6 +301,21 @@ func checkHandle(h driver.Handle) error {
 	return nil
 }
 
+// forgetAfter is how long the driver remembers a task's exit status; after
+// that a handle of the task is treated like any gone task (ErrNotFound).
+const forgetAfter = 10 * time.Minute
+
+// forgetOldLocked drops tasks that exited more than forgetAfter ago, so a
+// long-running control plane does not accumulate them. d.mu must be held.
+func (d *Driver) forgetOldLocked() {
+	cutoff := d.now().Add(-forgetAfter)
+	for k, t := range d.tasks {
+		if t.exitedBefore(cutoff) {
+			delete(d.tasks, k)
+		}
+	}
+}
+
 // tracked returns the task the driver already watches for h, or nil.
 func (d *Driver) tracked(h driver.Handle) *task {
 	d.mu.Lock()
@@ -344,12 +360,14 @@ func (d *Driver) track(h driver.Handle) (*task, error) {
 		port, _ = strconv.Atoi(p)
 	}
 	t := newTask(h.TaskID, h.PID, h.StartTime, port, true)
+	t.pidfd = fd
 	d.mu.Lock()
 	if existing := d.tasks[t.key()]; existing != nil {
 		d.mu.Unlock()
 		_ = unix.Close(fd)
 		return existing, nil
 	}
+	d.forgetOldLocked()
 	d.tasks[t.key()] = t
 	d.mu.Unlock()
 	go d.watchAdopted(t, fd)

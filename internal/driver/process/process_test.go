@@ -349,3 +349,33 @@ func TestInvalidHandle(t *testing.T) {
 		}
 	}
 }
+
+// fakeClock is a settable clock for Config.Now.
+type fakeClock struct{ now atomic.Int64 }
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.now.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
+
+func TestExitedTasksAreForgottenAfterAWhile(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{}
+	clock.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	d := process.New(process.Config{LogDir: t.TempDir(), Now: clock.Now})
+	spec := serverTask(t, "forget", map[string]string{"EXIT_CODE": "5"})
+	h := start(t, d, spec)
+	if st := wait(t, d, h); st.Code != 5 {
+		t.Fatalf("Wait = %+v; want exit code 5", st)
+	}
+
+	clock.Advance(9 * time.Minute)
+	start(t, d, serverTask(t, "forget", map[string]string{"EXIT_CODE": "0"}))
+	if st := wait(t, d, h); st.Code != 5 {
+		t.Fatalf("Wait after 9 minutes = %+v; want the remembered exit code 5", st)
+	}
+
+	clock.Advance(2 * time.Minute)
+	start(t, d, serverTask(t, "forget", map[string]string{"EXIT_CODE": "0"}))
+	if _, err := d.Wait(t.Context(), h); !errors.Is(err, driver.ErrNotFound) {
+		t.Errorf("Wait after 11 minutes = %v; want ErrNotFound (forgotten)", err)
+	}
+}

@@ -31,8 +31,10 @@ type task struct {
 	port    int
 	adopted bool
 
-	mu     sync.Mutex
-	exited bool // the process has exited: its pid may be reused, never signal it
+	mu       sync.Mutex
+	exited   bool      // the process has exited: its pid may be reused, never signal it
+	exitedAt time.Time // when exited was set, for forgetting old tasks
+	pidfd    int       // adopted tasks: open until exit; -1 for children
 	// last CPU sample, for CPU percent between two Inspect calls
 	cpuTicks uint64
 	cpuAt    time.Time
@@ -42,7 +44,7 @@ type task struct {
 }
 
 func newTask(id string, pid int, start uint64, port int, adopted bool) *task {
-	return &task{id: id, pid: pid, start: start, port: port, adopted: adopted, done: make(chan struct{})}
+	return &task{id: id, pid: pid, start: start, port: port, adopted: adopted, pidfd: -1, done: make(chan struct{})}
 }
 
 func (t *task) key() taskKey { return taskKey{pid: t.pid, start: t.start} }
@@ -53,21 +55,40 @@ func (t *task) isExited() bool {
 	return t.exited
 }
 
-func (t *task) markExited() {
+// markExited records that the process is gone and closes its pidfd.
+func (t *task) markExited(now time.Time) {
 	t.mu.Lock()
-	t.exited = true
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	t.exited, t.exitedAt = true, now
+	if t.pidfd >= 0 {
+		_ = unix.Close(t.pidfd)
+		t.pidfd = -1
+	}
+}
+
+// exitedBefore reports whether the task exited before cutoff.
+func (t *task) exitedBefore(cutoff time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.exited && t.exitedAt.Before(cutoff)
 }
 
 // signalGroup signals the task's process group unless the task has exited.
 // The check and the kill happen under t.mu and markExited takes t.mu before
 // a child is reaped, so a started task's pid is never signalled after it
-// could have been reused.
+// could have been reused. An adopted task is reaped by someone else, so its
+// pidfd is polled right before the kill to keep that window to microseconds.
 func (t *task) signalGroup(sig unix.Signal) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.exited {
 		return nil
+	}
+	if t.pidfd >= 0 {
+		fds := []unix.PollFd{{Fd: int32(t.pidfd), Events: unix.POLLIN}}
+		if n, err := unix.Poll(fds, 0); err == nil && n > 0 {
+			return nil // exited; the watcher is about to record it
+		}
 	}
 	// The task is its own process group leader (Setpgid), so pgid == pid.
 	if err := unix.Kill(-t.pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -120,16 +141,16 @@ func (d *Driver) watchChild(t *task, cmd *exec.Cmd) {
 			break
 		}
 	}
-	t.markExited()
+	t.markExited(d.now())
 	t.status = exitStatus(cmd.Wait())
 	d.log.Info("task exited", "task", t.id, "pid", t.pid, "status", t.status.String())
 	close(t.done)
 }
 
-// watchAdopted waits, event-based on a pidfd, for an adopted task to exit.
-// It is not our child, so it is not ours to reap and its code is unknown.
+// watchAdopted waits, event-based on the task's pidfd, for an adopted task
+// to exit. It is not our child, so it is not ours to reap and its code is
+// unknown. markExited closes the pidfd.
 func (d *Driver) watchAdopted(t *task, pidfd int) {
-	defer unix.Close(pidfd)
 	status := driver.ExitStatus{Code: -1, Err: exitUnknown}
 	for {
 		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
@@ -146,7 +167,7 @@ func (d *Driver) watchAdopted(t *task, pidfd int) {
 			break
 		}
 	}
-	t.markExited()
+	t.markExited(d.now())
 	t.status = status
 	d.log.Info("adopted task exited", "task", t.id, "pid", t.pid)
 	close(t.done)
