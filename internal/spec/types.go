@@ -9,9 +9,11 @@ type Spec struct {
 	Path string `yaml:"-" json:"-"`
 	Root string `yaml:"-" json:"-"`
 
-	Project      string                  `yaml:"project" json:"project"`
-	Registry     string                  `yaml:"registry,omitempty" json:"registry,omitempty"`
-	Engine       string                  `yaml:"engine,omitempty" json:"engine,omitempty"` // process | docker | auto
+	Project  string `yaml:"project" json:"project"`
+	Registry string `yaml:"registry,omitempty" json:"registry,omitempty"`
+	Engine   string `yaml:"engine,omitempty" json:"engine,omitempty"` // process | docker | auto
+	// Listen is the router's listen address (default 127.0.0.1:8080).
+	Listen       string                  `yaml:"listen,omitempty" json:"listen,omitempty"`
 	Environments map[string]*Environment `yaml:"environments,omitempty" json:"environments,omitempty"`
 	// ServicesFrom is a glob (relative to Root); every matching directory
 	// holding a Dockerfile becomes a service with defaults.
@@ -29,9 +31,12 @@ type Spec struct {
 
 // Environment is a named target with its engine and overrides.
 type Environment struct {
-	Engine   string            `yaml:"engine,omitempty" json:"engine,omitempty"`
-	Registry string            `yaml:"registry,omitempty" json:"registry,omitempty"`
-	Env      map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	Engine   string `yaml:"engine,omitempty" json:"engine,omitempty"`
+	Registry string `yaml:"registry,omitempty" json:"registry,omitempty"`
+	// Listen overrides the router's listen address in this environment.
+	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
+	// Env is merged into every service's env (these values win).
+	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 }
 
 // Defaults apply to every service that does not set the key itself.

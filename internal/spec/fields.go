@@ -1,0 +1,131 @@
+package spec
+
+import (
+	"reflect"
+	"regexp"
+)
+
+// meta is what the loader and the JSON Schema know about one yaml key
+// beyond its Go type: a description for editors, allowed values, a range,
+// and (for maps) a pattern their keys must match.
+type meta struct {
+	desc     string
+	enum     []string
+	min, max *int
+	keys     *regexp.Regexp
+}
+
+func ptr(i int) *int { return &i }
+
+// Patterns for names used as map keys.
+var (
+	// serviceName is a DNS label: it becomes a container name, a host name
+	// and part of image tags.
+	serviceName = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// envName is a portable environment variable name.
+	envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// environmentName names an environment (dev, prod, staging-eu).
+	environmentName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
+)
+
+// Allowed values of enumerated keys.
+var (
+	engines    = []string{"auto", "process", "docker"}
+	strategies = []string{"rolling", "bluegreen", "canary"}
+	formats    = []string{"json", "slack"}
+)
+
+// metas is keyed by "<Go type name>.<yaml key>".
+var metas = map[string]meta{
+	"Spec.project":       {desc: "Project name; prefixes images, containers and labels."},
+	"Spec.registry":      {desc: "Image registry host/repository prefix that built images are pushed to."},
+	"Spec.engine":        {desc: "Where services run: process, docker or auto (docker when an engine answers, else process). Default auto.", enum: engines},
+	"Spec.listen":        {desc: "The router's listen address. Default 127.0.0.1:8080."},
+	"Spec.environments":  {desc: "Named targets (dev, prod) with their engine and overrides.", keys: environmentName},
+	"Spec.services_from": {desc: "Glob (relative to the spec's directory); every matching directory holding a Dockerfile becomes a service."},
+	"Spec.shared":        {desc: "Paths whose change redeploys every service."},
+	"Spec.defaults":      {desc: "Values every service gets unless it sets the key itself."},
+	"Spec.services":      {desc: "The services, by name (a DNS label: lower-case letters, digits, '-').", keys: serviceName},
+	"Spec.notify":        {desc: "Webhooks told about deployment events."},
+
+	"Environment.engine":   {desc: "Engine in this environment: process, docker or auto.", enum: engines},
+	"Environment.registry": {desc: "Registry in this environment."},
+	"Environment.listen":   {desc: "Router listen address in this environment."},
+	"Environment.env":      {desc: "Environment variables added to every service (they win over the service's own).", keys: envName},
+
+	"Defaults.health":  {desc: "Health check defaults, merged key by key."},
+	"Defaults.deploy":  {desc: "Deployment defaults, merged key by key."},
+	"Defaults.count":   {desc: "Default number of tasks per service.", min: ptr(0)},
+	"Defaults.env":     {desc: "Environment variables every service gets (merged by name).", keys: envName},
+	"Defaults.secrets": {desc: "Secrets every service gets (merged by name).", keys: envName},
+	"Defaults.config":  {desc: "Config values every service gets (merged by name).", keys: envName},
+
+	"Service.run":        {desc: "Command that starts the service (process engine), run by /bin/sh -c in the spec's directory; it must listen on $PORT."},
+	"Service.build":      {desc: "A shell command producing $BERTH_ARTIFACT, or a docker build mapping {context, dockerfile, target, args}."},
+	"Service.image":      {desc: "Prebuilt image reference (docker engine)."},
+	"Service.port":       {desc: "Port the service listens on inside its container. Default 8080 for docker services.", min: ptr(1), max: ptr(65535)},
+	"Service.dir":        {desc: "The service's own directory, for change detection. Default services/<name> if it exists, else '.'."},
+	"Service.shared":     {desc: "Extra paths whose change redeploys this service."},
+	"Service.health":     {desc: "HTTP health check."},
+	"Service.route":      {desc: "Host / path-prefix rule the router sends to this service."},
+	"Service.env":        {desc: "Environment variables.", keys: envName},
+	"Service.secrets":    {desc: "Environment variables filled from secrets: a local secret name, ssm:/path or secretsmanager:name#key.", keys: envName},
+	"Service.config":     {desc: "Environment variables filled from configuration values (e.g. SSM parameter names).", keys: envName},
+	"Service.count":      {desc: "Number of tasks. Default 1.", min: ptr(0)},
+	"Service.depends_on": {desc: "Services deployed before this one."},
+	"Service.deploy":     {desc: "How a new release replaces the running one."},
+
+	"Build.command":    {desc: "Shell command that builds an artifact into $BERTH_ARTIFACT (process engine)."},
+	"Build.context":    {desc: "Docker build context, relative to the spec's directory. Default: the service's dir."},
+	"Build.dockerfile": {desc: "Dockerfile, relative to the context. Default Dockerfile."},
+	"Build.target":     {desc: "Docker build stage to build."},
+	"Build.args":       {desc: "Docker build arguments."},
+
+	"Health.path":      {desc: "HTTP path checked with GET; 2xx/3xx is healthy. Default /health."},
+	"Health.interval":  {desc: "Time between checks. Default 1s."},
+	"Health.timeout":   {desc: "Time a check may take. Default 1s."},
+	"Health.healthy":   {desc: "Consecutive passes before a task is healthy. Default 1.", min: ptr(1)},
+	"Health.unhealthy": {desc: "Consecutive failures before a task is unhealthy. Default 3.", min: ptr(1)},
+	"Health.grace":     {desc: "Failures are ignored this long after a task starts. Default 0s."},
+	"Health.deadline":  {desc: "How long a new task may take to become healthy before the deployment gives up on it. Default 60s."},
+
+	"Route.host":         {desc: "Host the route matches (port ignored, case-insensitive)."},
+	"Route.hosts":        {desc: "More hosts the route matches."},
+	"Route.path":         {desc: "Path prefix the route matches, on segment boundaries (/api matches /api/x, not /apiary)."},
+	"Route.priority":     {desc: "Higher wins among matching routes. Default 0."},
+	"Route.default":      {desc: "Receives every request no other route matched. At most one service."},
+	"Route.strip_prefix": {desc: "Remove the path prefix before forwarding."},
+
+	"Deploy.strategy":        {desc: "rolling, bluegreen or canary. Default rolling.", enum: strategies},
+	"Deploy.max_surge":       {desc: "Rolling: extra tasks started above count. Default 1.", min: ptr(0)},
+	"Deploy.max_unavailable": {desc: "Rolling: tasks that may be missing below count. Default 0.", min: ptr(0)},
+	"Deploy.drain":           {desc: "How long an old task finishes in-flight requests before it is stopped. Default 10s."},
+	"Deploy.steps":           {desc: "Canary: traffic percentages ending at 100%; the word pause waits for berth promote. Default [10%, 50%, 100%]."},
+	"Deploy.linear":          {desc: "Canary: add step percent every interval instead of steps."},
+	"Deploy.pause":           {desc: "Canary: how long each step holds before it is analysed and the next begins. Default 30s."},
+	"Deploy.bake":            {desc: "How long the new release runs at full traffic, still analysed, before the old one is stopped. Default 0s."},
+	"Deploy.analysis":        {desc: "Thresholds a new release is judged against; a breach rolls back."},
+	"Deploy.preview":         {desc: "Blue/green: how the new fleet is reachable before the switch."},
+	"Deploy.circuit_breaker": {desc: "Task failures in a row that end the deployment (and roll back). Default 3.", min: ptr(1)},
+
+	"Linear.step":  {desc: "Percentage added each time."},
+	"Linear.every": {desc: "Time between increases."},
+
+	"Analysis.max_5xx_rate": {desc: "Highest share of 5xx responses allowed. Default 5%."},
+	"Analysis.max_p99":      {desc: "Highest 99th percentile latency allowed; 0 turns the check off. Default 0."},
+	"Analysis.min_requests": {desc: "Requests needed in a window before it is judged. Default 20.", min: ptr(0)},
+	"Analysis.window":       {desc: "Length of the window the rates are measured over. Default 10s."},
+	"Analysis.smoke":        {desc: "Paths requested with GET against the new release before it gets traffic; each must answer 2xx."},
+	"Analysis.webhook":      {desc: "URL POSTed the analysis; a non-2xx answer fails the release."},
+
+	"Preview.header": {desc: "Requests carrying this header with value 1 go to the new fleet. Default X-Berth-Preview."},
+	"Preview.host":   {desc: "Host that is routed to the new fleet."},
+
+	"Notify.url":    {desc: "http(s) URL POSTed each event."},
+	"Notify.format": {desc: "json or slack. Default json.", enum: formats},
+	"Notify.events": {desc: "Event types to send; empty sends all."},
+}
+
+func metaOf(t reflect.Type, key string) meta {
+	return metas[t.Name()+"."+key]
+}
