@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-dev/berth/internal/driver"
 	"github.com/berth-dev/berth/internal/driver/drivertest"
 	"github.com/berth-dev/berth/internal/driver/process"
@@ -146,6 +148,11 @@ func wait(t *testing.T, d driver.Driver, h driver.Handle) driver.ExitStatus {
 // plane, kills that helper with SIGKILL, and adopts the still running task.
 func TestTaskSurvivesControlPlaneKill(t *testing.T) {
 	t.Parallel()
+	// The orphaned task is re-parented to us instead of to init (which may
+	// not reap in a container), so the test can reap it at the end.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatalf("become a child subreaper: %v", err)
+	}
 	logDir := t.TempDir()
 	helper := exec.Command(os.Args[0], "-test.run=^$")
 	helper.Env = append(os.Environ(), helperEnv+"=1", "HELPER_LOG_DIR="+logDir,
@@ -205,6 +212,13 @@ func TestTaskSurvivesControlPlaneKill(t *testing.T) {
 	logs, err := os.ReadFile(h.LogPath)
 	if err != nil || !strings.Contains(string(logs), "testserver: stopped") {
 		t.Errorf("log of adopted task after graceful stop: %q, %v", logs, err)
+	}
+	// The driver does not reap adopted tasks; reap the orphan ourselves.
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(h.PID, &ws, 0, nil); err != nil {
+		t.Errorf("reap the orphaned task: %v", err)
+	} else if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Errorf("orphaned task ended with %v; want exit 0 after a graceful stop", ws)
 	}
 }
 
