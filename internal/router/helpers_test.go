@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -140,4 +139,3 @@ func one(name, prefix string, addrs ...string) Route {
 	return Route{Name: name, PathPrefix: prefix, Groups: []TargetGroup{g}}
 }
 
-var errUnused = errors.New("unused")
