@@ -87,6 +87,17 @@ func TestLifecycle(t *testing.T) {
 	if err := d2.Recover(ctx, stale); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("Recover with another task's id = %v, want ErrNotFound", err)
 	}
+	// A handle of the same container under another task id is stale: the
+	// driver reports it gone and never touches the container through it.
+	if _, err := d2.Wait(ctx, stale); !errors.Is(err, driver.ErrNotFound) {
+		t.Errorf("Wait(stale) = %v, want ErrNotFound", err)
+	}
+	if err := d2.Stop(ctx, stale, 0); err != nil {
+		t.Errorf("Stop(stale) = %v, want nil", err)
+	}
+	if st, err := d.Inspect(ctx, h); err != nil || !st.Running {
+		t.Fatalf("task disturbed by a stale handle: %+v, %v", st, err)
+	}
 	tasks, err := d2.List(ctx)
 	if err != nil {
 		t.Fatal(err)

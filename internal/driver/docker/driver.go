@@ -66,7 +66,7 @@ type Driver struct {
 	log     *slog.Logger
 
 	mu        sync.Mutex
-	exits     map[string]driver.ExitStatus // by container ID, of removed containers
+	exits     map[string]driver.ExitStatus // of removed containers, by exitKey
 	exitOrder []string
 	cpu       map[string]cpuSample // last stats sample by container ID
 }
@@ -239,8 +239,11 @@ func freePort() (int, error) {
 
 // Wait blocks until the task's container stops or ctx ends.
 func (d *Driver) Wait(ctx context.Context, h driver.Handle) (driver.ExitStatus, error) {
-	if h.ContainerID == "" {
-		return driver.ExitStatus{}, fmt.Errorf("wait task %s: %w: handle has no container id", h.TaskID, driver.ErrNotFound)
+	if _, err := d.inspectOwned(ctx, h); err != nil {
+		if st, ok := d.cachedExit(h); ok {
+			return st, nil
+		}
+		return driver.ExitStatus{}, fmt.Errorf("wait task %s: %w", h.TaskID, err)
 	}
 	resC, errC := d.cli.ContainerWait(ctx, h.ContainerID, container.WaitConditionNotRunning)
 	select {
@@ -251,13 +254,13 @@ func (d *Driver) Wait(ctx context.Context, h driver.Handle) (driver.ExitStatus, 
 		}
 		if insp, err := d.cli.ContainerInspect(context.WithoutCancel(ctx), h.ContainerID); err == nil && insp.State != nil {
 			st.OOMKilled = insp.State.OOMKilled
-		} else if cached, ok := d.cachedExit(h.ContainerID); ok {
+		} else if cached, ok := d.cachedExit(h); ok {
 			st.OOMKilled = cached.OOMKilled
 		}
 		return st, nil
 	case err := <-errC:
 		if cerrdefs.IsNotFound(err) {
-			if st, ok := d.cachedExit(h.ContainerID); ok {
+			if st, ok := d.cachedExit(h); ok {
 				return st, nil
 			}
 			return driver.ExitStatus{}, fmt.Errorf("wait task %s: %w", h.TaskID, driver.ErrNotFound)
@@ -282,8 +285,10 @@ func exitStatus(code int) driver.ExitStatus {
 // Stop sends SIGTERM, waits up to grace (rounded up to whole seconds, as the
 // engine counts them), kills, then removes the container.
 func (d *Driver) Stop(ctx context.Context, h driver.Handle, grace time.Duration) error {
-	if h.ContainerID == "" {
-		return nil
+	if _, err := d.inspectOwned(ctx, h); errors.Is(err, driver.ErrNotFound) {
+		return nil // gone, or not ours: never touch it
+	} else if err != nil {
+		return fmt.Errorf("stop task %s: %w", h.TaskID, err)
 	}
 	secs := int(math.Ceil(grace.Seconds()))
 	if secs < 0 {
@@ -296,7 +301,7 @@ func (d *Driver) Stop(ctx context.Context, h driver.Handle, grace time.Duration)
 	if insp, err := d.cli.ContainerInspect(ctx, h.ContainerID); err == nil && insp.State != nil && !insp.State.Running {
 		st := exitStatus(insp.State.ExitCode)
 		st.OOMKilled = insp.State.OOMKilled
-		d.rememberExit(h.ContainerID, st)
+		d.rememberExit(h, st)
 	}
 	if err := d.cli.ContainerRemove(ctx, h.ContainerID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove task %s: %w", h.TaskID, d.engineError(err))
@@ -308,25 +313,30 @@ func (d *Driver) Stop(ctx context.Context, h driver.Handle, grace time.Duration)
 	return nil
 }
 
-func (d *Driver) rememberExit(id string, st driver.ExitStatus) {
+func (d *Driver) rememberExit(h driver.Handle, st driver.ExitStatus) {
+	key := exitKey(h)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.exits[id]; !ok {
-		d.exitOrder = append(d.exitOrder, id)
+	if _, ok := d.exits[key]; !ok {
+		d.exitOrder = append(d.exitOrder, key)
 	}
-	d.exits[id] = st
+	d.exits[key] = st
 	if len(d.exitOrder) > exitCacheSize {
 		delete(d.exits, d.exitOrder[0])
 		d.exitOrder = d.exitOrder[1:]
 	}
 }
 
-func (d *Driver) cachedExit(id string) (driver.ExitStatus, bool) {
+func (d *Driver) cachedExit(h driver.Handle) (driver.ExitStatus, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st, ok := d.exits[id]
+	st, ok := d.exits[exitKey(h)]
 	return st, ok
 }
+
+// exitKey identifies a task in the exit cache: its container and task id,
+// so a stale handle never sees another task's exit.
+func exitKey(h driver.Handle) string { return h.ContainerID + "/" + h.TaskID }
 
 // Inspect reports whether the task runs, how it ended, and its CPU and
 // memory use. CPU is measured between two Inspect calls (the engine's
@@ -440,6 +450,9 @@ func (d *Driver) inspectOwned(ctx context.Context, h driver.Handle) (container.I
 // Logs streams the container's stdout and stderr, demultiplexed into one
 // stream.
 func (d *Driver) Logs(ctx context.Context, h driver.Handle, o driver.LogOptions) (io.ReadCloser, error) {
+	if _, err := d.inspectOwned(ctx, h); err != nil {
+		return nil, fmt.Errorf("logs of task %s: %w", h.TaskID, err)
+	}
 	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: o.Follow}
 	if o.Tail > 0 {
 		opts.Tail = strconv.Itoa(o.Tail)
