@@ -202,7 +202,7 @@ func (d *Driver) startOnce(ctx context.Context, t driver.TaskSpec, cfg *containe
 	if err != nil {
 		switch {
 		case cerrdefs.IsNotFound(err):
-			return driver.Handle{}, fmt.Errorf("%w: image %s: run `berth build` or set registry: in berth.yaml so it can be pulled", ErrImageMissing, t.Image)
+			return driver.Handle{}, fmt.Errorf("image %s %w: run `berth build` or set registry: in berth.yaml", t.Image, ErrImageMissing)
 		case cerrdefs.IsConflict(err):
 			return driver.Handle{}, fmt.Errorf("container %s already exists: run `berth status`, or remove it with `docker rm -f %s`: %w", name, name, err)
 		}

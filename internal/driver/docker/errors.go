@@ -13,7 +13,7 @@ var (
 	ErrEngineUnreachable = errors.New("cannot reach the Docker engine")
 	// ErrImageMissing is returned by Start when the task's image is not in the
 	// local engine.
-	ErrImageMissing = errors.New("image not found locally")
+	ErrImageMissing = errors.New("not found locally")
 	// ErrPortTaken is returned by Start when no free loopback port could be
 	// published for the task.
 	ErrPortTaken = errors.New("host port taken")
