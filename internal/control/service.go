@@ -231,6 +231,10 @@ func (v *svc) step() {
 	if v.dep != nil && plan.Converged {
 		v.finish(ctx, store.DeploySucceeded, "")
 	}
+	if len(plan.Stop) > 0 {
+		// The stopped tasks left the decision's view: decide again.
+		v.kick()
+	}
 	if v.dep != nil {
 		if at := deploy.NextDeadline(deploy.JudgeInput{Release: v.dep.ToRelease, Tasks: v.views(), Deadline: time.Duration(cfg.Health.Deadline)}); !at.IsZero() {
 			v.arm(now, at)
@@ -464,7 +468,7 @@ func (v *svc) launch(t *task, ri *relInfo) {
 	if !t.draining {
 		v.put(t.rec)
 	}
-	v.s.emit(store.Event{Service: v.name, Kind: "task.started", Message: fmt.Sprintf("started task %s (release %d) at %s", t.rec.ID, t.rec.Release, h.Addr)})
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: "task.started", Message: fmt.Sprintf("started task %s (release %d) at %s", t.rec.ID, t.rec.Release, h.Addr)})
 	draining := t.draining
 	v.watch(t)
 	v.mu.Unlock()

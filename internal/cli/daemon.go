@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/berth-dev/berth/internal/control"
+	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/driver/process"
+	"github.com/berth-dev/berth/internal/router"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// daemonOptions configure a control plane run by `berth up` or `berth serve`.
+type daemonOptions struct {
+	project   string
+	listen    string // router
+	apiListen string // optional TCP API address
+	token     string
+	engine    string
+	logLevel  string
+}
+
+// daemon is a running control plane with its router and API listeners.
+type daemon struct {
+	g       *globals
+	log     *slog.Logger
+	store   *store.Store
+	router  *router.Router
+	server  *control.Server
+	routeLn net.Listener
+	apiSrvs []*http.Server
+	done    chan struct{} // closed when POST /v1/down asks the daemon to exit
+	errc    chan error
+}
+
+func (d *daemon) routerURL() string { return "http://" + d.routeLn.Addr().String() }
+
+// startDaemon opens the state, adopts what runs, and starts the router and
+// the API. It fails without side effects when another control plane owns
+// the state directory or the listen address is taken.
+func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon, error) {
+	state := g.stateDir()
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	sock := g.socketPath()
+	if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+		c.Close()
+		return nil, usageErr("a berth control plane is already running for %s (socket %s): use `berth deploy`, or `berth down` to stop it", state, sock)
+	}
+	_ = os.Remove(sock)
+
+	level := slog.LevelInfo
+	if o.logLevel == "debug" {
+		level = slog.LevelDebug
+	}
+	logFile, err := os.OpenFile(filepath.Join(state, "berth.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open control-plane log: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: level}))
+
+	routeLn, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, usageErr("router address %s is already in use: stop what listens there or pass --listen 127.0.0.1:PORT", o.listen)
+		}
+		return nil, usageErr("router cannot listen on %s: %v (pass --listen HOST:PORT)", o.listen, err)
+	}
+	st, err := store.Open(ctx, filepath.Join(state, "state.db"))
+	if err != nil {
+		routeLn.Close()
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	drv, err := g.newDriver(ctx, o, log)
+	if err != nil {
+		routeLn.Close()
+		st.Close()
+		return nil, err
+	}
+	rt := router.New(router.Config{Logger: log.With("component", "router")})
+	d := &daemon{g: g, log: log, store: st, router: rt, routeLn: routeLn, done: make(chan struct{}), errc: make(chan error, 4)}
+	d.server = control.New(control.Config{
+		Project:   o.project,
+		Store:     st,
+		Driver:    drv,
+		Router:    rt,
+		Logger:    log.With("component", "control"),
+		RouterURL: d.routerURL(),
+		LogDir:    filepath.Join(state, "logs"),
+		Env:       g.secretEnv(st, state),
+	})
+	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
+		return nil, fmt.Errorf("create log directory: %w", err)
+	}
+	if err := d.server.Start(ctx); err != nil {
+		routeLn.Close()
+		st.Close()
+		return nil, fmt.Errorf("recover control plane state: %w", err)
+	}
+	go func() {
+		if err := rt.Serve(context.Background(), routeLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.errc <- fmt.Errorf("router: %w", err)
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(rt.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	once := make(chan struct{}, 1)
+	mux.Handle("/", d.server.Handler("", func() {
+		select {
+		case once <- struct{}{}:
+			close(d.done)
+		default:
+		}
+	}))
+	unixLn, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", sock, err)
+	}
+	_ = os.Chmod(sock, 0o600)
+	d.serveAPI(unixLn, mux)
+	if o.apiListen != "" {
+		if o.token == "" {
+			return nil, usageErr("--api-listen needs --token (or BERTH_TOKEN): the TCP API must not be open to anyone")
+		}
+		tcpLn, err := net.Listen("tcp", o.apiListen)
+		if err != nil {
+			return nil, usageErr("API cannot listen on %s: %v", o.apiListen, err)
+		}
+		tmux := http.NewServeMux()
+		tmux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		tmux.Handle("/", d.server.Handler(o.token, func() {
+			select {
+			case once <- struct{}{}:
+				close(d.done)
+			default:
+			}
+		}))
+		d.serveAPI(tcpLn, tmux)
+	}
+	log.Info("control plane started", "state", state, "router", d.routerURL(), "socket", sock)
+	return d, nil
+}
+
+func (d *daemon) serveAPI(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	d.apiSrvs = append(d.apiSrvs, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.errc <- fmt.Errorf("API: %w", err)
+		}
+	}()
+}
+
+// stop stops every task gracefully, then the API, router and store.
+func (d *daemon) stop(ctx context.Context) error {
+	err := d.server.Shutdown(ctx)
+	for _, s := range d.apiSrvs {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_ = s.Shutdown(sctx)
+		cancel()
+	}
+	_ = d.routeLn.Close()
+	_ = d.router.Close()
+	_ = os.Remove(d.g.socketPath())
+	if cerr := d.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// newDriver picks the task driver for the engine option.
+func (g *globals) newDriver(ctx context.Context, o daemonOptions, log *slog.Logger) (driver.Driver, error) {
+	switch strings.ToLower(o.engine) {
+	case "", "process", "auto":
+		return process.New(process.Config{LogDir: filepath.Join(g.stateDir(), "logs"), Logger: log.With("component", "driver")}), nil
+	default:
+		return nil, usageErr("unknown engine %q: use process, docker or auto", o.engine)
+	}
+}

@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+type deployCommand struct {
+	cmd        *cobra.Command
+	g          *globals
+	allowDirty bool
+	force      bool
+}
+
+func newDeployCommand(g *globals) *cobra.Command {
+	c := &deployCommand{g: g}
+	c.cmd = &cobra.Command{
+		Use:   "deploy [SERVICE...]",
+		Short: "Build and roll out services (all when none are named) and wait until they are healthy",
+		Long: `deploy builds the named services (every service when none are named) from the
+current commit, records one release per changed service as one release set,
+and rolls them out with each service's strategy. It waits, and exits 0 only
+when every deployment finished healthy; a deployment whose new tasks do not
+become healthy is rolled back automatically and deploy exits non-zero with
+the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sp, err := g.loadSpec()
+			if err != nil {
+				return err
+			}
+			return g.deploy(cmd.Context(), g.engine(), sp, deployOptions{services: args, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
+		},
+	}
+	c.cmd.Flags().BoolVar(&c.allowDirty, "allow-dirty", false, "deploy even when the working tree has uncommitted changes (the commit is marked -dirty)")
+	c.cmd.Flags().BoolVar(&c.force, "force", false, "make a new release even when nothing changed")
+	return c.cmd
+}

@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/artifact"
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/repo"
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+// deployOptions shape one `berth deploy` (or the deploy `berth up` does).
+type deployOptions struct {
+	services   []string
+	allowDirty bool
+	force      bool
+	out        io.Writer
+}
+
+// currentCommit is the spec's repository HEAD (short SHA), "-dirty" when the
+// working tree has changes, or "none" outside git.
+func currentCommit(ctx context.Context, root string, allowDirty bool) (string, error) {
+	r, err := repo.Open(ctx, root)
+	if err != nil {
+		if errors.Is(err, repo.ErrNotRepo) || errors.Is(err, repo.ErrNoCommits) || errors.Is(err, repo.ErrGitNotFound) {
+			return "none", nil
+		}
+		return "", err
+	}
+	head, err := r.Head(ctx)
+	if err != nil {
+		if errors.Is(err, repo.ErrNoCommits) {
+			return "none", nil
+		}
+		return "", err
+	}
+	dirty, err := r.Dirty(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(dirty) > 0 {
+		if !allowDirty {
+			return "", usageErr("the working tree has uncommitted changes (%s%s): commit them, or pass --allow-dirty (the release would not match commit %s)",
+				strings.Join(first(dirty, 3), ", "), more(dirty, 3), head.Short)
+		}
+		return head.Short + "-dirty", nil
+	}
+	return head.Short, nil
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func more(s []string, n int) string {
+	if len(s) > n {
+		return fmt.Sprintf(" and %d more", len(s)-n)
+	}
+	return ""
+}
+
+// selectServices returns the named services (all, in dependency order,
+// when none are named), with a did-you-mean for unknown names.
+func selectServices(sp *spec.Spec, names []string) ([]*spec.Service, error) {
+	if len(names) == 0 {
+		names = sp.Order
+	}
+	var out []*spec.Service
+	seen := map[string]bool{}
+	for _, n := range names {
+		s, ok := sp.Services[n]
+		if !ok {
+			return nil, usageErr("no service %q in %s%s", n, sp.Path, didYouMean(n, sp.Order))
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func didYouMean(n string, names []string) string {
+	best, bd := "", 1<<30
+	for _, c := range names {
+		if d := levenshtein(n, c); d < bd {
+			best, bd = c, d
+		}
+	}
+	if best != "" && bd <= 2 {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return fmt.Sprintf(" (services: %s)", strings.Join(names, ", "))
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// buildReleases builds the artifacts of the services in parallel and
+// returns one release spec per service.
+func (g *globals) buildReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, commit string, out io.Writer) ([]api.ReleaseSpec, error) {
+	rel := make([]api.ReleaseSpec, len(svcs))
+	errs := make([]error, len(svcs))
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, s := range svcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rs := api.ReleaseSpec{Service: s.Name, Commit: commit, Image: s.Image}
+			if s.Build != nil && s.Build.Command != "" {
+				start := time.Now()
+				mu.Lock()
+				fmt.Fprintf(out, "building %s: %s\n", s.Name, s.Build.Command)
+				mu.Unlock()
+				res, err := artifact.Build(ctx, artifact.Request{Service: s.Name, Command: s.Build.Command, Dir: sp.Root, StateDir: g.stateDir()})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				mu.Lock()
+				fmt.Fprintf(out, "built %s in %s (artifact %s)\n", s.Name, time.Since(start).Round(100*time.Millisecond), res.Digest[:12])
+				mu.Unlock()
+				rs.Artifact, rs.ArtifactDigest = res.Path, res.Digest
+			}
+			cfg, fp, err := releaseConfig(sp, s)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			rs.Config, rs.Fingerprint = cfg, fp
+			rel[i] = rs
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, failed(err)
+	}
+	return rel, nil
+}
+
+// releaseConfig is the JSON a release stores: the project root and the
+// resolved service, plus a fingerprint of both.
+func releaseConfig(sp *spec.Spec, s *spec.Service) (json.RawMessage, string, error) {
+	raw, err := json.Marshal(struct {
+		Root    string        `json:"root"`
+		Service *spec.Service `json:"service"`
+	}{sp.Root, s})
+	if err != nil {
+		return nil, "", fmt.Errorf("encode config of %s: %w", s.Name, err)
+	}
+	// The fingerprint leaves out the count: scaling is not a new release.
+	c := *s
+	c.Count = nil
+	fpRaw, err := json.Marshal(struct {
+		Root    string        `json:"root"`
+		Service *spec.Service `json:"service"`
+	}{sp.Root, &c})
+	if err != nil {
+		return nil, "", fmt.Errorf("encode config of %s: %w", s.Name, err)
+	}
+	sum := sha256.Sum256(fpRaw)
+	return raw, hex.EncodeToString(sum[:]), nil
+}
+
+// deploy builds, releases and rolls out services, then follows the
+// deployments to their end. It fails when any deployment did not succeed.
+func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o deployOptions) error {
+	svcs, err := selectServices(sp, o.services)
+	if err != nil {
+		return err
+	}
+	commit, err := currentCommit(ctx, sp.Root, o.allowDirty)
+	if err != nil {
+		return err
+	}
+	releases, err := g.buildReleases(ctx, sp, svcs, commit, o.out)
+	if err != nil {
+		return err
+	}
+	resp, err := e.Deploy(ctx, api.DeployRequest{Commit: commit, Releases: releases, Force: o.force})
+	if err != nil {
+		return g.explain(fmt.Errorf("deploy: %w", err))
+	}
+	for _, n := range resp.Unchanged {
+		fmt.Fprintf(o.out, "%s: unchanged, nothing to deploy\n", n)
+	}
+	if len(resp.Deployments) == 0 {
+		fmt.Fprintln(o.out, "nothing changed; no deployment started")
+		return nil
+	}
+	fmt.Fprintf(o.out, "release set %s (commit %s):\n", resp.SetID, commit)
+	return g.follow(ctx, e, resp.Deployments, o.out)
+}
+
+// follow prints the deployments' progress and their outcome; it fails
+// when any did not succeed.
+func (g *globals) follow(ctx context.Context, e engine.Engine, deps []api.Deployment, out io.Writer) error {
+	for _, d := range deps {
+		fmt.Fprintf(out, "  %s: release %d → %d (deployment %d)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
+	}
+	final, err := engine.Wait(ctx, e, deps, func(ev api.Event) {
+		fmt.Fprintf(out, "%s %-10s %s\n", ev.Time.Local().Format("15:04:05"), ev.Service, ev.Message)
+	})
+	if err != nil {
+		return g.explain(err)
+	}
+	var bad []string
+	sort.Slice(final, func(i, j int) bool { return final[i].Service < final[j].Service })
+	for _, d := range final {
+		if d.State != "succeeded" {
+			bad = append(bad, fmt.Sprintf("%s: %s: %s", d.Service, strings.ReplaceAll(d.State, "_", " "), d.Reason))
+		}
+	}
+	if len(bad) > 0 {
+		return failed(fmt.Errorf("%d of %d deployments did not succeed:\n  %s\n  see `berth history SERVICE` and `berth logs SERVICE`", len(bad), len(final), strings.Join(bad, "\n  ")))
+	}
+	fmt.Fprintf(out, "all %d deployments succeeded\n", len(final))
+	return nil
+}

@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func newScaleCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "scale SERVICE=N [SERVICE=N...]",
+		Short: "Set how many tasks of services run",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			counts := map[string]int{}
+			for _, a := range args {
+				name, num, ok := strings.Cut(a, "=")
+				n, err := strconv.Atoi(num)
+				if !ok || name == "" || err != nil || n < 0 {
+					return usageErr("bad argument %q: write SERVICE=N with N ≥ 0, e.g. web=3", a)
+				}
+				counts[name] = n
+			}
+			if err := g.engine().Scale(cmd.Context(), counts); err != nil {
+				return g.explain(fmt.Errorf("scale: %w", err))
+			}
+			for _, a := range args {
+				fmt.Fprintf(g.stdout, "scaling %s\n", a)
+			}
+			return nil
+		},
+	}
+}

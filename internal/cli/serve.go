@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/spec"
+)
+
+type serveCommand struct {
+	cmd       *cobra.Command
+	g         *globals
+	listen    string
+	apiListen string
+	token     string
+	engine    string
+	project   string
+	logLevel  string
+}
+
+func newServeCommand(g *globals) *cobra.Command {
+	c := &serveCommand{g: g}
+	c.cmd = &cobra.Command{
+		Use:   "serve",
+		Short: "Run the control plane and router as a daemon (no initial deploy)",
+		Long: `serve runs berth's control plane and router until SIGTERM, for single-server
+production. It adopts tasks a previous control plane left running, resumes
+unfinished deployments, and answers the CLI on the unix socket in the state
+directory (and, with --api-listen and --token, over TCP with a bearer token).
+Deploy to it with ` + "`berth deploy`" + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return c.run(cmd.Context()) },
+	}
+	f := c.cmd.Flags()
+	f.StringVar(&c.listen, "listen", os.Getenv("BERTH_LISTEN"), "router listen address (env BERTH_LISTEN; default the spec's listen, 127.0.0.1:8080)")
+	f.StringVar(&c.apiListen, "api-listen", os.Getenv("BERTH_API_LISTEN"), "also serve the API over TCP on this address (needs --token)")
+	f.StringVar(&c.token, "token", os.Getenv("BERTH_TOKEN"), "bearer token required on the TCP API (env BERTH_TOKEN)")
+	f.StringVar(&c.engine, "engine", os.Getenv("BERTH_ENGINE"), "process, docker or auto (env BERTH_ENGINE)")
+	f.StringVar(&c.project, "project", "", "project name when there is no spec file")
+	f.StringVar(&c.logLevel, "log-level", "info", "control-plane log level: info or debug (logs go to STATE/berth.log)")
+	return c.cmd
+}
+
+func (c *serveCommand) run(parent context.Context) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: c.token, engine: c.engine, logLevel: c.logLevel}
+	if sp, err := c.g.loadSpec(); err == nil {
+		if o.project == "" {
+			o.project = sp.Project
+		}
+		if o.listen == "" {
+			o.listen = sp.Listen
+		}
+		if o.engine == "" {
+			o.engine = sp.Engine
+		}
+	} else if _, statErr := os.Stat(c.g.specPath()); statErr == nil {
+		return err // a spec exists but is invalid
+	}
+	if o.listen == "" {
+		o.listen = spec.DefaultListen
+	}
+	if o.project == "" {
+		o.project = filepath.Base(filepath.Dir(c.g.specPath()))
+	}
+	d, err := c.g.startDaemon(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.g.stdout, "berth serve: project %s, router on %s, API on %s\n", o.project, d.routerURL(), c.g.socketPath())
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case <-d.done:
+	case runErr = <-d.errc:
+	}
+	fmt.Fprintln(c.g.stdout, "stopping every task…")
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := d.stop(sctx); err != nil && runErr == nil {
+		runErr = err
+	}
+	fmt.Fprintln(c.g.stdout, "stopped")
+	return runErr
+}

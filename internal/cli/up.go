@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/engine/local"
+)
+
+type upCommand struct {
+	cmd    *cobra.Command
+	g      *globals
+	listen string
+	engine string
+	dirty  bool
+}
+
+func newUpCommand(g *globals) *cobra.Command {
+	c := &upCommand{g: g}
+	c.cmd = &cobra.Command{
+		Use:   "up",
+		Short: "Run the control plane and router in the foreground and deploy every service",
+		Long: `up starts berth's control plane and router in the foreground, builds every
+service of the spec and rolls it out. Ctrl-C (or SIGTERM) stops every task
+gracefully and leaves no process behind. Run it again after a crash: running
+tasks are adopted, not restarted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return c.run(cmd.Context()) },
+	}
+	c.cmd.Flags().StringVar(&c.listen, "listen", os.Getenv("BERTH_LISTEN"), "router listen address (env BERTH_LISTEN; default the spec's listen, 127.0.0.1:8080)")
+	c.cmd.Flags().StringVar(&c.engine, "engine", os.Getenv("BERTH_ENGINE"), "process, docker or auto (env BERTH_ENGINE; default the spec's engine)")
+	return c.cmd
+}
+
+func (c *upCommand) run(parent context.Context) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sp, err := c.g.loadSpec()
+	if err != nil {
+		return err
+	}
+	listen := c.listen
+	if listen == "" {
+		listen = sp.Listen
+	}
+	eng := c.engine
+	if eng == "" {
+		eng = sp.Engine
+	}
+	d, err := c.g.startDaemon(ctx, daemonOptions{project: sp.Project, listen: listen, engine: eng})
+	if err != nil {
+		return err
+	}
+	out := c.g.stdout
+	fmt.Fprintf(out, "berth: project %s, router on %s, state in %s\n", sp.Project, d.routerURL(), c.g.stateDir())
+	e := local.New("unix://"+c.g.socketPath(), "")
+	deployErr := c.g.deploy(ctx, e, sp, deployOptions{allowDirty: true, out: out})
+	if deployErr != nil && ctx.Err() == nil {
+		fmt.Fprintln(c.g.stderr, "error:", deployErr)
+	}
+	if ctx.Err() == nil {
+		printURLs(out, sp, d.routerURL())
+		fmt.Fprintln(out, "press Ctrl-C to stop every service")
+		select {
+		case <-ctx.Done():
+		case <-d.done:
+		case err := <-d.errc:
+			fmt.Fprintln(c.g.stderr, "error:", err)
+		}
+	}
+	fmt.Fprintln(out, "stopping every task…")
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := d.stop(sctx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	fmt.Fprintln(out, "stopped")
+	return nil
+}

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/berth-dev/berth/internal/api"
+)
+
+// EventQuery selects events to stream.
+type EventQuery struct {
+	After      int64
+	Service    string
+	Deployment int64
+	// Follow keeps the stream open for new events.
+	Follow bool
+}
+
+// LogOptions selects a service's log lines.
+type LogOptions struct {
+	Follow bool
+	Tail   int
+}
+
+// Engine runs a project's services somewhere and reports what runs. The
+// CLI talks only to it; the local engines implement it as a client of the
+// control plane's API.
+type Engine interface {
+	Status(ctx context.Context) (api.Status, error)
+	Deploy(ctx context.Context, r api.DeployRequest) (api.DeployResponse, error)
+	Deployment(ctx context.Context, id int64) (api.Deployment, error)
+	Events(ctx context.Context, q EventQuery, fn func(api.Event) error) error
+	Rollback(ctx context.Context, r api.RollbackRequest) (api.DeployResponse, error)
+	Scale(ctx context.Context, counts map[string]int) error
+	History(ctx context.Context, service string) (api.History, error)
+	Logs(ctx context.Context, service string, o LogOptions) (io.ReadCloser, error)
+	Down(ctx context.Context) error
+}
+
+// Wait follows the given deployments until every one has finished, calling
+// progress for each of their events, and returns their final states in
+// the order given.
+func Wait(ctx context.Context, e Engine, deps []api.Deployment, progress func(api.Event)) ([]api.Deployment, error) {
+	var mu sync.Mutex
+	out := make([]api.Deployment, len(deps))
+	errs := make([]error, len(deps))
+	var wg sync.WaitGroup
+	for i, d := range deps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			final := errStop
+			err := e.Events(ctx, EventQuery{Deployment: d.ID, Follow: true}, func(ev api.Event) error {
+				if progress != nil {
+					mu.Lock()
+					progress(ev)
+					mu.Unlock()
+				}
+				switch ev.Kind {
+				case api.EventDeploySucceded, api.EventDeployRollback, api.EventDeployFailed:
+					return final
+				}
+				return nil
+			})
+			if err != nil && err != final {
+				errs[i] = fmt.Errorf("follow deployment %d of %s: %w", d.ID, d.Service, err)
+				return
+			}
+			got, err := e.Deployment(ctx, d.ID)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out[i] = got
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+type stopErr struct{}
+
+func (stopErr) Error() string { return "stop" }
+
+// errStop ends an event stream from inside its callback.
+var errStop error = stopErr{}
+
+// SortServices orders a status's services by name.
+func SortServices(s *api.Status) {
+	sort.Slice(s.Services, func(i, j int) bool { return s.Services[i].Name < s.Services[j].Name })
+}

@@ -1,0 +1,225 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/engine"
+)
+
+// ErrUnreachable means no control plane answered at the address.
+var ErrUnreachable = errors.New("control plane not reachable")
+
+// Client implements engine.Engine over the control plane's HTTP API, on a
+// unix socket or over HTTP(S) with a bearer token.
+type Client struct {
+	base  string
+	where string
+	token string
+	hc    *http.Client
+}
+
+var _ engine.Engine = (*Client)(nil)
+
+// New returns a client for addr: "unix:///path/berth.sock", a bare socket
+// path, or an http(s):// URL.
+func New(addr, token string) *Client {
+	c := &Client{token: token, where: addr}
+	switch {
+	case strings.HasPrefix(addr, "http://"), strings.HasPrefix(addr, "https://"):
+		c.base = strings.TrimRight(addr, "/")
+		c.hc = &http.Client{}
+	default:
+		path := strings.TrimPrefix(addr, "unix://")
+		c.base = "http://berth"
+		c.hc = &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", path)
+			},
+		}}
+	}
+	return c
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+	}
+	return nil
+}
+
+// send performs a request and returns a 2xx response, or the API's error.
+func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w at %s: %v", ErrUnreachable, c.where, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		var ae api.Error
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &ae) != nil || ae.Error == "" {
+			ae.Error = strings.TrimSpace(string(b))
+		}
+		return nil, &APIError{Status: resp.StatusCode, Message: ae.Error, Hint: ae.Hint}
+	}
+	return resp, nil
+}
+
+// APIError is an error answer of the control plane.
+type APIError struct {
+	Status  int
+	Message string
+	Hint    string
+}
+
+func (e *APIError) Error() string {
+	if e.Hint != "" {
+		return e.Message + " (" + e.Hint + ")"
+	}
+	return e.Message
+}
+
+// Status implements engine.Engine.
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var s api.Status
+	err := c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
+	return s, err
+}
+
+// Deploy implements engine.Engine.
+func (c *Client) Deploy(ctx context.Context, r api.DeployRequest) (api.DeployResponse, error) {
+	var out api.DeployResponse
+	err := c.do(ctx, http.MethodPost, "/v1/deploy", r, &out)
+	return out, err
+}
+
+// Deployment implements engine.Engine.
+func (c *Client) Deployment(ctx context.Context, id int64) (api.Deployment, error) {
+	var out api.Deployment
+	err := c.do(ctx, http.MethodGet, "/v1/deployments/"+strconv.FormatInt(id, 10), nil, &out)
+	return out, err
+}
+
+// Rollback implements engine.Engine.
+func (c *Client) Rollback(ctx context.Context, r api.RollbackRequest) (api.DeployResponse, error) {
+	var out api.DeployResponse
+	err := c.do(ctx, http.MethodPost, "/v1/rollback", r, &out)
+	return out, err
+}
+
+// Scale implements engine.Engine.
+func (c *Client) Scale(ctx context.Context, counts map[string]int) error {
+	return c.do(ctx, http.MethodPost, "/v1/scale", api.ScaleRequest{Counts: counts}, nil)
+}
+
+// History implements engine.Engine.
+func (c *Client) History(ctx context.Context, service string) (api.History, error) {
+	var out api.History
+	err := c.do(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(service)+"/history", nil, &out)
+	return out, err
+}
+
+// Down implements engine.Engine.
+func (c *Client) Down(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/v1/down", struct{}{}, nil)
+}
+
+// Logs implements engine.Engine.
+func (c *Client) Logs(ctx context.Context, service string, o engine.LogOptions) (io.ReadCloser, error) {
+	q := url.Values{}
+	if o.Follow {
+		q.Set("follow", "1")
+	}
+	if o.Tail > 0 {
+		q.Set("tail", strconv.Itoa(o.Tail))
+	}
+	resp, err := c.send(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(service)+"/logs?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// Events implements engine.Engine; fn's error ends the stream and is returned.
+func (c *Client) Events(ctx context.Context, q engine.EventQuery, fn func(api.Event) error) error {
+	v := url.Values{}
+	if q.After > 0 {
+		v.Set("after", strconv.FormatInt(q.After, 10))
+	}
+	if q.Service != "" {
+		v.Set("service", q.Service)
+	}
+	if q.Deployment > 0 {
+		v.Set("deployment", strconv.FormatInt(q.Deployment, 10))
+	}
+	if q.Follow {
+		v.Set("follow", "1")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, err := c.send(ctx, http.MethodGet, "/v1/events?"+v.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 4<<20)
+	for sc.Scan() {
+		var ev api.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return fmt.Errorf("decode event: %w", err)
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("event stream: %w", err)
+	}
+	if q.Follow && ctx.Err() == nil {
+		return fmt.Errorf("%w: event stream ended (control plane stopped?)", ErrUnreachable)
+	}
+	return ctx.Err()
+}
