@@ -111,9 +111,16 @@ func (v *svc) deploy(ctx context.Context, rs api.ReleaseSpec, sc storedConfig, s
 	if err != nil {
 		return store.Deployment{}, false, fmt.Errorf("encode release config: %w", err)
 	}
+	var versions map[string]int
+	if v.s.cfg.SecretVersions != nil {
+		versions, err = v.s.cfg.SecretVersions(ctx, sc.Service)
+		if err != nil {
+			return store.Deployment{}, false, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+	}
 	rel, err := v.s.cfg.Store.CreateRelease(ctx, store.Release{
 		Service: v.name, Commit: rs.Commit, Artifact: rs.Artifact, Image: rs.Image,
-		Config: raw, SetID: setID,
+		Config: raw, SetID: setID, Secrets: versions,
 	})
 	if err != nil {
 		return store.Deployment{}, false, fmt.Errorf("record release of %s: %w", v.name, err)

@@ -34,6 +34,11 @@ type Config struct {
 	Probe func(ctx context.Context, addr, path string, timeout time.Duration) error
 	// Env resolves extra environment (secrets) for a task of a release.
 	Env func(ctx context.Context, rel store.Release, cfg *spec.Service) (map[string]string, error)
+	// SecretVersions returns the versions of the secrets a service
+	// references (scoped name -> version), recorded in each new release so
+	// a rollback restores the old configuration. An error stops the
+	// deployment before it starts (e.g. a missing secret).
+	SecretVersions func(ctx context.Context, cfg *spec.Service) (map[string]int, error)
 }
 
 // Server is the control plane: it owns the services' desired state, runs
