@@ -37,6 +37,10 @@ type Chaos struct {
 	// ExitAfter makes the process exit with code 3 this long after it
 	// started serving (CHAOS_EXIT_AFTER).
 	ExitAfter time.Duration
+	// ReadyAfter makes /health answer 503 until this long after the
+	// process started serving, like a slow-starting service
+	// (CHAOS_READY_AFTER).
+	ReadyAfter time.Duration
 }
 
 // ExitCodeChaos is the exit code of a process ended by CHAOS_EXIT_AFTER.
@@ -129,6 +133,9 @@ func LoadConfig(name, prefix string, lookup func(string) (string, bool)) (Config
 		return Config{}, err
 	}
 	if c.Chaos.ExitAfter, err = parseDuration("CHAOS_EXIT_AFTER", get("CHAOS_EXIT_AFTER")); err != nil {
+		return Config{}, err
+	}
+	if c.Chaos.ReadyAfter, err = parseDuration("CHAOS_READY_AFTER", get("CHAOS_READY_AFTER")); err != nil {
 		return Config{}, err
 	}
 	if c.Drain, err = parseDuration("SHOP_DRAIN", get("SHOP_DRAIN")); err != nil {

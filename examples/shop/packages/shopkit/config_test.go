@@ -50,7 +50,7 @@ func TestLoadConfig(t *testing.T) {
 				if want := (Version{"catalog-canary", "7", "abc1234"}); c.Version != want {
 					t.Errorf("Version = %+v, want %+v", c.Version, want)
 				}
-				if want := (Chaos{true, 0.3, 200 * time.Millisecond, 5 * time.Second}); c.Chaos != want {
+				if want := (Chaos{FailHealth: true, ErrorRate: 0.3, Latency: 200 * time.Millisecond, ExitAfter: 5 * time.Second}); c.Chaos != want {
 					t.Errorf("Chaos = %+v, want %+v", c.Chaos, want)
 				}
 				if got := c.Getenv("CHAOS_LATENCY"); got != "200ms" {

@@ -51,6 +51,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(s.hooks.OnShutdown)
+	if d := s.cfg.Chaos.ReadyAfter; d > 0 {
+		s.starting.Store(true)
+		go func() {
+			select {
+			case <-s.hooks.After(d):
+				s.starting.Store(false)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if d := s.cfg.Chaos.ExitAfter; d > 0 {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -71,6 +72,8 @@ type Server struct {
 	log     *slog.Logger
 	hooks   Hooks
 	handler http.Handler
+	// starting is set while CHAOS_READY_AFTER holds health at 503.
+	starting atomic.Bool
 }
 
 // New builds a service from its configuration and its routes.
@@ -114,6 +117,10 @@ func New(cfg Config, log *slog.Logger, hooks Hooks, register Register) *Server {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	if s.starting.Load() {
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "reason": "CHAOS_READY_AFTER"})
+		return
+	}
 	if s.cfg.Chaos.FailHealth {
 		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "failing", "reason": "CHAOS_HEALTH=fail"})
 		return

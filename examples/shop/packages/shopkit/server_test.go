@@ -317,3 +317,38 @@ func TestServe_ListenerError(t *testing.T) {
 		t.Fatalf("Serve on a closed listener = %v, want net.ErrClosed", err)
 	}
 }
+
+func TestChaosReadyAfter(t *testing.T) {
+	fire := make(chan time.Time, 1)
+	hooks := Hooks{After: func(time.Duration) <-chan time.Time { return fire }}
+	srv := New(Config{Chaos: Chaos{ReadyAfter: 2 * time.Second}}, discard(), hooks, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ln := listen(t)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	get := func() int {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/health")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for get() != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatal("health never answered 503 while starting")
+		}
+	}
+	fire <- time.Now()
+	for get() != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("health never became 200 after CHAOS_READY_AFTER")
+		}
+	}
+	cancel()
+	if err := wait(t, served, "Serve to return"); err != nil {
+		t.Fatal(err)
+	}
+}
