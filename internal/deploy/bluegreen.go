@@ -55,6 +55,10 @@ func advanceBlueGreen(in AdvanceInput, p Progress) Decision {
 				out.Checks, out.WakeAt = req, in.Now
 				return out
 			}
+			if in.NewHealthy < in.Count {
+				return blueGreenWait(in, p, d, time.Time{},
+					fmt.Sprintf("preview: waiting for %d of %d new tasks healthy before the switch", in.Count-in.NewHealthy, in.Count))
+			}
 			end := p.PhaseSince.Add(in.Deploy.Pause.Std())
 			gate := blueGreenGate(in.Deploy)
 			if (gate || in.Now.Before(end)) && !usePromote(&p, &d) {
@@ -64,10 +68,6 @@ func advanceBlueGreen(in AdvanceInput, p Progress) Decision {
 				}
 				return blueGreenWait(in, p, d, end,
 					fmt.Sprintf("preview until %s", end.UTC().Format(time.RFC3339)))
-			}
-			if in.NewHealthy < in.Count {
-				return blueGreenWait(in, p, d, time.Time{},
-					fmt.Sprintf("preview: waiting for %d of %d new tasks healthy before the switch", in.Count-in.NewHealthy, in.Count))
 			}
 			verdict := "passed"
 			if d.Promoted {
