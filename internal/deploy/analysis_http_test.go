@@ -131,3 +131,16 @@ func TestCallWebhook_HangingServerFailsAtTheDeadline(t *testing.T) {
 		t.Fatalf("CallWebhook = %+v", res)
 	}
 }
+
+func TestCallWebhook_ErrorsDoNotRepeatTheURLsToken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	res := CallWebhook(context.Background(), nil, "http://"+addr+"/hook?token=s3cret", nil)
+	if res.OK || strings.Contains(res.Name+res.Detail, "s3cret") || !strings.Contains(res.Detail, "refused") {
+		t.Fatalf("CallWebhook = %+v", res)
+	}
+}
