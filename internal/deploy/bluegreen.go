@@ -97,8 +97,7 @@ func blueGreenSwitch(in AdvanceInput, p Progress, d Decision) Decision {
 	enter(in, &p, PhaseSwitch)
 	p.Weight = 100
 	d.Event = joinEvent(d.Event, fmt.Sprintf("all traffic switched to %s release %d", in.Service, in.ToRelease))
-	out := blueGreenWait(in, p, d, in.Now, "switching all traffic")
-	return out
+	return blueGreenWait(in, p, d, in.Now, "switching all traffic")
 }
 
 // blueGreenWait is a decision that keeps both fleets whole and the
