@@ -107,6 +107,10 @@ type Status struct {
 	Project  string    `json:"project"`
 	Router   string    `json:"router"` // the router's URL
 	Services []Service `json:"services"`
+
+	// Engine is the task driver the control plane runs: "process" or
+	// "docker". The CLI builds images for docker and artifacts otherwise.
+	Engine string `json:"engine,omitempty"`
 }
 
 // Release is one release as the API shows it.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/driver/docker"
 	"github.com/berth-dev/berth/internal/driver/process"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/store"
@@ -96,6 +97,7 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon, er
 	d := &daemon{g: g, log: log, store: st, router: rt, routeLn: routeLn, done: make(chan struct{}), errc: make(chan error, 4)}
 	d.server = control.New(control.Config{
 		Project:   o.project,
+		Engine:    drv.Name(),
 		Store:     st,
 		Driver:    drv,
 		Router:    rt,
@@ -112,6 +114,7 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon, er
 		st.Close()
 		return nil, fmt.Errorf("recover control plane state: %w", err)
 	}
+	sweepOrphans(ctx, drv, d.server, log)
 	go func() {
 		if err := rt.Serve(context.Background(), routeLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.errc <- fmt.Errorf("router: %w", err)
@@ -186,12 +189,59 @@ func (d *daemon) stop(ctx context.Context) error {
 	return err
 }
 
-// newDriver picks the task driver for the engine option.
+// newDriver picks the task driver for the engine option: process, docker,
+// or auto (docker when an engine answers within engineProbeTimeout, else
+// process).
 func (g *globals) newDriver(ctx context.Context, o daemonOptions, log *slog.Logger) (driver.Driver, error) {
+	newProcess := func() driver.Driver {
+		return process.New(process.Config{LogDir: filepath.Join(g.stateDir(), "logs"), Logger: log.With("component", "driver")})
+	}
 	switch strings.ToLower(o.engine) {
-	case "", "process", "auto":
-		return process.New(process.Config{LogDir: filepath.Join(g.stateDir(), "logs"), Logger: log.With("component", "driver")}), nil
+	case "", "process":
+		return newProcess(), nil
+	case "docker":
+		d, err := docker.New(ctx, docker.Config{Project: o.project, Logger: log.With("component", "driver")})
+		if err != nil {
+			return nil, usageErr("engine docker: %v\n  start the Docker engine, set DOCKER_HOST, or run with --engine process", err)
+		}
+		return d, nil
+	case "auto":
+		pctx, cancel := context.WithTimeout(ctx, engineProbeTimeout)
+		defer cancel()
+		d, err := docker.New(pctx, docker.Config{Project: o.project, Logger: log.With("component", "driver")})
+		if err != nil {
+			log.Info("engine auto: no Docker engine answered, running tasks as processes", "error", err)
+			return newProcess(), nil
+		}
+		log.Info("engine auto: Docker engine answered, running tasks as containers")
+		return d, nil
 	default:
 		return nil, usageErr("unknown engine %q: use process, docker or auto", o.engine)
+	}
+}
+
+// engineProbeTimeout bounds how long engine auto waits for a Docker engine.
+const engineProbeTimeout = time.Second
+
+// sweeper is a driver that can remove the tasks a crash left behind.
+type sweeper interface {
+	Sweep(ctx context.Context, keep func(taskID string) bool) ([]string, error)
+}
+
+// sweepOrphans removes the driver's tasks of the project that the
+// recovered control plane does not know (their release or task record is
+// gone). Failures are logged: an orphan left running costs resources, not
+// correctness.
+func sweepOrphans(ctx context.Context, drv driver.Driver, srv *control.Server, log *slog.Logger) {
+	sw, ok := drv.(sweeper)
+	if !ok {
+		return
+	}
+	removed, err := sw.Sweep(ctx, srv.KnownTask)
+	if len(removed) > 0 {
+		log.Info("removed orphan tasks", "tasks", removed)
+	}
+	if err != nil {
+		log.Warn("sweep orphan tasks", "error", err)
 	}
 }

@@ -9,6 +9,8 @@ type deployCommand struct {
 	g          *globals
 	allowDirty bool
 	force      bool
+	changed    bool
+	services   []string
 }
 
 func newDeployCommand(g *globals) *cobra.Command {
@@ -27,10 +29,12 @@ the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.`,
 			if err != nil {
 				return err
 			}
-			return g.deploy(cmd.Context(), g.engine(), sp, deployOptions{services: args, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
+			return g.deploy(cmd.Context(), g.engine(), sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
 		},
 	}
 	c.cmd.Flags().BoolVar(&c.allowDirty, "allow-dirty", false, "deploy even when the working tree has uncommitted changes (the commit is marked -dirty)")
 	c.cmd.Flags().BoolVar(&c.force, "force", false, "make a new release even when nothing changed")
+	c.cmd.Flags().BoolVar(&c.changed, "changed", false, "deploy only the services whose inputs changed since their live commit (see `berth plan`)")
+	c.cmd.Flags().StringSliceVar(&c.services, "services", nil, "deploy exactly these services (comma-separated) and nothing else")
 	return c.cmd
 }

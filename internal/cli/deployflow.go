@@ -23,7 +23,10 @@ import (
 
 // deployOptions shape one `berth deploy` (or the deploy `berth up` does).
 type deployOptions struct {
-	services   []string
+	services []string
+	// changed deploys only the services whose inputs changed since their
+	// live commit (the plan of `berth plan`).
+	changed    bool
 	allowDirty bool
 	force      bool
 	out        io.Writer
@@ -200,6 +203,8 @@ func releaseConfig(sp *spec.Spec, s *spec.Service) (json.RawMessage, string, err
 
 // deploy builds, releases and rolls out services, then follows the
 // deployments to their end. It fails when any deployment did not succeed.
+// On a docker control plane it builds (and, with a registry, pushes)
+// images; otherwise artifacts.
 func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o deployOptions) error {
 	svcs, err := selectServices(sp, o.services)
 	if err != nil {
@@ -209,7 +214,34 @@ func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o 
 	if err != nil {
 		return err
 	}
-	releases, err := g.buildReleases(ctx, sp, svcs, commit, o.out)
+	st, err := e.Status(ctx)
+	if err != nil {
+		return g.explain(fmt.Errorf("deploy: %w", err))
+	}
+	if o.changed {
+		ds, _, err := planServices(ctx, sp, svcs, liveCommits(st), "")
+		if err != nil {
+			return err
+		}
+		printPlan(o.out, ds)
+		var keep []*spec.Service
+		for i, d := range ds {
+			if d.Action == repo.ActionDeploy {
+				keep = append(keep, svcs[i])
+			}
+		}
+		if len(keep) == 0 {
+			fmt.Fprintln(o.out, "nothing changed since the live commits: nothing built, pushed or deployed")
+			return nil
+		}
+		svcs = keep
+	}
+	var releases []api.ReleaseSpec
+	if st.Engine == "docker" {
+		releases, err = imageReleases(ctx, sp, svcs, commit, o.out)
+	} else {
+		releases, err = g.buildReleases(ctx, sp, svcs, commit, o.out)
+	}
 	if err != nil {
 		return err
 	}
@@ -226,6 +258,40 @@ func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o 
 	}
 	fmt.Fprintf(o.out, "release set %s (commit %s):\n", resp.SetID, commit)
 	return g.follow(ctx, e, resp.Deployments, o.out)
+}
+
+// imageReleases builds the services' images (pushing them when a registry
+// is named) and returns one release per service that runs its image by an
+// immutable reference, so an unchanged image makes no new release.
+func imageReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, commit string, out io.Writer) ([]api.ReleaseSpec, error) {
+	reg := registryOf(sp)
+	imgs, err := buildImages(ctx, sp, svcs, imageOptions{commit: commit, registry: reg, push: reg != "", out: out})
+	if err != nil {
+		return nil, err
+	}
+	rel := make([]api.ReleaseSpec, len(svcs))
+	for i, s := range svcs {
+		cfg, fp, err := releaseConfig(sp, containerService(s))
+		if err != nil {
+			return nil, err
+		}
+		rel[i] = api.ReleaseSpec{Service: s.Name, Commit: commit, Image: imgs[i].Ref, ArtifactDigest: imgs[i].Digest, Config: cfg, Fingerprint: fp}
+	}
+	return rel, nil
+}
+
+// containerService is s as a container runs it: a service built from a
+// command runs the image's entrypoint (the binary), not its process-engine
+// run: line, and listens on the default port unless it names one.
+func containerService(s *spec.Service) *spec.Service {
+	c := *s
+	if c.Build != nil && !c.Build.Docker() && c.Image == "" {
+		c.Run = ""
+	}
+	if c.Port == 0 {
+		c.Port = spec.DefaultPort
+	}
+	return &c
 }
 
 // follow prints the deployments' progress and their outcome; it fails

@@ -39,6 +39,9 @@ type Config struct {
 	// a rollback restores the old configuration. An error stops the
 	// deployment before it starts (e.g. a missing secret).
 	SecretVersions func(ctx context.Context, cfg *spec.Service) (map[string]int, error)
+
+	// Engine names the task driver ("process" or "docker"); Status reports it.
+	Engine string
 }
 
 // Server is the control plane: it owns the services' desired state, runs
