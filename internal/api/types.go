@@ -57,6 +57,13 @@ type RollbackRequest struct {
 	ToCommit string `json:"to_commit,omitempty"`
 }
 
+// SecretsRolloutRequest asks the control plane to roll, with a new release
+// copied from the live one, every service whose live release references one
+// of the named secrets or config values at an older version.
+type SecretsRolloutRequest struct {
+	Names []string `json:"names"` // scoped names, e.g. "prod/DB_PASSWORD"
+}
+
 // ScaleRequest sets the desired task count of services.
 type ScaleRequest struct {
 	Counts map[string]int `json:"counts"`

@@ -3,27 +3,118 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
 
 	"github.com/berth-dev/berth/internal/secrets"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
-// secretEnv resolves a task's secret references at start, from the local
-// encrypted store, at the versions its release recorded.
+// stateDBName is the SQLite file inside the state directory.
+const stateDBName = "state.db"
+
+// serviceRefs merges a service's secret and config references into one map
+// of environment variable → reference: both are resolved the same way, from
+// the local encrypted store. A variable named by both with different
+// references is an error.
+func serviceRefs(cfg *spec.Service) (map[string]string, error) {
+	refs := make(map[string]string, len(cfg.Secrets)+len(cfg.Config))
+	maps.Copy(refs, cfg.Secrets)
+	for _, envVar := range slices.Sorted(maps.Keys(cfg.Config)) {
+		ref := cfg.Config[envVar]
+		if prev, ok := refs[envVar]; ok && prev != ref {
+			return nil, fmt.Errorf("variable %s is both secrets.%s=%s and config.%s=%s: keep one", envVar, envVar, prev, envVar, ref)
+		}
+		refs[envVar] = ref
+	}
+	return refs, nil
+}
+
+// resolver reads a service's references from the local store under the
+// master key of the state directory, scoped by the environment env.
+type resolver struct {
+	st    secrets.Backend
+	state string
+	env   string
+}
+
+// provider loads the master key (per call, so a key set up after the
+// control plane started is used) and returns the secrets provider.
+func (r resolver) provider() (*secrets.Store, error) {
+	key, err := secrets.LoadKey(r.state)
+	if err != nil {
+		return nil, err
+	}
+	return secrets.New(r.st, key), nil
+}
+
+// values resolves a task's environment at the versions pinned by its
+// release (latest for a name the release did not record).
+func (r resolver) values(ctx context.Context, cfg *spec.Service, pinned map[string]int) (map[string]string, error) {
+	refs, err := serviceRefs(cfg)
+	if err != nil || len(refs) == 0 {
+		return nil, err
+	}
+	p, err := r.provider()
+	if err != nil {
+		return nil, err
+	}
+	vals, _, err := p.Resolve(ctx, r.env, refs, pinned)
+	return vals, err
+}
+
+// versions resolves the latest version of every reference of a service,
+// keyed by scoped name, for a new release to record.
+func (r resolver) versions(ctx context.Context, cfg *spec.Service) (map[string]int, error) {
+	refs, err := serviceRefs(cfg)
+	if err != nil || len(refs) == 0 {
+		return nil, err
+	}
+	p, err := r.provider()
+	if err != nil {
+		return nil, err
+	}
+	_, versions, err := p.Resolve(ctx, r.env, refs, nil)
+	return versions, err
+}
+
+// secretEnv resolves a task's secret and config references at start, from
+// the local encrypted store, at the versions its release recorded. The
+// values go only into the task's environment.
 func (g *globals) secretEnv(st *store.Store, state string) func(context.Context, store.Release, *spec.Service) (map[string]string, error) {
+	r := resolver{st: st, state: state, env: g.env}
 	return func(ctx context.Context, rel store.Release, cfg *spec.Service) (map[string]string, error) {
-		if len(cfg.Secrets) == 0 {
-			return nil, nil
-		}
-		key, err := secrets.LoadKey(state)
-		if err != nil {
-			return nil, fmt.Errorf("service %s: %w", cfg.Name, err)
-		}
-		vals, _, err := secrets.New(st, key).Resolve(ctx, g.env, cfg.Secrets, rel.Secrets)
+		vals, err := r.values(ctx, cfg, rel.Secrets)
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", cfg.Name, err)
 		}
 		return vals, nil
 	}
+}
+
+// secretVersions returns the hook (control.Config.SecretVersions) that
+// resolves the versions a new release of a service records. It fails, so
+// the deployment never starts, when a reference is missing or unreadable;
+// the error names the variable and the reference, never a value.
+func (g *globals) secretVersions(st *store.Store, state string) func(context.Context, *spec.Service) (map[string]int, error) {
+	r := resolver{st: st, state: state, env: g.env}
+	return r.versions
+}
+
+// openSecrets opens the state directory's store and secrets provider
+// directly (no control plane needed; SQLite in WAL mode lets a running
+// control plane use the same file). Close the returned store when done.
+func (g *globals) openSecrets(ctx context.Context) (*secrets.Store, *store.Store, error) {
+	st, err := store.Open(ctx, filepath.Join(g.stateDir(), stateDBName))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open state: %w", err)
+	}
+	key, err := secrets.LoadKey(g.stateDir())
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return secrets.New(st, key), st, nil
 }

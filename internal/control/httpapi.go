@@ -82,6 +82,7 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, d)
 	})
+	mux.HandleFunc("POST /v1/secrets/rollout", s.handleSecretsRollout)
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/services/{name}/logs", s.handleLogs)
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {

@@ -50,12 +50,22 @@ func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		sc.Fingerprint, sc.ArtifactDigest = rs.Fingerprint, rs.ArtifactDigest
 		preps = append(preps, prepared{rs, sc})
 	}
+	cfgs := make([]*spec.Service, 0, len(preps))
+	for _, p := range preps {
+		cfgs = append(cfgs, p.cfg.Service)
+	}
+	versions, err := s.resolveSecretVersions(ctx, cfgs)
+	if err != nil {
+		return resp, err
+	}
 	setID := "set-" + s.cfg.Clock.Now().UTC().Format("20060102-150405") + "-" + randHex(2)
 	set := store.ReleaseSet{ID: setID, Commit: req.Commit, CreatedAt: s.cfg.Clock.Now()}
 	var started []*svc
 	for _, p := range preps {
 		v := s.getOrCreate(p.rs.Service)
-		d, changed, err := v.deploy(ctx, p.rs, p.cfg, setID, req.Force)
+		// A changed secret makes a new release even when nothing else changed.
+		force := req.Force || v.secretsStale(ctx, versions[p.rs.Service])
+		d, changed, err := v.deploy(ctx, p.rs, p.cfg, setID, force)
 		if err != nil {
 			return resp, err
 		}

@@ -35,6 +35,7 @@ type Engine interface {
 	Events(ctx context.Context, q EventQuery, fn func(api.Event) error) error
 	Rollback(ctx context.Context, r api.RollbackRequest) (api.DeployResponse, error)
 	Scale(ctx context.Context, counts map[string]int) error
+	RolloutSecrets(ctx context.Context, r api.SecretsRolloutRequest) (api.DeployResponse, error)
 	History(ctx context.Context, service string) (api.History, error)
 	Logs(ctx context.Context, service string, o LogOptions) (io.ReadCloser, error)
 	Down(ctx context.Context) error

@@ -154,6 +154,13 @@ func (c *Client) Scale(ctx context.Context, counts map[string]int) error {
 	return c.do(ctx, http.MethodPost, "/v1/scale", api.ScaleRequest{Counts: counts}, nil)
 }
 
+// RolloutSecrets implements engine.Engine.
+func (c *Client) RolloutSecrets(ctx context.Context, r api.SecretsRolloutRequest) (api.DeployResponse, error) {
+	var out api.DeployResponse
+	err := c.do(ctx, http.MethodPost, "/v1/secrets/rollout", r, &out)
+	return out, err
+}
+
 // History implements engine.Engine.
 func (c *Client) History(ctx context.Context, service string) (api.History, error) {
 	var out api.History
