@@ -81,6 +81,12 @@ type Deployment struct {
 	SetID       string    `json:"set_id,omitempty"`
 	StartedAt   time.Time `json:"started_at"`
 	FinishedAt  time.Time `json:"finished_at,omitempty"`
+	// Progressive deployments: the phase, canary step and % of traffic on
+	// the new release, and what was seen at each step.
+	Phase    string          `json:"phase,omitempty"`
+	Step     int             `json:"step,omitempty"`
+	Weight   int             `json:"weight,omitempty"`
+	Progress json.RawMessage `json:"progress,omitempty"`
 }
 
 // Finished reports whether the deployment reached a final state.

@@ -59,6 +59,9 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 		dep := "-"
 		if d := s.Deployment; d != nil {
 			dep = fmt.Sprintf("%s %d→%d (%s)", d.Strategy, d.FromRelease, d.ToRelease, d.State)
+			if d.Phase != "" {
+				dep = fmt.Sprintf("%s %d→%d %s, %d%% on %d / %d%% on %d", d.Strategy, d.FromRelease, d.ToRelease, d.Phase, d.Weight, d.ToRelease, 100-d.Weight, d.FromRelease)
+			}
 		}
 		fmt.Fprintf(w, "%s\t%d\t%s\t%d/%d healthy\t%s\t%s\n", s.Name, s.Release, orDash(s.Commit), s.Healthy, s.Desired, orDash(s.Route), dep)
 	}

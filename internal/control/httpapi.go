@@ -83,6 +83,20 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 		writeJSON(w, http.StatusOK, d)
 	})
 	mux.HandleFunc("POST /v1/secrets/rollout", s.handleSecretsRollout)
+	mux.HandleFunc("POST /v1/services/{name}/promote", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Promote(r.Context(), r.PathValue("name")); err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.Status(r.Context()))
+	})
+	mux.HandleFunc("POST /v1/services/{name}/abort", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Abort(r.Context(), r.PathValue("name")); err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.Status(r.Context()))
+	})
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/services/{name}/logs", s.handleLogs)
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {

@@ -154,7 +154,9 @@ func (v *svc) startDeployment(ctx context.Context, rel, count int, setID, why st
 		v.finish(ctx, store.DeployFailed, "superseded by a newer deployment")
 	}
 	strategy := "rolling"
-	if rel != 0 {
+	// A first deployment has nothing to shift traffic from, and a rollback
+	// goes straight back: both roll.
+	if rel != 0 && v.state.Release != 0 && why != "rollback" {
 		if ri, err := v.release(ctx, rel); err == nil && ri.cfg.Service.Deploy != nil && ri.cfg.Service.Deploy.Strategy != "" {
 			strategy = ri.cfg.Service.Deploy.Strategy
 		}
@@ -174,9 +176,12 @@ func (v *svc) startDeployment(ctx context.Context, rel, count int, setID, why st
 	v.failures = nil
 	v.crashes = 0
 	v.notBefore = time.Time{}
-	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: "deploy.started",
-		Message: fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, rel, strategy, count),
-		Fields:  map[string]string{"release": strconv.Itoa(rel), "from": strconv.Itoa(d.FromRelease)}})
+	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, rel, strategy, count)
+	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: "deploy.started", Message: msg,
+		Fields: map[string]string{"release": strconv.Itoa(rel), "from": strconv.Itoa(d.FromRelease)}})
+	if ri, err := v.release(ctx, rel); err == nil {
+		v.notifyDeployment(ri, "deploy.started", msg, &d)
+	}
 	return d, nil
 }
 
@@ -445,8 +450,15 @@ func (s *Server) Deployment(ctx context.Context, id int64) (api.Deployment, erro
 }
 
 func apiDeployment(d store.Deployment) api.Deployment {
-	return api.Deployment{ID: d.ID, Service: d.Service, FromRelease: d.FromRelease, ToRelease: d.ToRelease,
+	out := api.Deployment{ID: d.ID, Service: d.Service, FromRelease: d.FromRelease, ToRelease: d.ToRelease,
 		Strategy: d.Strategy, State: d.State, Reason: d.Reason, SetID: d.SetID, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt}
+	if len(d.Progress) > 0 {
+		var p deploy.Progress
+		if json.Unmarshal(d.Progress, &p) == nil {
+			out.Phase, out.Step, out.Weight, out.Progress = p.Phase, p.Step, p.Weight, d.Progress
+		}
+	}
+	return out
 }
 
 // isNotFound reports whether err means a missing object.

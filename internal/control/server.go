@@ -270,6 +270,8 @@ func unwrapURLError(err error) error {
 type releaseConfig struct {
 	Root    string        `json:"root"`
 	Service *spec.Service `json:"service"`
+	// Notify lists the webhooks told about this release's deployments.
+	Notify []spec.Notify `json:"notify,omitempty"`
 }
 
 func decodeReleaseConfig(raw json.RawMessage) (releaseConfig, error) {

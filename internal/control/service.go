@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
@@ -43,6 +44,15 @@ type svc struct {
 	timerAt   time.Time
 	cancelT   func()
 	routed    string // key of the last published route set
+
+	// Progressive deployments: one-shot requests from promote/abort, and
+	// results of pre-traffic checks.
+	promote, abort bool
+	checks         *checkResults
+	checking       bool
+
+	notifier  *notify.Notifier
+	notifyKey string
 }
 
 type relInfo struct {
@@ -210,6 +220,10 @@ func (v *svc) step() {
 	if v.dep != nil && cfg != nil && !v.s.depsReady(cfg.DependsOn, v.dep.SetID) {
 		return // a dependency of the same release set is still rolling out
 	}
+	if v.dep != nil && isProgressive(v.dep.Strategy) {
+		v.stepProgressive(ctx, now)
+		return
+	}
 	in := deploy.Input{Release: rel, Count: count, Tasks: v.views()}
 	if cfg != nil {
 		in.MaxSurge, in.MaxUnavailable = intOr(cfg.Deploy.MaxSurge, 1), intOr(cfg.Deploy.MaxUnavailable, 0)
@@ -304,6 +318,9 @@ func (v *svc) finish(ctx context.Context, state, reason string) {
 	}
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: kind, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "state": state}})
+	if ri, err := v.release(ctx, d.ToRelease); err == nil {
+		v.notifyDeployment(ri, kind, msg, d)
+	}
 	v.dep = nil
 	v.failures = nil
 	go v.s.kickAll()
@@ -318,8 +335,15 @@ func (v *svc) busyInSet(setID string) bool {
 }
 
 // applyRoutes publishes this service's routes with exactly the given
-// tasks as targets, if that differs from what is published. Caller holds mu.
-func (v *svc) applyRoutes(ids []string) {
+// tasks as targets, each release's group weighted by its task count.
+// Caller holds mu.
+func (v *svc) applyRoutes(ids []string) { v.applyRoutesWith(ids, nil, 0) }
+
+// applyRoutesWith publishes this service's routes with exactly the given
+// tasks as targets, if that differs from what is published. weights (by
+// release, when not nil) override task-count weights; previewRel's tasks
+// are routed only for preview requests. Caller holds mu.
+func (v *svc) applyRoutesWith(ids []string, weights map[int]int, previewRel int) {
 	var cfg *spec.Service
 	if ri, ok := v.releases[v.state.Release]; ok {
 		cfg = ri.cfg.Service
@@ -333,7 +357,7 @@ func (v *svc) applyRoutes(ids []string) {
 			}
 		}
 	}
-	key := strings.Join(ids, ",")
+	key := strings.Join(ids, ",") + fmt.Sprint(weights, previewRel)
 	if cfg != nil && cfg.Route != nil {
 		key += "|" + fmt.Sprint(*cfg.Route)
 	}
@@ -358,14 +382,26 @@ func (v *svc) applyRoutes(ids []string) {
 		rels = append(rels, r)
 	}
 	sort.Ints(rels)
-	var groups []router.TargetGroup
+	var groups, preview []router.TargetGroup
 	for _, r := range rels {
-		groups = append(groups, router.TargetGroup{
+		g := router.TargetGroup{
 			Name: fmt.Sprintf("%s@%d", v.name, r), Release: r,
 			Weight: len(byRel[r]), Targets: byRel[r],
-		})
+		}
+		if weights != nil {
+			g.Weight = weights[r]
+		}
+		if r == previewRel {
+			preview = append(preview, g)
+			continue
+		}
+		groups = append(groups, g)
 	}
-	v.s.setRoutes(v.name, routesFor(v.name, cfg, groups))
+	routes := routesFor(v.name, cfg, groups)
+	for i := range routes {
+		routes[i].Preview = preview
+	}
+	v.s.setRoutes(v.name, routes)
 }
 
 // routesFor turns a service's route spec into router rules: host+path is
@@ -712,5 +748,9 @@ func (v *svc) stopAll(ctx context.Context) {
 	if v.cancelT != nil {
 		v.cancelT()
 	}
+	n := v.notifier
 	v.mu.Unlock()
+	if n != nil {
+		n.Close()
+	}
 }

@@ -39,6 +39,10 @@ type Engine interface {
 	History(ctx context.Context, service string) (api.History, error)
 	Logs(ctx context.Context, service string, o LogOptions) (io.ReadCloser, error)
 	Down(ctx context.Context) error
+	// Promote lets a canary or blue/green deployment go past its pause or gate.
+	Promote(ctx context.Context, service string) error
+	// Abort rolls a service's deployment in progress back.
+	Abort(ctx context.Context, service string) error
 }
 
 // Wait follows the given deployments until every one has finished, calling

@@ -173,6 +173,16 @@ func (c *Client) Down(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/v1/down", struct{}{}, nil)
 }
 
+// Promote implements engine.Engine.
+func (c *Client) Promote(ctx context.Context, service string) error {
+	return c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/promote", struct{}{}, nil)
+}
+
+// Abort implements engine.Engine.
+func (c *Client) Abort(ctx context.Context, service string) error {
+	return c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/abort", struct{}{}, nil)
+}
+
 // Logs implements engine.Engine.
 func (c *Client) Logs(ctx context.Context, service string, o engine.LogOptions) (io.ReadCloser, error) {
 	q := url.Values{}

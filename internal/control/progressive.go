@@ -1,0 +1,314 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/router"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// signaler is the part of the router that judges a release on its own
+// traffic; routers without it get no live analysis.
+type signaler interface {
+	ReleaseSignals(routeName string, release int, window time.Duration) router.Signals
+}
+
+// analysisEvery is how often a progressive deployment re-evaluates its
+// release at the latest, so a bad canary is caught within a second.
+const analysisEvery = 200 * time.Millisecond
+
+func isProgressive(strategy string) bool {
+	return strategy == deploy.StrategyCanary || strategy == deploy.StrategyBlueGreen
+}
+
+// checkResults are the pre-traffic checks a decision asked for.
+type checkResults struct {
+	smoke   []deploy.CheckResult
+	webhook *deploy.CheckResult
+}
+
+// stepProgressive decides and applies one move of a canary or blue/green
+// deployment with deploy.Advance. Caller holds mu.
+func (v *svc) stepProgressive(ctx context.Context, now time.Time) {
+	d := v.dep
+	ri, err := v.release(ctx, d.ToRelease)
+	if err != nil {
+		v.log.Error("progressive step", "err", err)
+		return
+	}
+	cfg := ri.cfg.Service
+
+	// The circuit breaker applies to every strategy.
+	last := map[string]string{}
+	for id, t := range v.tasks {
+		if t.lastCheck != "" {
+			last[id] = t.lastCheck
+		}
+	}
+	if verdict := deploy.Judge(deploy.JudgeInput{
+		Now: now, Release: d.ToRelease, Tasks: v.views(), Deadline: time.Duration(cfg.Health.Deadline),
+		Failures: v.failures, Breaker: cfg.Deploy.CircuitBreaker, LastCheck: last,
+	}); verdict.Failed {
+		v.applyWeighted(map[int]int{d.FromRelease: 100, d.ToRelease: 0}, 0, nil)
+		v.rollback(ctx, verdict.Reason)
+		v.kick()
+		return
+	}
+
+	var progress deploy.Progress
+	if len(d.Progress) > 0 {
+		if err := json.Unmarshal(d.Progress, &progress); err != nil {
+			v.log.Error("decode deployment progress; starting over", "deployment", d.ID, "err", err)
+		}
+	}
+	newHealthy, oldHealthy := 0, 0
+	for _, t := range v.tasks {
+		if t.draining || t.phase != deploy.Healthy {
+			continue
+		}
+		switch t.rec.Release {
+		case d.ToRelease:
+			newHealthy++
+		case d.FromRelease:
+			oldHealthy++
+		}
+	}
+	var sig deploy.Signals
+	if s, ok := v.s.cfg.Router.(signaler); ok {
+		window := deploy.ResolveAnalysis(cfg.Deploy.Analysis).Window
+		rs := s.ReleaseSignals(v.name, d.ToRelease, time.Duration(window))
+		sig = deploy.Signals{Requests: rs.Requests, Errors5xx: rs.Errors5xx, P99: rs.P99}
+	}
+	in := deploy.AdvanceInput{
+		Now: now, Deploy: *cfg.Deploy, Progress: progress, Count: v.state.Count,
+		NewHealthy: newHealthy, OldHealthy: oldHealthy, Signals: sig,
+		Promote: v.promote, Abort: v.abort,
+		Service: v.name, FromRelease: d.FromRelease, ToRelease: d.ToRelease,
+	}
+	if v.checks != nil {
+		in.Smoke, in.Webhook = v.checks.smoke, v.checks.webhook
+		v.checks = nil
+	}
+	v.promote, v.abort = false, false
+	dec := deploy.Advance(in)
+
+	// Traffic first: routing moves before any task of either fleet stops.
+	previewRel := 0
+	weights := map[int]int{d.FromRelease: dec.StableWeight(), d.ToRelease: dec.Weight}
+	if dec.PreviewOnly {
+		previewRel = d.ToRelease
+	}
+	startNew, stopNew := v.scalePlan(d.ToRelease, dec.NewCount)
+	startOld, stopOld := v.scalePlan(d.FromRelease, dec.OldCount)
+	stops := append(stopNew, stopOld...)
+	v.applyWeighted(weights, previewRel, stops)
+	v.saveProgress(ctx, dec.Progress)
+	if dec.Event != "" {
+		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: "deploy.progress", Message: fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, dec.Event),
+			Fields: map[string]string{"phase": dec.Progress.Phase, "weight": strconv.Itoa(dec.Weight), "step": strconv.Itoa(dec.Progress.Step)}})
+	}
+	if dec.Promoted {
+		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: "deploy.promoted", Message: fmt.Sprintf("%s release %d promoted (%s)", v.name, d.ToRelease, dec.Progress.Phase)})
+		v.notify(ri, "deploy.promoted", fmt.Sprintf("%s release %d promoted", v.name, d.ToRelease))
+	}
+	if dec.Rollback {
+		from := d.FromRelease
+		v.state.Release = from
+		v.state.UpdatedAt = now
+		if err := v.s.cfg.Store.PutService(ctx, v.state); err != nil {
+			v.log.Error("record service", "err", err)
+		}
+		v.log.Warn("deployment rolled back", "deployment", d.ID, "release", d.ToRelease, "reason", dec.Reason)
+		v.finish(ctx, store.DeployRolledBack, dec.Reason)
+		v.kick()
+		return
+	}
+	if dec.Done {
+		v.finish(ctx, store.DeploySucceeded, "")
+		v.kick()
+		return
+	}
+	for _, id := range stops {
+		v.stopTask(id)
+	}
+	if startNew+startOld > 0 && now.Before(v.notBefore) {
+		v.arm(now, v.notBefore)
+	} else {
+		for i := 0; i < startNew; i++ {
+			v.startTask(ctx, d.ToRelease, now)
+		}
+		for i := 0; i < startOld; i++ {
+			v.startTask(ctx, d.FromRelease, now)
+		}
+	}
+	if dec.Checks != nil && !v.checking {
+		v.runChecks(dec.Checks)
+	}
+	wake := now.Add(analysisEvery)
+	if !dec.WakeAt.IsZero() && dec.WakeAt.Before(wake) {
+		wake = dec.WakeAt
+	}
+	if !wake.After(now) {
+		v.kick()
+	} else {
+		v.arm(now, wake)
+	}
+}
+
+// scalePlan says how many tasks of release rel to start and which to stop
+// so that n run: failing tasks are replaced, extra ones stopped (starting
+// ones first, then the newest). Caller holds mu.
+func (v *svc) scalePlan(rel, n int) (start int, stop []string) {
+	var healthy, starting []*task
+	for _, t := range v.tasks {
+		if t.draining || t.rec.Release != rel {
+			continue
+		}
+		switch t.phase {
+		case deploy.Healthy:
+			healthy = append(healthy, t)
+		case deploy.Unhealthy:
+			stop = append(stop, t.rec.ID)
+		default:
+			starting = append(starting, t)
+		}
+	}
+	byAge := func(ts []*task) {
+		sort.Slice(ts, func(i, j int) bool {
+			if !ts[i].startedAt.Equal(ts[j].startedAt) {
+				return ts[i].startedAt.Before(ts[j].startedAt)
+			}
+			return ts[i].rec.ID < ts[j].rec.ID
+		})
+	}
+	byAge(healthy)
+	byAge(starting)
+	have := len(healthy) + len(starting)
+	for have > n && len(starting) > 0 {
+		stop = append(stop, starting[len(starting)-1].rec.ID)
+		starting = starting[:len(starting)-1]
+		have--
+	}
+	for have > n && len(healthy) > 0 {
+		stop = append(stop, healthy[len(healthy)-1].rec.ID)
+		healthy = healthy[:len(healthy)-1]
+		have--
+	}
+	if have < n {
+		start = n - have
+	}
+	return start, stop
+}
+
+// applyWeighted routes every healthy task except those about to stop,
+// weighting each release's group by the given percentages; previewRel's
+// tasks, when set, are routed only for preview requests. Caller holds mu.
+func (v *svc) applyWeighted(weights map[int]int, previewRel int, stopping []string) {
+	skip := map[string]bool{}
+	for _, id := range stopping {
+		skip[id] = true
+	}
+	var ids []string
+	for id, t := range v.tasks {
+		if !t.draining && !skip[id] && t.phase == deploy.Healthy && t.handle.Addr != "" {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	v.applyRoutesWith(ids, weights, previewRel)
+}
+
+// saveProgress stores the strategy's state when it changed. Caller holds mu.
+func (v *svc) saveProgress(ctx context.Context, p deploy.Progress) {
+	raw, err := json.Marshal(p)
+	if err != nil || bytes.Equal(raw, v.dep.Progress) {
+		return
+	}
+	v.dep.Progress = raw
+	if err := v.s.cfg.Store.UpdateDeployment(ctx, *v.dep); err != nil {
+		v.log.Error("record deployment progress", "deployment", v.dep.ID, "err", err)
+	}
+}
+
+// runChecks runs the smoke checks and webhook a decision asked for against
+// one healthy task of the new release, then decides again. Caller holds mu.
+func (v *svc) runChecks(req *deploy.CheckRequest) {
+	addr := ""
+	for _, t := range v.tasks {
+		if !t.draining && t.phase == deploy.Healthy && t.rec.Release == v.dep.ToRelease && t.handle.Addr != "" {
+			addr = t.handle.Addr
+			break
+		}
+	}
+	v.checking = true
+	v.s.wg.Add(1)
+	go func() {
+		defer v.s.wg.Done()
+		ctx, cancel := context.WithTimeout(v.s.ctx, 30*time.Second)
+		defer cancel()
+		client := &http.Client{Timeout: 10 * time.Second}
+		var res checkResults
+		if len(req.Smoke) > 0 {
+			if addr == "" {
+				res.smoke = []deploy.CheckResult{{Name: "smoke", OK: false, Detail: "no healthy task of the new release"}}
+			} else {
+				res.smoke = deploy.RunSmoke(ctx, client, "http://"+addr, req.Smoke)
+			}
+		}
+		if req.Webhook != "" {
+			r := deploy.CallWebhook(ctx, client, req.Webhook, req.Payload)
+			res.webhook = &r
+		}
+		v.mu.Lock()
+		v.checking = false
+		v.checks = &res
+		v.mu.Unlock()
+		v.step()
+	}()
+}
+
+// Promote lets a service's progressive deployment go past its current
+// pause or gate.
+func (s *Server) Promote(ctx context.Context, service string) error {
+	return s.signal(service, false, func(v *svc) { v.promote = true })
+}
+
+// Abort rolls a service's progressive deployment back.
+func (s *Server) Abort(ctx context.Context, service string) error {
+	return s.signal(service, true, func(v *svc) { v.abort = true })
+}
+
+func (s *Server) signal(service string, abort bool, set func(*svc)) error {
+	v, ok := s.service(service)
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownService, service)
+	}
+	v.mu.Lock()
+	if v.dep == nil {
+		v.mu.Unlock()
+		return fmt.Errorf("%w: %s has no deployment in progress", ErrBadRequest, service)
+	}
+	if !isProgressive(v.dep.Strategy) {
+		strategy := v.dep.Strategy
+		if abort {
+			v.rollback(context.Background(), "aborted by user")
+			v.mu.Unlock()
+			v.kick()
+			return nil
+		}
+		v.mu.Unlock()
+		return fmt.Errorf("%w: %s's deployment is %s; promote works on canary and bluegreen deployments", ErrBadRequest, service, strategy)
+	}
+	set(v)
+	v.mu.Unlock()
+	v.step()
+	return nil
+}
