@@ -561,4 +561,23 @@ func TestSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustEqual(t, "latest DB after re-put", latest, db3)
+
+	// PutSecretVersionFunc seals for the version it stores; a seal error stores nothing.
+	v, err := s.PutSecretVersionFunc(ctx, "DB", func(v int) ([]byte, error) { return []byte(fmt.Sprint("sealed-for-", v)), nil })
+	if err != nil || v != 4 {
+		t.Fatalf("PutSecretVersionFunc = %d, %v; want 4", v, err)
+	}
+	got, err := s.SecretVersion(ctx, "DB", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Ciphertext) != "sealed-for-4" {
+		t.Fatalf("ciphertext = %q, want sealed-for-4", got.Ciphertext)
+	}
+	boom := errors.New("boom")
+	if _, err := s.PutSecretVersionFunc(ctx, "DB", func(int) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("PutSecretVersionFunc with failing seal: %v, want boom", err)
+	}
+	_, err = s.SecretVersion(ctx, "DB", 5)
+	mustNotFound(t, "version after failed seal", err)
 }

@@ -10,11 +10,17 @@ import (
 // (atomically, also across processes) and returns that version number.
 // Versions are never reused, also after DeleteSecret.
 func (s *Store) PutSecretVersion(ctx context.Context, name string, ciphertext []byte) (int, error) {
+	return s.PutSecretVersionFunc(ctx, name, func(int) ([]byte, error) { return ciphertext, nil })
+}
+
+// PutSecretVersionFunc stores the next version of secret name with the
+// ciphertext seal returns for that version number. seal runs inside the
+// write transaction, so a ciphertext bound to its version (sealed with it
+// as associated data) cannot race with another process setting the same
+// secret. An error from seal aborts the put.
+func (s *Store) PutSecretVersionFunc(ctx context.Context, name string, seal func(version int) ([]byte, error)) (int, error) {
 	if name == "" {
 		return 0, fmt.Errorf("put secret: empty name: %w", ErrInvalid)
-	}
-	if ciphertext == nil {
-		ciphertext = []byte{}
 	}
 	var version int
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -23,7 +29,14 @@ func (s *Store) PutSecretVersion(ctx context.Context, name string, ciphertext []
 		).Scan(&version); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx,
+		ciphertext, err := seal(version)
+		if err != nil {
+			return err
+		}
+		if ciphertext == nil {
+			ciphertext = []byte{}
+		}
+		_, err = tx.ExecContext(ctx,
 			"INSERT INTO secret_versions (name, version, ciphertext, created_at) VALUES (?, ?, ?, ?)",
 			name, version, ciphertext, timeToDB(s.nowUTC()))
 		return err
