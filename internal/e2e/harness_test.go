@@ -280,8 +280,29 @@ type load struct {
 	ok, failed atomic.Int64
 	mu         sync.Mutex
 	errs       []string
+	log        []result // every request, in completion order
 	stop       chan struct{}
 	wg         sync.WaitGroup
+}
+
+// result is one request the load generator made.
+type result struct {
+	at     time.Time
+	status int // 0 for a transport error
+	body   string
+}
+
+func (l *load) record(r result) {
+	l.mu.Lock()
+	l.log = append(l.log, r)
+	l.mu.Unlock()
+}
+
+// results returns a copy of every request so far.
+func (l *load) results() []result {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]result(nil), l.log...)
 }
 
 func startLoad(t *testing.T, url string, workers int) *load {
@@ -299,10 +320,12 @@ func startLoad(t *testing.T, url string, workers int) *load {
 				}
 				resp, err := client.Get(url)
 				if err != nil {
+					l.record(result{at: time.Now(), body: err.Error()})
 					l.fail(err.Error())
 					continue
 				}
 				body := readBody(resp)
+				l.record(result{at: time.Now(), status: resp.StatusCode, body: body})
 				if resp.StatusCode/100 != 2 {
 					l.fail(fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(body)))
 					continue
