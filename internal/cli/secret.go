@@ -29,13 +29,10 @@ func init() { extraCommands = append(extraCommands, newSecretCommand) }
 type secretCommand struct {
 	cmd *cobra.Command
 	g   *globals
-	// stdin is where `secret set` reads the value; os.Stdin unless a test
-	// sets it.
-	stdin io.Reader
 }
 
 func newSecretCommand(g *globals) *cobra.Command {
-	c := &secretCommand{g: g, stdin: os.Stdin}
+	c := &secretCommand{g: g}
 	c.cmd = &cobra.Command{
 		Use:   "secret",
 		Short: "Manage encrypted secrets and config values (set, ls, get, rm)",
@@ -96,7 +93,7 @@ zero-downtime rolling deployment, and set waits for it like deploy does.
 running control plane, too, the value applies at the next deploy.`,
 		Args: noValueArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.set(cmd.Context(), args[0], fromFile, noRollout)
+			return c.set(cmd.Context(), cmd.InOrStdin(), args[0], fromFile, noRollout)
 		},
 	}
 	cmd.Flags().StringVar(&fromFile, "from-file", "", "read the value from this file instead of stdin")
@@ -104,7 +101,7 @@ running control plane, too, the value applies at the next deploy.`,
 	return cmd
 }
 
-func (c *secretCommand) set(ctx context.Context, name, fromFile string, noRollout bool) error {
+func (c *secretCommand) set(ctx context.Context, in io.Reader, name, fromFile string, noRollout bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -112,7 +109,7 @@ func (c *secretCommand) set(ctx context.Context, name, fromFile string, noRollou
 	if err != nil {
 		return err
 	}
-	value, err := c.readValue(full, fromFile)
+	value, err := c.readValue(in, full, fromFile)
 	if err != nil {
 		return err
 	}
@@ -158,9 +155,9 @@ func (c *secretCommand) set(ctx context.Context, name, fromFile string, noRollou
 // oversized one is reported instead of cut.
 const maxInput = secrets.MaxValueSize + 2
 
-// readValue reads the value of a secret from a file or stdin, without one
-// trailing newline, refusing an empty one.
-func (c *secretCommand) readValue(name, fromFile string) ([]byte, error) {
+// readValue reads the value of a secret from a file or stdin (in), without
+// one trailing newline, refusing an empty one.
+func (c *secretCommand) readValue(in io.Reader, name, fromFile string) ([]byte, error) {
 	var (
 		raw []byte
 		err error
@@ -174,12 +171,12 @@ func (c *secretCommand) readValue(name, fromFile string) ([]byte, error) {
 		}
 		raw, err = io.ReadAll(io.LimitReader(f, maxInput))
 		_ = f.Close()
-	case isTerminal(c.stdin):
+	case isTerminal(in):
 		fmt.Fprintf(c.g.stderr, "value of %s (input hidden, end with Enter): ", name)
-		raw, err = readHidden(c.stdin.(*os.File))
+		raw, err = readHidden(in.(*os.File))
 		fmt.Fprintln(c.g.stderr)
 	default:
-		raw, err = io.ReadAll(io.LimitReader(c.stdin, maxInput))
+		raw, err = io.ReadAll(io.LimitReader(in, maxInput))
 	}
 	if err != nil {
 		return nil, failed(fmt.Errorf("read value of %s: %w", name, err))
