@@ -40,6 +40,7 @@ type svc struct {
 	dep       *store.Deployment
 	failures  []deploy.Failure
 	crashes   int
+	lastCrash time.Time
 	notBefore time.Time
 	timerAt   time.Time
 	cancelT   func()
@@ -619,7 +620,6 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 			t.phase = deploy.Healthy
 			t.rec.State = store.TaskHealthy
 			v.put(t.rec)
-			v.crashes = 0
 			if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 				v.failures = nil
 			}
@@ -673,6 +673,12 @@ func (v *svc) taskExited(id string, st driver.ExitStatus) {
 	t.rec.Exit = st.String()
 	v.put(t.rec)
 	now := v.s.cfg.Clock.Now()
+	// Crashes within a minute of the last one count as a crash loop and
+	// back off; a service that ran fine for a minute starts afresh.
+	if now.Sub(v.lastCrash) > time.Minute {
+		v.crashes = 0
+	}
+	v.lastCrash = now
 	v.crashes++
 	v.notBefore = now.Add(deploy.Backoff(v.crashes - 1))
 	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
