@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -45,10 +47,45 @@ func newHistoryCommand(g *globals) *cobra.Command {
 			fmt.Fprintln(w, "\nDEPLOYMENT\tRELEASES\tSTRATEGY\tSTATE\tSTARTED\tREASON")
 			for _, d := range h.Deployments {
 				fmt.Fprintf(w, "%d\t%d→%d\t%s\t%s\t%s\t%s\n", d.ID, d.FromRelease, d.ToRelease, d.Strategy, d.State, d.StartedAt.Local().Format("2006-01-02 15:04:05"), orDash(d.Reason))
+				for _, st := range steps(d.Progress) {
+					fmt.Fprintf(w, "\t\t\t\t%s\t%s\n", st.At.Local().Format("15:04:05"), describeStep(st))
+				}
 			}
 			return w.Flush()
 		},
 	}
 	outputFlag(c.cmd, &c.output)
 	return c.cmd
+}
+
+// stepRecord is what a progressive deployment saw at one step (the
+// subset of deploy.StepRecord history prints).
+type stepRecord struct {
+	At      time.Time `json:"at"`
+	Phase   string    `json:"phase"`
+	Weight  int       `json:"weight"`
+	Verdict string    `json:"verdict"`
+	Signals struct {
+		Requests  int           `json:"requests"`
+		Errors5xx int           `json:"errors_5xx"`
+		P99       time.Duration `json:"p99"`
+	} `json:"signals"`
+}
+
+func steps(progress json.RawMessage) []stepRecord {
+	var p struct {
+		Signals []stepRecord `json:"signals"`
+	}
+	if len(progress) == 0 || json.Unmarshal(progress, &p) != nil {
+		return nil
+	}
+	return p.Signals
+}
+
+func describeStep(s stepRecord) string {
+	out := fmt.Sprintf("%s at %d%%: %s", s.Phase, s.Weight, s.Verdict)
+	if s.Signals.Requests > 0 {
+		out += fmt.Sprintf(" (%d requests, %d 5xx, p99 %s)", s.Signals.Requests, s.Signals.Errors5xx, s.Signals.P99)
+	}
+	return out
 }
