@@ -96,15 +96,16 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon, er
 	rt := router.New(router.Config{Logger: log.With("component", "router")})
 	d := &daemon{g: g, log: log, store: st, router: rt, routeLn: routeLn, done: make(chan struct{}), errc: make(chan error, 4)}
 	d.server = control.New(control.Config{
-		Project:   o.project,
-		Engine:    drv.Name(),
-		Store:     st,
-		Driver:    drv,
-		Router:    rt,
-		Logger:    log.With("component", "control"),
-		RouterURL: d.routerURL(),
-		LogDir:    filepath.Join(state, "logs"),
-		Env:       g.secretEnv(st, state),
+		Project:        o.project,
+		Engine:         drv.Name(),
+		Store:          st,
+		Driver:         drv,
+		Router:         rt,
+		Logger:         log.With("component", "control"),
+		RouterURL:      d.routerURL(),
+		LogDir:         filepath.Join(state, "logs"),
+		Env:            g.secretEnv(st, state),
+		SecretVersions: g.secretVersions(st, state),
 	})
 	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)

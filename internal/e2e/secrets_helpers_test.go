@@ -65,20 +65,6 @@ func secBuildBerth(t *testing.T) string {
 	return bin
 }
 
-// secRequireWiring skips, naming the fix, while `berth serve` does not give
-// the control plane the secret-versions resolver (internal/cli/daemon.go
-// must set control.Config.SecretVersions to g.secretVersions(st, state)):
-// without it releases record no versions, so neither the refusal of a
-// missing secret before anything starts, nor the rollout, nor the rollback
-// of a secret can work. Remove this guard once the line is in.
-func secRequireWiring(t *testing.T) {
-	t.Helper()
-	src, err := os.ReadFile("../../internal/cli/daemon.go")
-	if err != nil || !bytes.Contains(src, []byte("SecretVersions:")) {
-		t.Skip("skipping: internal/cli/daemon.go does not set control.Config.SecretVersions: add `SecretVersions: g.secretVersions(st, state),` beside `Env: g.secretEnv(st, state),`")
-	}
-}
-
 // newSecShop copies examples/shop into a fresh git repository (beside a
 // go.mod, as in berth's own repository) and edits its spec: a unique
 // project, and auth with SHOP_DEBUG_ENV=1 and AUTH_SECRET from the secret

@@ -21,7 +21,6 @@ import (
 // old value; then search the state dir, every API response, the CLI output
 // and every process command line for the plaintexts.
 func TestSecretsInjectRollRollBackAndNeverLeak(t *testing.T) {
-	secRequireWiring(t)
 	s := newSecShop(t)
 	first := "first-" + secRandom(t, 12)
 	second := "second-" + secRandom(t, 12)
