@@ -180,20 +180,21 @@ func (g *globals) buildReleases(ctx context.Context, sp *spec.Spec, svcs []*spec
 // releaseConfig is the JSON a release stores: the project root and the
 // resolved service, plus a fingerprint of both.
 func releaseConfig(sp *spec.Spec, s *spec.Service) (json.RawMessage, string, error) {
-	raw, err := json.Marshal(struct {
+	// releaseDoc matches the control plane's release config.
+	type releaseDoc struct {
 		Root    string        `json:"root"`
 		Service *spec.Service `json:"service"`
-	}{sp.Root, s})
+		Notify  []spec.Notify `json:"notify,omitempty"`
+	}
+	raw, err := json.Marshal(releaseDoc{sp.Root, s, sp.Notify})
 	if err != nil {
 		return nil, "", fmt.Errorf("encode config of %s: %w", s.Name, err)
 	}
-	// The fingerprint leaves out the count: scaling is not a new release.
+	// The fingerprint leaves out the count (scaling is not a new release)
+	// and the webhooks.
 	c := *s
 	c.Count = nil
-	fpRaw, err := json.Marshal(struct {
-		Root    string        `json:"root"`
-		Service *spec.Service `json:"service"`
-	}{sp.Root, &c})
+	fpRaw, err := json.Marshal(releaseDoc{Root: sp.Root, Service: &c})
 	if err != nil {
 		return nil, "", fmt.Errorf("encode config of %s: %w", s.Name, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -390,5 +392,42 @@ func TestReconciler_RestartAdoptsTasks(t *testing.T) {
 	}
 	if got := p.drv.live(); strings.Join(got, ",") != strings.Join(before, ",") || len(p.drv.snapshot()) != starts {
 		t.Fatalf("restart changed tasks: before %v, after %v (%d starts, was %d)", before, got, len(p.drv.snapshot()), starts)
+	}
+}
+
+func TestReconciler_NotifiesWebhooks(t *testing.T) {
+	got := make(chan string, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			Kind string `json:"kind"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&ev)
+		got <- ev.Kind
+	}))
+	defer hook.Close()
+	p := newPlane(t)
+	src := "project: test\nservices:\n  web:\n    run: ./web\n    count: 1\n"
+	sp, err := spec.Parse("/tmp/berth.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: sp.Services["web"], Notify: []spec.Notify{{URL: hook.URL}}})
+	resp, err := p.srv.Deploy(context.Background(), api.DeployRequest{Commit: "c",
+		Releases: []api.ReleaseSpec{{Service: "web", Commit: "c", Config: raw}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.until("deployment succeeded", 100*time.Millisecond, func() bool { return p.deployment(resp.Deployments[0].ID).State == "succeeded" })
+	var kinds []string
+	for len(kinds) < 2 {
+		select {
+		case k := <-got:
+			kinds = append(kinds, k)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("webhook got %v, want deploy.started and deploy.succeeded", kinds)
+		}
+	}
+	if kinds[0] != "deploy.started" || kinds[1] != "deploy.succeeded" {
+		t.Fatalf("webhook got %v", kinds)
 	}
 }
