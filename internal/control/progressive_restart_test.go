@@ -256,3 +256,46 @@ func allOfRelease(taskIDs []string, rel int) bool {
 	}
 	return true
 }
+
+// TestProgressiveRestart_AdoptedStartingTaskIsStillProbed: a new task
+// that was starting when the control plane crashed is adopted as starting
+// and becomes healthy only once its health check passes (here 1s after it
+// started), never at adoption: traffic must not move onto it earlier.
+func TestProgressiveRestart_AdoptedStartingTaskIsStillProbed(t *testing.T) {
+	t.Skip("known bug: svc.recover calls watch before the release is loaded into v.releases, " +
+		"so an adopted task is taken as having no health check and counted healthy at once (see the report of this change)")
+	p, _, at := startAt(t, progPhases[0]) // canary provisioning its first task
+	before, _ := p.restart()
+	var adopted string
+	for _, task := range before {
+		if task.Release == 2 {
+			adopted = task.ID
+		}
+	}
+	final := p.finishPromoting(at.ID, 30*time.Second)
+	if final.State != store.DeploySucceeded {
+		t.Fatalf("deployment %s: %s", final.State, final.Reason)
+	}
+	evs, err := p.st.Events(context.Background(), store.EventQuery{Service: "catalog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started, healthy time.Time
+	for _, e := range evs {
+		if !strings.Contains(e.Message, adopted) {
+			continue
+		}
+		switch e.Kind {
+		case "task.started":
+			started = e.Time
+		case "task.healthy":
+			healthy = e.Time
+		}
+	}
+	if started.IsZero() || healthy.IsZero() {
+		t.Fatalf("no started/healthy events for adopted task %s", adopted)
+	}
+	if d := healthy.Sub(started); d < time.Second {
+		t.Errorf("adopted task %s was counted healthy %s after it started; its health check fails for the first 1s", adopted, d)
+	}
+}
