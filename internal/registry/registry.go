@@ -58,7 +58,9 @@ func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down registry on %s: %w", ln.Addr(), err)
+		// A client that keeps a connection open (a speculative dial of a
+		// keep-alive pool) must not stop the registry from stopping.
+		_ = srv.Close()
 	}
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve registry on %s: %w", ln.Addr(), err)
