@@ -139,6 +139,10 @@ func (v *svc) recover(ctx context.Context, active store.Deployment) error {
 			v.s.emit(store.Event{Service: v.name, Kind: "task.lost", Message: fmt.Sprintf("task %s was gone after restart", rec.ID)})
 			continue
 		}
+		// Load the release so watch finds its health check.
+		if _, err := v.release(ctx, rec.Release); err != nil {
+			v.log.Error("adopt task", "task", rec.ID, "err", err)
+		}
 		t := &task{rec: rec, handle: h, phase: deploy.Starting, startedAt: now}
 		if rec.State == store.TaskHealthy {
 			t.phase = deploy.Healthy
