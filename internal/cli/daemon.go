@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -46,16 +48,26 @@ type daemon struct {
 	apiSrvs []*http.Server
 	done    chan struct{} // closed when POST /v1/down asks the daemon to exit
 	errc    chan error
+	// closers are closed last, in reverse order (log, listeners, store,
+	// driver, router).
+	closers []io.Closer
+	// stopRouter ends the router's server gracefully; routerDone is
+	// closed once it has.
+	stopRouter func()
+	routerDone chan struct{}
 }
 
 func (d *daemon) routerURL() string { return "http://" + d.routeLn.Addr().String() }
 
 // startDaemon opens the state, adopts what runs, and starts the router and
 // the API. It fails without side effects when another control plane owns
-// the state directory or the listen address is taken.
-func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon, error) {
+// the state directory or an address is taken.
+func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, err error) {
+	if o.apiListen != "" && o.token == "" {
+		return nil, usageErr("--api-listen needs --token (or BERTH_TOKEN): the TCP API must not be open to anyone")
+	}
 	state := g.stateDir()
-	if err := os.MkdirAll(state, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
 	sock := g.socketPath()
@@ -65,13 +77,23 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon, er
 	}
 	_ = os.Remove(sock)
 
-	level := slog.LevelInfo
-	if o.logLevel == "debug" {
-		level = slog.LevelDebug
-	}
+	// Everything opened from here on is closed again if a later step fails.
+	var closers []io.Closer
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i].Close()
+			}
+		}
+	}()
 	logFile, err := os.OpenFile(filepath.Join(state, "berth.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open control-plane log: %w", err)
+	}
+	closers = append(closers, logFile)
+	level := slog.LevelInfo
+	if o.logLevel == "debug" {
+		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: level}))
 
@@ -82,18 +104,28 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon, er
 		}
 		return nil, usageErr("router cannot listen on %s: %v (pass --listen HOST:PORT)", o.listen, err)
 	}
+	closers = append(closers, routeLn)
+	var tcpLn net.Listener
+	if o.apiListen != "" {
+		if tcpLn, err = net.Listen("tcp", o.apiListen); err != nil {
+			return nil, usageErr("API cannot listen on %s: %v (pass --api-listen HOST:PORT)", o.apiListen, err)
+		}
+		closers = append(closers, tcpLn)
+	}
 	st, err := store.Open(ctx, filepath.Join(state, "state.db"))
 	if err != nil {
-		routeLn.Close()
 		return nil, fmt.Errorf("open state: %w", err)
 	}
+	closers = append(closers, st)
 	drv, err := g.newDriver(ctx, o, log)
 	if err != nil {
-		routeLn.Close()
-		st.Close()
 		return nil, err
 	}
+	if c, ok := drv.(io.Closer); ok {
+		closers = append(closers, c)
+	}
 	rt := router.New(router.Config{Logger: log.With("component", "router")})
+	closers = append(closers, rt)
 	d := &daemon{g: g, log: log, store: st, router: rt, routeLn: routeLn, done: make(chan struct{}), errc: make(chan error, 4)}
 	d.server = control.New(control.Config{
 		Project:        o.project,
@@ -107,58 +139,40 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon, er
 		Env:            g.secretEnv(st, state),
 		SecretVersions: g.secretVersions(st, state),
 	})
-	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
-		return nil, fmt.Errorf("create log directory: %w", err)
-	}
 	if err := d.server.Start(ctx); err != nil {
-		routeLn.Close()
-		st.Close()
 		return nil, fmt.Errorf("recover control plane state: %w", err)
 	}
 	sweepOrphans(ctx, drv, d.server, log)
-	go func() {
-		if err := rt.Serve(context.Background(), routeLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.errc <- fmt.Errorf("router: %w", err)
-		}
-	}()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(rt.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	once := make(chan struct{}, 1)
-	mux.Handle("/", d.server.Handler("", func() {
-		select {
-		case once <- struct{}{}:
-			close(d.done)
-		default:
-		}
-	}))
 	unixLn, err := net.Listen("unix", sock)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", sock, err)
 	}
 	_ = os.Chmod(sock, 0o600)
-	d.serveAPI(unixLn, mux)
-	if o.apiListen != "" {
-		if o.token == "" {
-			return nil, usageErr("--api-listen needs --token (or BERTH_TOKEN): the TCP API must not be open to anyone")
+
+	routerCtx, stopRouter := context.WithCancel(context.Background())
+	d.routerDone = make(chan struct{})
+	d.stopRouter = stopRouter
+	go func() {
+		defer close(d.routerDone)
+		if err := rt.Serve(routerCtx, routeLn); err != nil && !errors.Is(err, http.ErrServerClosed) && routerCtx.Err() == nil {
+			d.errc <- fmt.Errorf("router: %w", err)
 		}
-		tcpLn, err := net.Listen("tcp", o.apiListen)
-		if err != nil {
-			return nil, usageErr("API cannot listen on %s: %v", o.apiListen, err)
-		}
-		tmux := http.NewServeMux()
-		tmux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		tmux.Handle("/", d.server.Handler(o.token, func() {
-			select {
-			case once <- struct{}{}:
-				close(d.done)
-			default:
-			}
-		}))
-		d.serveAPI(tcpLn, tmux)
+	}()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(rt.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var downOnce sync.Once
+	onDown := func() { downOnce.Do(func() { close(d.done) }) }
+	api := func(token string) http.Handler {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("/", d.server.Handler(token, onDown))
+		return mux
 	}
+	d.serveAPI(unixLn, api(""))
+	if tcpLn != nil {
+		d.serveAPI(tcpLn, api(o.token))
+	}
+	d.closers = closers
 	log.Info("control plane started", "state", state, "router", d.routerURL(), "socket", sock)
 	return d, nil
 }
@@ -173,7 +187,7 @@ func (d *daemon) serveAPI(ln net.Listener, h http.Handler) {
 	}()
 }
 
-// stop stops every task gracefully, then the API, router and store.
+// stop stops every task gracefully, then the API, router, driver and store.
 func (d *daemon) stop(ctx context.Context) error {
 	err := d.server.Shutdown(ctx)
 	for _, s := range d.apiSrvs {
@@ -181,11 +195,16 @@ func (d *daemon) stop(ctx context.Context) error {
 		_ = s.Shutdown(sctx)
 		cancel()
 	}
-	_ = d.routeLn.Close()
-	_ = d.router.Close()
 	_ = os.Remove(d.g.socketPath())
-	if cerr := d.store.Close(); err == nil {
-		err = cerr
+	d.stopRouter()
+	select {
+	case <-d.routerDone:
+	case <-ctx.Done():
+	}
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		if cerr := d.closers[i].Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
+			err = cerr
+		}
 	}
 	return err
 }
