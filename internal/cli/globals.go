@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -81,5 +80,3 @@ func (g *globals) explain(err error) error {
 	}
 	return err
 }
-
-func ctxOf() context.Context { return context.Background() }

@@ -18,7 +18,6 @@ type upCommand struct {
 	g      *globals
 	listen string
 	engine string
-	dirty  bool
 }
 
 func newUpCommand(g *globals) *cobra.Command {

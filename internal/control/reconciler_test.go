@@ -206,13 +206,12 @@ func (r *fakeRouter) routedReleases() [][]int {
 // plane is a control plane on a fake clock, driver, router and health
 // probe, with a real SQLite store.
 type plane struct {
-	t      *testing.T
-	srv    *Server
-	clock  *fakeClock
-	drv    *fakeDriver
-	rt     *fakeRouter
-	st     *store.Store
-	events <-chan struct{}
+	t     *testing.T
+	srv   *Server
+	clock *fakeClock
+	drv   *fakeDriver
+	rt    *fakeRouter
+	st    *store.Store
 }
 
 func newPlane(t *testing.T) *plane {

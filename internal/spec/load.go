@@ -291,11 +291,6 @@ func (l *loader) isDir(rel string) bool {
 	return err == nil && fi.IsDir()
 }
 
-func (l *loader) exists(rel string) bool {
-	_, err := fs.Stat(l.fsys, rel)
-	return err == nil
-}
-
 // discover finds the services services_from names: directories matching
 // the glob that hold a Dockerfile.
 func (l *loader) discover(s *Spec) map[string]*Service {

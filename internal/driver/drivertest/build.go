@@ -46,7 +46,7 @@ func buildTestServer() (string, error) {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("build the test server: no go on PATH: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, "testserver-*.tmp")
 	if err != nil {
