@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/berth
 
-.PHONY: build test demo bench lint
+.PHONY: build test demo lint
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/berth
@@ -12,3 +12,8 @@ test:
 
 demo: build
 	$(BIN) up -f examples/shop/berth.yaml --listen 127.0.0.1:8080
+
+# lint: go vet plus staticcheck (fetched through the Go module proxy).
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2 ./...
