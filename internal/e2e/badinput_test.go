@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,10 +9,7 @@ import (
 // TestBadInputChangesNothing: every kind of bad spec gets a clear error
 // with file:line and exit code 2, and the running release is untouched.
 func TestBadInputChangesNothing(t *testing.T) {
-	p := newProject(t)
-	p.writeSpec(goodSpec)
-	p.startServe()
-	p.mustBerth("deploy")
+	p := deployed(t, goodSpec)
 	before := p.service("catalog")
 
 	cases := []struct {
@@ -31,9 +27,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := os.WriteFile(filepath.Join(p.dir, "berth.yaml"), []byte(tc.spec), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			writeFile(t, filepath.Join(p.dir, "berth.yaml"), tc.spec)
 			out, code := p.berth("deploy")
 			if code != 2 {
 				t.Fatalf("exit code %d, want 2:\n%s", code, out)

@@ -3,13 +3,18 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +25,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 )
 
-// Binaries built once per test run.
+// Binaries built once per test run, used by every test.
 var (
 	berthBin   string
 	catalogBin string
@@ -47,19 +52,30 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// project is one berth project in a temp dir with its own state, router
-// port and a marker env value that finds its task processes in /proc.
+// project is one berth project under test: a spec in a temp dir (or the
+// shop in a temp git repository, see newShop) with its own state, router
+// address and `berth serve`, and a transcript of every CLI output and API
+// response (the secrets test searches it for leaks).
 type project struct {
-	t      *testing.T
-	dir    string
-	state  string
-	listen string
-	marker string
-	serve  *exec.Cmd
-	served *lockedWriter
-	exited chan struct{} // closed when serve has exited
+	t         *testing.T
+	top       string       // git repository top level (shops only)
+	dir       string       // directory of berth.yaml, where berth runs
+	state     string       // state directory
+	listen    string       // router address
+	name      string       // project name (shops only; the written specs say e2e)
+	marker    string       // E2E_MARKER value for the written specs' tasks
+	tasks     string       // environment entry ("NAME=value") that marks the project's task processes
+	serveArgs []string     // extra arguments of `berth serve`, such as --engine docker
+	client    *http.Client // the control plane's API on its unix socket
+
+	serve      *exec.Cmd
+	served     *lockedWriter // serve's output
+	exited     chan struct{} // closed when serve has exited
+	transcript lockedWriter
 }
 
+// newProject returns an empty project in a temp dir; its tasks are the
+// processes whose environment holds its marker.
 func newProject(t *testing.T) *project {
 	t.Helper()
 	dir := t.TempDir()
@@ -68,12 +84,79 @@ func newProject(t *testing.T) *project {
 		dir:    dir,
 		state:  filepath.Join(dir, ".berth"),
 		listen: freeAddr(t),
-		marker: fmt.Sprintf("e2e-%d-%d", os.Getpid(), time.Now().UnixNano()),
+		marker: "e2e-" + random(),
 	}
+	p.tasks = "E2E_MARKER=" + p.marker
+	p.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", filepath.Join(p.state, "berth.sock"))
+		},
+	}}
 	t.Cleanup(p.cleanup)
 	return p
 }
 
+// deployed returns a project whose `berth serve` runs release 1 of spec, a
+// writeSpec format.
+func deployed(t *testing.T, spec string) *project {
+	t.Helper()
+	p := newProject(t)
+	p.writeSpec(spec)
+	p.startServe()
+	p.mustBerth("deploy")
+	return p
+}
+
+// newShop copies examples/shop into a fresh git repository, in
+// examples/shop beside a go.mod and a .gitignore as in berth's own
+// repository, with a unique project name and the project's router address;
+// edit turns that spec into the test's before the first commit. The state
+// directory is outside the work tree.
+func newShop(t *testing.T, edit func(p *project, spec string) string) *project {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("skipping: git not installed")
+	}
+	p := newProject(t)
+	p.top, p.dir, p.state = p.dir, filepath.Join(p.dir, "examples", "shop"), t.TempDir()
+	p.name = "e2e" + random()[:8]
+	p.tasks = "BERTH_PROJECT=" + p.name
+	if err := os.CopyFS(p.dir, os.DirFS("../../examples/shop")); err != nil {
+		t.Fatalf("copy shop: %v", err)
+	}
+	_ = os.RemoveAll(filepath.Join(p.dir, ".berth"))
+	goLine := "go 1.26"
+	if data, err := os.ReadFile("../../go.mod"); err == nil {
+		if m := regexp.MustCompile(`(?m)^go \S+$`).Find(data); m != nil {
+			goLine = string(m)
+		}
+	}
+	writeFile(t, filepath.Join(p.top, "go.mod"), "module github.com/berth-dev/berth\n\n"+goLine+"\n")
+	writeFile(t, filepath.Join(p.top, ".gitignore"), ".berth/\n")
+	raw, err := os.ReadFile(filepath.Join(p.dir, "berth.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := string(raw)
+	for _, r := range [][2]string{{"project: shop\n", "project: " + p.name + "\n"}, {"listen: 127.0.0.1:8080\n", "listen: " + p.listen + "\n"}} {
+		if !strings.Contains(spec, r[0]) {
+			t.Fatalf("examples/shop/berth.yaml changed shape: no %q", r[0])
+		}
+		spec = strings.Replace(spec, r[0], r[1], 1)
+	}
+	writeFile(t, filepath.Join(p.dir, "berth.yaml"), edit(p, spec))
+	p.git("init", "-q", "-b", "main")
+	p.commitAll("shop")
+	return p
+}
+
+// random returns a random lowercase string, for names and values no other
+// run shares.
+func random() string { return strings.ToLower(rand.Text()) }
+
+// freeAddr returns a loopback address no one listens on.
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -84,46 +167,58 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// writeFile writes a file, creating its directory.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeSpec writes berth.yaml; %[1]s is the catalog binary, %[2]s the
 // listen address, %[3]s the marker.
 func (p *project) writeSpec(format string) {
 	p.t.Helper()
-	spec := fmt.Sprintf(format, catalogBin, p.listen, p.marker)
-	if err := os.WriteFile(filepath.Join(p.dir, "berth.yaml"), []byte(spec), 0o644); err != nil {
+	writeFile(p.t, filepath.Join(p.dir, "berth.yaml"), fmt.Sprintf(format, catalogBin, p.listen, p.marker))
+}
+
+// appendTo appends text to a file of the project, rel to its directory.
+func (p *project) appendTo(rel, text string) {
+	p.t.Helper()
+	f, err := os.OpenFile(filepath.Join(p.dir, rel), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
 		p.t.Fatal(err)
 	}
 }
 
-// berth runs the CLI and returns its combined output and exit code.
-func (p *project) berth(args ...string) (string, int) {
+// git runs git in the shop's repository as a fixed test author.
+func (p *project) git(args ...string) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, berthBin, append([]string{"-f", filepath.Join(p.dir, "berth.yaml"), "--state", p.state}, args...)...)
-	cmd.Dir = p.dir
-	cmd.Env = cleanEnv()
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			p.t.Fatalf("run berth %v: %v", args, err)
-		}
-		code = ee.ExitCode()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = p.top
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@berth.invalid",
+		"GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@berth.invalid", "GIT_CONFIG_GLOBAL=/dev/null")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		p.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out), code
 }
 
-// mustBerth runs the CLI and fails the test unless it exits 0.
-func (p *project) mustBerth(args ...string) string {
+// commitAll commits every change of the shop's repository.
+func (p *project) commitAll(msg string) {
 	p.t.Helper()
-	out, code := p.berth(args...)
-	if code != 0 {
-		p.t.Fatalf("berth %s exited %d:\n%s", strings.Join(args, " "), code, out)
-	}
-	return out
+	p.git("add", "-A")
+	p.git("commit", "-q", "-m", msg)
 }
 
+// cleanEnv is the environment without the caller's BERTH_* settings (so,
+// for one, the master key file of the state dir is used).
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -134,10 +229,63 @@ func cleanEnv() []string {
 	return env
 }
 
-// startServe runs `berth serve` and waits until its API answers.
+// command prepares a berth command on the project's spec and state, run in
+// its directory with cleanEnv.
+func (p *project) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, berthBin, append([]string{"-f", filepath.Join(p.dir, "berth.yaml"), "--state", p.state}, args...)...)
+	cmd.Dir = p.dir
+	cmd.Env = cleanEnv()
+	return cmd
+}
+
+// berth runs the CLI and returns its combined output and exit code.
+func (p *project) berth(args ...string) (string, int) {
+	p.t.Helper()
+	return p.berthIn("", args...)
+}
+
+// berthIn runs the CLI with stdin, records its combined output in the
+// transcript and returns it with the exit code.
+func (p *project) berthIn(stdin string, args ...string) (string, int) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := p.command(ctx, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	p.record("berth "+strings.Join(args, " "), string(out))
+	if ee := (*exec.ExitError)(nil); err != nil && !errors.As(err, &ee) {
+		p.t.Fatalf("run berth %v: %v", args, err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// mustBerth runs the CLI and fails the test unless it exits 0.
+func (p *project) mustBerth(args ...string) string {
+	p.t.Helper()
+	return p.mustBerthIn("", args...)
+}
+
+// mustBerthIn runs the CLI with stdin and fails the test unless it exits 0.
+func (p *project) mustBerthIn(stdin string, args ...string) string {
+	p.t.Helper()
+	out, code := p.berthIn(stdin, args...)
+	if code != 0 {
+		p.t.Fatalf("berth %s exited %d:\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+// record adds text to the transcript.
+func (p *project) record(label, text string) {
+	fmt.Fprintf(&p.transcript, "== %s\n%s\n", label, text)
+}
+
+// startServe runs `berth serve` with the project's serveArgs and waits
+// until its API answers.
 func (p *project) startServe() {
 	p.t.Helper()
-	cmd := execBerth(p, "serve")
+	cmd := p.command(context.Background(), append([]string{"serve"}, p.serveArgs...)...)
 	buf := &lockedWriter{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	if err := cmd.Start(); err != nil {
@@ -146,7 +294,7 @@ func (p *project) startServe() {
 	exited := make(chan struct{})
 	p.serve, p.served, p.exited = cmd, buf, exited
 	go func() { _ = cmd.Wait(); close(exited) }()
-	p.waitFor("control plane answers", 30*time.Second, func() bool {
+	p.waitFor("the control plane answers", 30*time.Second, func() bool {
 		select {
 		case <-exited:
 			p.t.Fatalf("berth serve exited early:\n%s", buf.String())
@@ -155,6 +303,25 @@ func (p *project) startServe() {
 		_, err := p.status()
 		return err == nil
 	})
+}
+
+// stopServe sends SIGTERM to `berth serve`, waits for it to exit (failing
+// the test and killing it after 90s) and records its output.
+func (p *project) stopServe() {
+	p.t.Helper()
+	if p.serve == nil {
+		return
+	}
+	_ = p.serve.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(90 * time.Second):
+		p.t.Errorf("berth serve did not stop within 90s:\n%s", p.served.String())
+		_ = p.serve.Process.Kill()
+		<-p.exited
+	}
+	p.record("berth serve output", p.served.String())
+	p.serve = nil
 }
 
 // kill9 kills `berth serve` the hard way, as a crash would.
@@ -171,53 +338,56 @@ func (p *project) kill9() {
 	p.serve = nil
 }
 
-func processGone(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// A zombie (state Z) is gone for our purposes.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
-}
-
+// cleanup stops serve and, whatever the test did, kills the project's tasks.
 func (p *project) cleanup() {
-	if p.serve != nil && p.serve.Process != nil {
-		_ = p.serve.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(30 * time.Second):
-			_ = p.serve.Process.Kill()
-		}
-	}
-	// Never leave a task behind, whatever the test did.
+	p.stopServe()
 	for _, pid := range p.taskPIDs() {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
+// api calls the control plane's HTTP API and records the answer's body.
+func (p *project) api(method, path, body string) (string, error) {
+	req, err := http.NewRequest(method, "http://berth"+path, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	p.record(method+" "+path, string(b))
+	if err != nil {
+		return string(b), err
+	}
+	if resp.StatusCode/100 != 2 {
+		return string(b), fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	return string(b), nil
+}
+
+// apiJSON GETs path from the control plane's API and decodes it into v.
+func (p *project) apiJSON(path string, v any) error {
+	body, err := p.api(http.MethodGet, path, "")
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(body), v)
+}
+
 // status asks the running control plane for its status.
 func (p *project) status() (api.Status, error) {
 	var st api.Status
-	c := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", filepath.Join(p.state, "berth.sock"))
-		},
-	}}
-	resp, err := c.Get("http://berth/v1/status")
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status: %s", resp.Status)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+	return st, p.apiJSON("/v1/status", &st)
 }
 
+// service returns the status of one service, failing the test without it.
 func (p *project) service(name string) api.Service {
 	p.t.Helper()
 	st, err := p.status()
@@ -233,6 +403,17 @@ func (p *project) service(name string) api.Service {
 	return api.Service{}
 }
 
+// get fetches a path through the project's router (not recorded).
+func (p *project) get(path string) (int, string, error) {
+	resp, err := http.Get("http://" + p.listen + path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func (p *project) waitFor(what string, d time.Duration, cond func() bool) {
 	p.t.Helper()
@@ -245,28 +426,56 @@ func (p *project) waitFor(what string, d time.Duration, cond func() bool) {
 	}
 }
 
-// taskPIDs lists the live processes whose environment carries the marker.
-func (p *project) taskPIDs() []int {
+// processes lists the process ids of /proc.
+func processes() []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
-			continue
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
 		}
-		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-		if err != nil || !bytes.Contains(env, []byte("E2E_MARKER="+p.marker+"\x00")) || processGone(pid) {
-			continue
-		}
-		pids = append(pids, pid)
 	}
 	return pids
 }
 
+// environ returns the environment entries of a process (none if unreadable).
+func environ(pid int) [][]byte {
+	env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	return bytes.Split(env, []byte{0})
+}
+
+// processGone reports whether a process has exited; a zombie has.
+func processGone(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+}
+
+// pidsWithEnv lists the live processes whose environment holds the exact
+// entry kv.
+func pidsWithEnv(kv string) []int {
+	var pids []int
+	for _, pid := range processes() {
+		for _, entry := range environ(pid) {
+			if string(entry) == kv && !processGone(pid) {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// taskPIDs lists the project's live task processes.
+func (p *project) taskPIDs() []int { return pidsWithEnv(p.tasks) }
+
 // taskOf returns the BERTH_TASK of a process.
 func taskOf(pid int) string {
-	env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	for _, kv := range bytes.Split(env, []byte{0}) {
+	for _, kv := range environ(pid) {
 		if v, ok := bytes.CutPrefix(kv, []byte("BERTH_TASK=")); ok {
 			return string(v)
 		}
@@ -274,12 +483,13 @@ func taskOf(pid int) string {
 	return ""
 }
 
-// load sends requests through the router until stopped, counting every
-// transport error or non-2xx answer.
+// load sends requests through the router until stopped, logging every
+// answer and counting those other than 200 OK (or a transport error) as
+// failed.
 type load struct {
 	ok, failed atomic.Int64
 	mu         sync.Mutex
-	errs       []string
+	errs       []string // the first ten failures
 	log        []result // every request, in completion order
 	stop       chan struct{}
 	wg         sync.WaitGroup
@@ -288,14 +498,58 @@ type load struct {
 // result is one request the load generator made.
 type result struct {
 	at     time.Time
-	status int // 0 for a transport error
-	body   string
+	status int    // 0 for a transport error
+	body   string // the error for a transport error
 }
 
+// startLoad starts workers sending GET url until halted (at the latest
+// when the test ends).
+func startLoad(t *testing.T, url string, workers int) *load {
+	l := &load{stop: make(chan struct{})}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	for range workers {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				l.record(fetch(client, url))
+			}
+		})
+	}
+	t.Cleanup(l.halt)
+	return l
+}
+
+// fetch makes one request of the load.
+func fetch(client *http.Client, url string) result {
+	resp, err := client.Get(url)
+	if err != nil {
+		return result{at: time.Now(), body: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return result{at: time.Now(), body: err.Error()}
+	}
+	return result{at: time.Now(), status: resp.StatusCode, body: string(b)}
+}
+
+// record logs and counts one result.
 func (l *load) record(r result) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.log = append(l.log, r)
-	l.mu.Unlock()
+	if r.status == http.StatusOK {
+		l.ok.Add(1)
+		return
+	}
+	l.failed.Add(1)
+	if len(l.errs) < 10 {
+		l.errs = append(l.errs, fmt.Sprintf("%d %s", r.status, strings.TrimSpace(r.body)))
+	}
 }
 
 // results returns a copy of every request so far.
@@ -305,48 +559,18 @@ func (l *load) results() []result {
 	return append([]result(nil), l.log...)
 }
 
-func startLoad(t *testing.T, url string, workers int) *load {
-	l := &load{stop: make(chan struct{})}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
-	for i := 0; i < workers; i++ {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				resp, err := client.Get(url)
-				if err != nil {
-					l.record(result{at: time.Now(), body: err.Error()})
-					l.fail(err.Error())
-					continue
-				}
-				body := readBody(resp)
-				l.record(result{at: time.Now(), status: resp.StatusCode, body: body})
-				if resp.StatusCode/100 != 2 {
-					l.fail(fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(body)))
-					continue
-				}
-				l.ok.Add(1)
-			}
-		}()
+// answers counts the distinct bodies of the successful answers so far.
+func (l *load) answers() map[string]int {
+	seen := map[string]int{}
+	for _, r := range l.results() {
+		if r.status == http.StatusOK {
+			seen[r.body]++
+		}
 	}
-	t.Cleanup(l.halt)
-	return l
+	return seen
 }
 
-func (l *load) fail(msg string) {
-	l.failed.Add(1)
-	l.mu.Lock()
-	if len(l.errs) < 10 {
-		l.errs = append(l.errs, msg)
-	}
-	l.mu.Unlock()
-}
-
+// halt stops the load and waits for the requests in flight.
 func (l *load) halt() {
 	select {
 	case <-l.stop:
@@ -356,7 +580,8 @@ func (l *load) halt() {
 	l.wg.Wait()
 }
 
-// check stops the load and fails the test if any request failed.
+// check stops the load and fails the test if any request failed or none
+// succeeded.
 func (l *load) check(t *testing.T) {
 	t.Helper()
 	l.halt()
@@ -385,19 +610,4 @@ func (l *lockedWriter) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// execBerth prepares a long-running berth command for the project.
-func execBerth(p *project, args ...string) *exec.Cmd {
-	cmd := exec.Command(berthBin, append([]string{"-f", filepath.Join(p.dir, "berth.yaml"), "--state", p.state}, args...)...)
-	cmd.Dir = p.dir
-	cmd.Env = cleanEnv()
-	return cmd
-}
-
-func readBody(resp *http.Response) string {
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	return b.String()
 }

@@ -1,55 +1,37 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// canarySpec: 2 tasks, canary steps with short pauses and a tight
-// analysis window; %[4]s is extra env for the release under test.
-const progressiveSpec = `project: e2e
-listen: %[2]s
-engine: process
-services:
-  catalog:
-    run: %[1]s
-    route: {path: /catalog}
-    count: 2
-    health: {path: /health, interval: 100ms, deadline: 10s}
-    deploy:
-      strategy: STRATEGY
-      steps: [10%%, 50%%, 100%%]
-      pause: 1s
-      bake: 3s
-      drain: 5s
-      analysis: {max_5xx_rate: 5%%, min_requests: 20, window: 5s}
-    env:
-      SHOP_HOST: 127.0.0.1
-      SHOP_DRAIN: 5s
-      E2E_MARKER: %[3]s
-`
+// progressiveSpec is goodSpec with a deploy of the given strategy: canary
+// steps 10%, 50%, 100%, short pauses and a tight analysis window; extraEnv
+// is more env for the release under test.
+func progressiveSpec(strategy, extraEnv string) string {
+	deploy := "    deploy:\n      strategy: " + strategy + "\n"
+	if strategy == "canary" {
+		deploy += "      steps: [10%%, 50%%, 100%%]\n"
+	}
+	deploy += "      pause: 1s\n      bake: 3s\n      drain: 5s\n      analysis: {max_5xx_rate: 5%%, min_requests: 20, window: 5s}\n"
+	return strings.Replace(goodSpec, "    deploy: {drain: 5s}\n", deploy, 1) + extraEnv
+}
 
-func (p *project) writeProgressive(strategy, extraEnv string) {
+// haltAfter keeps the load on until it has answered a request made over
+// 500ms after at (nothing may fail then), stops it and returns every result.
+func (l *load) haltAfter(p *project, what string, at time.Time) []result {
 	p.t.Helper()
-	spec := strings.Replace(progressiveSpec, "STRATEGY", strategy, 1)
-	if strategy != "canary" {
-		spec = strings.Replace(spec, "      steps: [10%%, 50%%, 100%%]\n", "", 1)
-	}
-	p.writeSpec(spec)
-	if extraEnv == "" {
-		return
-	}
-	path := filepath.Join(p.dir, "berth.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(data, []byte(extraEnv)...), 0o644); err != nil {
-		p.t.Fatal(err)
-	}
+	p.waitFor(what, 10*time.Second, func() bool {
+		for _, r := range l.results() {
+			if r.at.After(at.Add(500 * time.Millisecond)) {
+				return true
+			}
+		}
+		return false
+	})
+	l.halt()
+	return l.results()
 }
 
 // badWindow finds the first and last failed request of a load run and
@@ -82,13 +64,10 @@ func badWindow(rs []result) (first, last time.Time, inWindow, failedInWindow int
 // all traffic on the stable release takes under 2 s, the client sees no
 // more failures than the canary's share, and none after the rollback.
 func TestCanaryBadReleaseRollsBackFast(t *testing.T) {
-	p := newProject(t)
-	p.writeProgressive("canary", "")
-	p.startServe()
-	p.mustBerth("deploy")
+	p := deployed(t, progressiveSpec("canary", ""))
 	l := startLoad(t, "http://"+p.listen+"/catalog/items", 4)
 
-	p.writeProgressive("canary", "      CHAOS_ERROR_RATE: \"0.3\"\n")
+	p.writeSpec(progressiveSpec("canary", "      CHAOS_ERROR_RATE: \"0.3\"\n"))
 	out, code := p.berth("deploy")
 	if code == 0 {
 		t.Fatalf("a failing canary deployed:\n%s", out)
@@ -97,18 +76,7 @@ func TestCanaryBadReleaseRollsBackFast(t *testing.T) {
 		t.Fatalf("deploy output does not explain the rollback:\n%s", out)
 	}
 	rolledBackAt := time.Now()
-	// Keep the load on a while after the rollback: nothing may fail.
-	p.waitFor("load after rollback", 10*time.Second, func() bool {
-		for _, r := range l.results() {
-			if r.at.After(rolledBackAt.Add(500 * time.Millisecond)) {
-				return true
-			}
-		}
-		return false
-	})
-	l.halt()
-	rs := l.results()
-	first, last, total, failed, kinds := badWindow(rs)
+	first, last, total, failed, kinds := badWindow(l.haltAfter(p, "load after rollback", rolledBackAt))
 	if first.IsZero() {
 		t.Fatal("the bad canary never answered a request: nothing was measured")
 	}
@@ -135,10 +103,7 @@ func TestCanaryBadReleaseRollsBackFast(t *testing.T) {
 // TestCanaryGoodReleaseReachesFullTraffic: a good release walks through
 // every step to 100% with no failed request.
 func TestCanaryGoodReleaseReachesFullTraffic(t *testing.T) {
-	p := newProject(t)
-	p.writeProgressive("canary", "")
-	p.startServe()
-	p.mustBerth("deploy")
+	p := deployed(t, progressiveSpec("canary", ""))
 	l := startLoad(t, "http://"+p.listen+"/catalog/items", 4)
 	out := p.mustBerth("deploy", "--force")
 	for _, step := range []string{"10%", "50%", "100%"} {
@@ -157,10 +122,7 @@ func TestCanaryGoodReleaseReachesFullTraffic(t *testing.T) {
 // switched back during the bake; the switch itself fails no request — the
 // only failures are the green's own 500s — and none after.
 func TestBlueGreenBadGreenSwitchedBack(t *testing.T) {
-	p := newProject(t)
-	p.writeProgressive("bluegreen", "")
-	p.startServe()
-	p.mustBerth("deploy")
+	p := deployed(t, progressiveSpec("bluegreen", ""))
 	l := startLoad(t, "http://"+p.listen+"/catalog/items", 4)
 
 	// A good green first: the switches fail nothing.
@@ -172,7 +134,7 @@ func TestBlueGreenBadGreenSwitchedBack(t *testing.T) {
 		t.Fatalf("%d requests failed during a good blue/green switch: %v", n, l.errs)
 	}
 
-	p.writeProgressive("bluegreen", "      CHAOS_ERROR_RATE: \"0.3\"\n")
+	p.writeSpec(progressiveSpec("bluegreen", "      CHAOS_ERROR_RATE: \"0.3\"\n"))
 	out, code := p.berth("deploy")
 	if code == 0 {
 		t.Fatalf("a failing green deployed:\n%s", out)
@@ -181,16 +143,7 @@ func TestBlueGreenBadGreenSwitchedBack(t *testing.T) {
 		t.Fatalf("deploy output does not explain the switch back:\n%s", out)
 	}
 	switchedBack := time.Now()
-	p.waitFor("load after the switch back", 10*time.Second, func() bool {
-		for _, r := range l.results() {
-			if r.at.After(switchedBack.Add(500 * time.Millisecond)) {
-				return true
-			}
-		}
-		return false
-	})
-	l.halt()
-	first, last, total, failed, kinds := badWindow(l.results())
+	first, last, total, failed, kinds := badWindow(l.haltAfter(p, "load after the switch back", switchedBack))
 	t.Logf("green failed %d of %d requests over %s before the switch back; statuses %v", failed, total, last.Sub(first), kinds)
 	if first.IsZero() {
 		t.Fatal("the bad green never took traffic: the bake was not exercised")

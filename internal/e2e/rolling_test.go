@@ -1,10 +1,8 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,15 +30,14 @@ services:
 
 func releaseServed(t *testing.T, p *project) string {
 	t.Helper()
-	resp, err := http.Get("http://" + p.listen + "/catalog/version")
+	var v struct{ Release string }
+	_, body, err := p.get("/catalog/version")
+	if err == nil {
+		err = json.Unmarshal([]byte(body), &v)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v struct{ Release string }
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
 	return v.Release
 }
 
@@ -48,10 +45,7 @@ func releaseServed(t *testing.T, p *project) string {
 // five rolling deploys and two rollbacks of a 2-task service while a load
 // generator runs through the router, and not one request fails.
 func TestRollingDeploysAndRollbacksUnderLoad(t *testing.T) {
-	p := newProject(t)
-	p.writeSpec(goodSpec)
-	p.startServe()
-	p.mustBerth("deploy")
+	p := deployed(t, goodSpec)
 	if got := p.service("catalog").Healthy; got != 2 {
 		t.Fatalf("healthy tasks after first deploy = %d, want 2", got)
 	}
@@ -84,16 +78,12 @@ func TestRollingDeploysAndRollbacksUnderLoad(t *testing.T) {
 	}
 }
 
-
 // TestBadReleaseRollsBackAutomatically: a release whose tasks exit at
 // start, and one whose health never passes, are rolled back by themselves;
 // deploy exits non-zero naming the reason, and the old release served every
 // request meanwhile.
 func TestBadReleaseRollsBackAutomatically(t *testing.T) {
-	p := newProject(t)
-	p.writeSpec(goodSpec)
-	p.startServe()
-	p.mustBerth("deploy")
+	p := deployed(t, goodSpec)
 	l := startLoad(t, "http://"+p.listen+"/catalog/items", 4)
 
 	cases := []struct {
@@ -104,11 +94,7 @@ func TestBadReleaseRollsBackAutomatically(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			spec, _ := os.ReadFile(filepath.Join(p.dir, "berth.yaml"))
-			bad := strings.Replace(string(spec), "deadline: 10s", "deadline: 2s", 1) + tc.env
-			if err := os.WriteFile(filepath.Join(p.dir, "berth.yaml"), []byte(bad), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			p.writeSpec(strings.Replace(goodSpec, "deadline: 10s", "deadline: 2s", 1) + tc.env)
 			out, code := p.berth("deploy")
 			if code == 0 {
 				t.Fatalf("deploy of a bad release exited 0:\n%s", out)
@@ -134,21 +120,14 @@ func TestBadReleaseRollsBackAutomatically(t *testing.T) {
 // middle of a deployment, then a restart. Running tasks are adopted — same
 // processes, no duplicates, none orphaned — and the deployment finishes.
 func TestCrashDuringDeploymentAdoptsTasks(t *testing.T) {
-	p := newProject(t)
-	p.writeSpec(goodSpec)
-	p.startServe()
-	p.mustBerth("deploy")
+	p := deployed(t, goodSpec)
 	before := p.taskPIDs()
 	if len(before) != 2 {
 		t.Fatalf("want 2 task processes, found %v", before)
 	}
 
 	// Make release 2 slow to become healthy, so the crash lands mid-deployment.
-	spec, _ := os.ReadFile(filepath.Join(p.dir, "berth.yaml"))
-	slow := string(spec) + "      CHAOS_READY_AFTER: 3s\n"
-	if err := os.WriteFile(filepath.Join(p.dir, "berth.yaml"), []byte(slow), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p.appendTo("berth.yaml", "      CHAOS_READY_AFTER: 3s\n")
 	done := make(chan string, 1)
 	go func() {
 		out, _ := p.berth("deploy")
@@ -202,7 +181,7 @@ func TestCrashDuringDeploymentAdoptsTasks(t *testing.T) {
 func TestUpSIGTERMLeavesNoTask(t *testing.T) {
 	p := newProject(t)
 	p.writeSpec(goodSpec)
-	cmd := execBerth(p, "up")
+	cmd := p.command(context.Background(), "up")
 	out := &lockedWriter{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
