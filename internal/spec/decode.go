@@ -113,6 +113,20 @@ func kindName(n *yaml.Node) string {
 	return "something else"
 }
 
+// parsed fills v from a scalar n with parse, reporting what was expected
+// when n is not a scalar or does not parse.
+func (d *decoder) parsed(n *yaml.Node, v reflect.Value, path, want string, parse func(string) (any, error)) {
+	if !d.scalar(n, path, want) {
+		return
+	}
+	x, err := parse(n.Value)
+	if err != nil {
+		d.fail(n, path, err.Error(), "")
+		return
+	}
+	v.Set(reflect.ValueOf(x))
+}
+
 // decode fills v (addressable) from n. A null node leaves v as it is.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	n = resolve(n)
@@ -121,34 +135,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	switch v.Type() {
 	case durationType:
-		if d.scalar(n, path, "a duration like 30s") {
-			x, err := ParseDuration(n.Value)
-			if err != nil {
-				d.fail(n, path, err.Error(), "")
-				return
-			}
-			v.Set(reflect.ValueOf(x))
-		}
+		d.parsed(n, v, path, "a duration like 30s", func(s string) (any, error) { return ParseDuration(s) })
 		return
 	case percentType:
-		if d.scalar(n, path, "a percentage like 10%") {
-			x, err := ParsePercent(n.Value)
-			if err != nil {
-				d.fail(n, path, err.Error(), "")
-				return
-			}
-			v.Set(reflect.ValueOf(x))
-		}
+		d.parsed(n, v, path, "a percentage like 10%", func(s string) (any, error) { return ParsePercent(s) })
 		return
 	case stepType:
-		if d.scalar(n, path, "a percentage like 10% or pause") {
-			x, err := ParseStep(n.Value)
-			if err != nil {
-				d.fail(n, path, err.Error(), "")
-				return
-			}
-			v.Set(reflect.ValueOf(x))
-		}
+		d.parsed(n, v, path, "a percentage like 10% or pause", func(s string) (any, error) { return ParseStep(s) })
 		return
 	case buildPtrType:
 		if n.Kind == yaml.ScalarNode {
