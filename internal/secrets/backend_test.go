@@ -23,11 +23,15 @@ func newMemBackend() *memBackend {
 	return &memBackend{rows: map[string][]store.SecretVersion{}, now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
-func (m *memBackend) PutSecretVersion(_ context.Context, name string, ciphertext []byte) (int, error) {
+func (m *memBackend) PutSecretVersionFunc(_ context.Context, name string, seal func(int) ([]byte, error)) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.now = m.now.Add(time.Minute)
 	v := len(m.rows[name]) + 1
+	ciphertext, err := seal(v)
+	if err != nil {
+		return 0, err
+	}
 	m.rows[name] = append(m.rows[name], store.SecretVersion{
 		Name: name, Version: v, Ciphertext: append([]byte(nil), ciphertext...), CreatedAt: m.now,
 	})

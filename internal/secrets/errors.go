@@ -24,9 +24,6 @@ var (
 	ErrUnavailable = errors.New("AWS providers need the ecs engine or AWS credentials; not available locally")
 	// ErrBadKey means a master key is malformed or its key file is unsafe.
 	ErrBadKey = errors.New("invalid master key")
-	// ErrVersionConflict means the backend assigned a version other than the
-	// one the value was sealed for (a concurrent writer).
-	ErrVersionConflict = errors.New("secret version conflict")
 	// ErrTooLarge means a value exceeds MaxValueSize.
 	ErrTooLarge = errors.New("secret value too large")
 )

@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -59,5 +60,43 @@ func TestStore_SQLiteBackend(t *testing.T) {
 	}
 	if err := s.Delete(ctx, "prod/NOPE"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Delete missing = %v, want ErrNotFound", err)
+	}
+}
+
+// TestStore_TwoWritersOnOneFile: the CLI and the daemon each open the
+// state file; values they set at the same time each decrypt as the version
+// they were stored under.
+func TestStore_TwoWritersOnOneFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "berth.db")
+	key := testKey(t)
+	var writers []*Store
+	for i := 0; i < 2; i++ {
+		db, err := store.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		writers = append(writers, New(db, key))
+	}
+	const each = 10
+	errs := make(chan error, 2*each)
+	for w, s := range writers {
+		go func() {
+			for i := 0; i < each; i++ {
+				_, err := s.Set(ctx, "prod/TOKEN", []byte(fmt.Sprintf("w%d-%d", w, i)))
+				errs <- err
+			}
+		}()
+	}
+	for i := 0; i < 2*each; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+	}
+	for v := 1; v <= 2*each; v++ {
+		if _, got, err := writers[0].Get(ctx, "prod/TOKEN", v); err != nil || got != v {
+			t.Fatalf("Get v%d = %d, %v", v, got, err)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/store"
@@ -21,12 +20,12 @@ const MaxValueSize = 64 << 10
 // *store.Store implements it as is. Contract: an error for a missing name or
 // version matches store.ErrNotFound (or this package's ErrNotFound) under
 // errors.Is; version 0 in
-// SecretVersion means the latest non-deleted version; PutSecretVersion assigns
-// max(version over every row of the name, deleted ones included) + 1, and
-// SecretHistory lists every version of a name, deleted ones included, so Set
-// can seal a value for the version it will get.
+// SecretVersion means the latest non-deleted version; PutSecretVersionFunc
+// assigns max(version over every row of the name, deleted ones included) + 1
+// and calls seal with it inside the same write transaction, so the value is
+// sealed for exactly the version it is stored as, even with several writers.
 type Backend interface {
-	PutSecretVersion(ctx context.Context, name string, ciphertext []byte) (int, error)
+	PutSecretVersionFunc(ctx context.Context, name string, seal func(version int) ([]byte, error)) (int, error)
 	SecretVersion(ctx context.Context, name string, version int) (store.SecretVersion, error)
 	SecretVersions(ctx context.Context) ([]store.SecretVersion, error)
 	SecretHistory(ctx context.Context, name string) ([]store.SecretVersion, error)
@@ -45,7 +44,6 @@ type Info struct {
 type Store struct {
 	b   Backend
 	k   Key
-	set sync.Mutex // serialises Set so the predicted version is the one assigned
 }
 
 // New returns a provider over b, sealing with k.
@@ -60,27 +58,11 @@ func (s *Store) Set(ctx context.Context, name string, value []byte) (int, error)
 	if len(value) > MaxValueSize {
 		return 0, fmt.Errorf("set secret %s: %w: %d bytes, at most %d", name, ErrTooLarge, len(value), MaxValueSize)
 	}
-	s.set.Lock()
-	defer s.set.Unlock()
-	history, err := s.b.SecretHistory(ctx, name)
-	if err != nil && !isNotFound(err) {
-		return 0, fmt.Errorf("set secret %s: read versions: %w", name, err)
-	}
-	next := 1
-	for _, v := range history {
-		next = max(next, v.Version+1)
-	}
-	envelope, err := seal(s.k, name, next, value)
-	if err != nil {
-		return 0, err
-	}
-	got, err := s.b.PutSecretVersion(ctx, name, envelope)
+	got, err := s.b.PutSecretVersionFunc(ctx, name, func(version int) ([]byte, error) {
+		return seal(s.k, name, version, value)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("set secret %s: %w", name, err)
-	}
-	if got != next {
-		return 0, fmt.Errorf("set secret %s: %w: sealed for version %d but stored as %d (another berth wrote it at the same time?); version %d will not decrypt, set the secret again",
-			name, ErrVersionConflict, next, got, got)
 	}
 	return got, nil
 }

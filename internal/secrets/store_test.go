@@ -259,26 +259,6 @@ func TestStore_RejectsBadInput(t *testing.T) {
 	}
 }
 
-// skewBackend assigns versions one higher than the history suggests, as a
-// concurrent writer would.
-type skewBackend struct{ *memBackend }
-
-func (s skewBackend) PutSecretVersion(ctx context.Context, name string, ct []byte) (int, error) {
-	if _, err := s.memBackend.PutSecretVersion(ctx, name, []byte("other writer")); err != nil {
-		return 0, err
-	}
-	return s.memBackend.PutSecretVersion(ctx, name, ct)
-}
-
-func TestStore_Set_VersionConflict(t *testing.T) {
-	s := New(skewBackend{newMemBackend()}, testKey(t))
-	_, err := s.Set(context.Background(), "prod/A", []byte(plaintext))
-	if !errors.Is(err, ErrVersionConflict) {
-		t.Fatalf("Set = %v, want ErrVersionConflict", err)
-	}
-	assertNoLeak(t, err, plaintext)
-}
-
 func TestStore_ConcurrentSets_GetDistinctVersions(t *testing.T) {
 	s, _ := newTestStore(t)
 	ctx := context.Background()
