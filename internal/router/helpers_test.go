@@ -138,4 +138,3 @@ func one(name, prefix string, addrs ...string) Route {
 	}
 	return Route{Name: name, PathPrefix: prefix, Groups: []TargetGroup{g}}
 }
-

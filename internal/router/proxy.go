@@ -1,7 +1,6 @@
 package router
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -79,24 +78,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // on other targets while the failure is a dial error and no body byte was
 // consumed.
 func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, groups []*group, g *group, t *target, start time.Time) {
-	out := r.outbound(req, rt)
-	var body *trackedBody
-	if req.Body != nil && req.Body != http.NoBody {
-		body = &trackedBody{rc: req.Body}
-		out.Body = body
-	}
-	tried := make([]*target, 0, 2)
+	f := newForwardReq(req, rt)
+	var tried []*target
 	var resp *http.Response
+	var c *upConn
 	var err error
 	for attempt := 0; ; attempt++ {
-		o := out
-		if attempt > 0 {
-			o = out.WithContext(out.Context()) // fresh copy: the transport may keep the old one
-		}
-		u := *out.URL
-		u.Host = t.addr
-		o.URL = &u
-		resp, err = t.transport.RoundTrip(o)
+		resp, c, err = t.client.roundTrip(f)
 		if err == nil {
 			break
 		}
@@ -106,7 +94,7 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, gr
 		now := r.cfg.Now().UnixNano()
 		t.eject(now, r.cfg.EjectFor)
 		r.log.Warn("target unreachable, ejected", "route", rt.name, "target", t.addr, "err", err)
-		if attempt >= r.cfg.MaxRetries || (body != nil && body.touched.Load()) {
+		if attempt >= r.cfg.MaxRetries || f.touched {
 			break
 		}
 		tried = append(tried, t)
@@ -123,10 +111,16 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, gr
 		t.release()
 		return
 	}
-	status := r.respond(w, req, resp)
+	status, cerr := r.respond(w, req, resp)
+	t.client.finish(c, resp, cerr == nil) // before release: see upstream.finish
 	t.release()
 	end := r.cfg.Now()
 	g.stats.observe(end, status, end.Sub(start))
+	if cerr != nil && status != StatusClientClosedRequest {
+		r.log.Warn("response body copy failed", "route", rt.name, "target", t.addr, "host", req.Host, "path", req.URL.Path, "err", cerr)
+		// Headers are gone: abort so the client sees a truncated response.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // pickRetry picks another healthy target for a retry.
@@ -160,9 +154,10 @@ func groupOf(groups []*group, t *target) *group {
 }
 
 // respond copies the target's response to the client and returns the
-// status recorded for it.
-func (r *Router) respond(w http.ResponseWriter, req *http.Request, resp *http.Response) int {
-	defer resp.Body.Close()
+// status recorded for it. A non-nil error means the body was not copied to
+// its end: the client went away (status 499) or the copy failed midway
+// (status 502; the client sees a truncated response).
+func (r *Router) respond(w http.ResponseWriter, req *http.Request, resp *http.Response) (int, error) {
 	h := w.Header()
 	for k, vv := range resp.Header {
 		if isHopHeader(k) {
@@ -170,7 +165,9 @@ func (r *Router) respond(w http.ResponseWriter, req *http.Request, resp *http.Re
 		}
 		h[k] = vv
 	}
-	removeConnectionTokens(h, resp.Header)
+	if _, ok := resp.Header["Connection"]; ok {
+		removeConnectionTokens(h, resp.Header)
+	}
 	if _, ok := h["X-Request-Id"]; !ok {
 		h["X-Request-Id"] = req.Header["X-Request-Id"]
 	}
@@ -178,16 +175,14 @@ func (r *Router) respond(w http.ResponseWriter, req *http.Request, resp *http.Re
 	flush := resp.ContentLength == -1
 	if err := copyBody(w, resp.Body, flush); err != nil {
 		if req.Context().Err() != nil {
-			return StatusClientClosedRequest
+			return StatusClientClosedRequest, err
 		}
-		r.log.Warn("response body copy failed", "host", req.Host, "path", req.URL.Path, "err", err)
-		// Headers are gone: abort so the client sees a truncated response.
-		panic(http.ErrAbortHandler)
+		return http.StatusBadGateway, err
 	}
 	for k, vv := range resp.Trailer {
 		h[http.TrailerPrefix+k] = vv
 	}
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -304,6 +299,44 @@ func (r *Router) outbound(req *http.Request, rt *route) *http.Request {
 	return out
 }
 
+// newForwardReq prepares what forward writes to targets: the request
+// target (prefix stripped if the route says so), the Connection-named
+// headers to drop, and a request id and traceparent when the client sent
+// none (a generated id is also echoed on the response).
+func newForwardReq(req *http.Request, rt *route) *forwardReq {
+	f := &forwardReq{req: req, uri: req.RequestURI}
+	if rt.strip || f.uri == "" || (f.uri[0] != '/' && f.uri != "*") {
+		u := url.URL{Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery}
+		if rt.strip {
+			u.Path = stripPath(rt.prefix, u.Path)
+			if u.RawPath != "" {
+				u.RawPath = stripPath(rt.prefix, u.RawPath)
+			}
+		}
+		f.uri = u.RequestURI()
+	}
+	for _, v := range req.Header["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				f.connTokens = append(f.connTokens, http.CanonicalHeaderKey(tok))
+			}
+		}
+	}
+	if v := req.Header["X-Request-Id"]; len(v) == 0 || v[0] == "" {
+		f.requestID = newRequestID()
+		req.Header["X-Request-Id"] = []string{f.requestID} // echoed on the response
+	}
+	if v := req.Header["Traceparent"]; len(v) != 1 || !validTraceparent(v[0]) {
+		f.newTrace = true
+		putTraceparent(&f.traceparent)
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		f.hasBody = true
+		f.chunked = req.ContentLength < 0
+	}
+	return f
+}
+
 func setForwarded(h http.Header, req *http.Request) {
 	ip := splitHostIP(req.RemoteAddr)
 	if prior, ok := h["X-Forwarded-For"]; ok && len(prior) > 0 {
@@ -386,21 +419,6 @@ func (r *Router) upgrade(w http.ResponseWriter, req *http.Request, rt *route, g 
 	}
 }
 
-// trackedBody forwards the client body and remembers whether any of it was
-// read, which decides whether a failed attempt may be retried. Close is a
-// no-op: the server closes the client body after the handler returns.
-type trackedBody struct {
-	rc      io.ReadCloser
-	touched atomic.Bool
-}
-
-func (b *trackedBody) Read(p []byte) (int, error) {
-	b.touched.Store(true)
-	return b.rc.Read(p)
-}
-
-func (b *trackedBody) Close() error { return nil }
-
 // newRequestID returns 32 random hex digits.
 func newRequestID() string {
 	var raw [16]byte
@@ -413,15 +431,19 @@ func newRequestID() string {
 // newTraceparent starts a W3C trace: version 00, random trace and parent
 // ids, sampled.
 func newTraceparent() string {
+	var out [55]byte
+	putTraceparent(&out)
+	return string(out[:])
+}
+
+func putTraceparent(out *[55]byte) {
 	var raw [24]byte
 	putRand(raw[:])
-	var out [55]byte
 	copy(out[:], "00-")
 	hex.Encode(out[3:35], raw[:16])
 	out[35] = '-'
 	hex.Encode(out[36:52], raw[16:])
 	copy(out[52:], "-01")
-	return string(out[:])
 }
 
 func putRand(b []byte) {
@@ -451,4 +473,3 @@ func validTraceparent(s string) bool {
 }
 
 var _ http.Handler = (*Router)(nil)
-var _ = context.Background

@@ -57,6 +57,7 @@ func (r *Router) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, t := range r.targets {
+		t.client.closeIdle(true)
 		t.transport.CloseIdleConnections()
 	}
 	return nil
@@ -177,6 +178,7 @@ func (r *Router) drain(t *target) {
 		return
 	}
 	delete(r.targets, t.addr)
+	t.client.closeIdle(true)
 	t.transport.CloseIdleConnections()
 	r.log.Info("target drained", "target", t.addr)
 }

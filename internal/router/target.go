@@ -15,10 +15,11 @@ import (
 type target struct {
 	addr      string
 	inflight  atomic.Int64
-	up        atomic.Bool  // active health verdict; starts true
-	ejectedTo atomic.Int64 // unix nanos until which passive ejection holds
-	removed   atomic.Bool  // absent from the current table
-	transport *http.Transport
+	up        atomic.Bool     // active health verdict; starts true
+	ejectedTo atomic.Int64    // unix nanos until which passive ejection holds
+	removed   atomic.Bool     // absent from the current table
+	client    *upstream       // ordinary requests
+	transport *http.Transport // upgrades and health checks
 
 	// Guarded by Router.mu.
 	check       HealthCheck
@@ -34,7 +35,7 @@ func (e *dialError) Unwrap() error { return e.err }
 
 func newTarget(addr string, cfg Config) *target {
 	d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
-	t := &target{addr: addr}
+	t := &target{addr: addr, client: newUpstream(addr, cfg)}
 	t.up.Store(true)
 	t.transport = &http.Transport{
 		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {

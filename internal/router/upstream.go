@@ -1,0 +1,509 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// upstream is one target's HTTP/1.1 client. The request is written and the
+// response read in the calling (handler) goroutine, over a bounded LIFO
+// pool of idle keep-alive connections: no reader or writer goroutine per
+// connection, no channel hand-off per request. This file is the only place
+// that does upstream I/O for ordinary requests; upgrades and health checks
+// use the target's http.Transport.
+type upstream struct {
+	addr          string
+	dialer        net.Dialer
+	maxIdle       int
+	idleTimeout   time.Duration
+	headerTimeout time.Duration
+
+	mu     sync.Mutex
+	idle   []*upConn // oldest first; taken from and returned to the end
+	closed bool      // no more idle connections are kept
+	sweep  *time.Timer
+}
+
+func newUpstream(addr string, cfg Config) *upstream {
+	return &upstream{
+		addr:          addr,
+		dialer:        net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
+		maxIdle:       cfg.MaxIdleConnsPerTarget,
+		idleTimeout:   cfg.UpstreamIdleTimeout,
+		headerTimeout: cfg.ResponseHeaderTimeout,
+	}
+}
+
+// upConn is one connection to a target with its buffers. It counts the
+// bytes it read and wrote during the current exchange, which decides
+// whether a failed exchange may be retried.
+type upConn struct {
+	nc       net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	nread    int64
+	nwritten int64
+	idleAt   time.Time
+	deadline time.Time   // read deadline in force; zero when none
+	stop     func() bool // unregisters the cancellation hook of the current exchange
+}
+
+func (c *upConn) Read(p []byte) (int, error) {
+	n, err := c.nc.Read(p)
+	c.nread += int64(n)
+	return n, err
+}
+
+func (c *upConn) Write(p []byte) (int, error) {
+	n, err := c.nc.Write(p)
+	c.nwritten += int64(n)
+	return n, err
+}
+
+// abort unblocks the connection's reads and writes at once; the exchange
+// then fails and the connection is closed, never pooled.
+func (c *upConn) abort() { _ = c.nc.SetDeadline(aLongTimeAgo) }
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// forwardReq is what forward sends to targets for one client request. It
+// is computed once and written on every attempt, so a retry carries the
+// same request id and traceparent.
+type forwardReq struct {
+	req         *http.Request
+	uri         string   // request target in origin form
+	connTokens  []string // canonical header names the client's Connection header lists
+	requestID   string   // generated id; "" when the client sent one
+	traceparent [55]byte
+	newTrace    bool // traceparent replaces the client's (missing or invalid) one
+	hasBody     bool
+	chunked     bool
+	touched     bool // a body byte was read from the client
+}
+
+// replayable reports whether a request that failed on a reused connection
+// before any response byte arrived may be sent again on a fresh one: it
+// carries no body and is idempotent (or says it may be repeated), as
+// net/http's Transport decides.
+func (f *forwardReq) replayable() bool {
+	if f.hasBody {
+		return false
+	}
+	switch f.req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, a := f.req.Header["Idempotency-Key"]
+	_, b := f.req.Header["X-Idempotency-Key"]
+	return a || b
+}
+
+// roundTrip sends f to the target and returns the response with the
+// connection it arrived on; the caller reads the body and hands both to
+// finish. A failure to connect is a *dialError. A request that fails on a
+// reused connection before anything came back (the target closed an idle
+// keep-alive connection as we used it) is sent once more on a fresh
+// connection when that is safe.
+func (u *upstream) roundTrip(f *forwardReq) (*http.Response, *upConn, error) {
+	ctx := f.req.Context()
+	now := time.Now()
+	c, reused, err := u.get(ctx, now, !f.replayable())
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := c.exchange(f, now, u.headerTimeout)
+	if err != nil && reused && c.nread == 0 && !isTimeout(err) && ctx.Err() == nil &&
+		(f.replayable() || (c.nwritten == 0 && !f.touched)) {
+		c.close()
+		if c, err = u.dial(ctx); err != nil {
+			return nil, nil, err
+		}
+		resp, err = c.exchange(f, now, u.headerTimeout)
+	}
+	if err != nil {
+		c.close()
+		return nil, nil, err
+	}
+	return resp, c, nil
+}
+
+// finish returns c to the idle pool when the exchange left it reusable —
+// the body was read to its end, neither side asked to close, nothing
+// stray is buffered and the request was not cancelled — and closes it
+// otherwise. Call it before releasing the target so a drain that sees no
+// request in flight also sees every connection back.
+func (u *upstream) finish(c *upConn, resp *http.Response, bodyDone bool) {
+	hookIdle := c.stop()
+	if !bodyDone || !hookIdle || resp.Close || c.br.Buffered() > 0 {
+		c.close()
+		return
+	}
+	u.put(c)
+}
+
+func (c *upConn) close() {
+	if c.stop != nil {
+		c.stop()
+	}
+	_ = c.nc.Close()
+}
+
+// exchange writes the request and reads the response head. Interim 1xx
+// responses (100 Continue, 103 Early Hints) are skipped. The wait for the
+// head is bounded by headerTimeout counted from now; to save a syscall per
+// request a read deadline still in force is kept when it ends no earlier
+// than 63/64 of headerTimeout from now.
+func (c *upConn) exchange(f *forwardReq, now time.Time, headerTimeout time.Duration) (*http.Response, error) {
+	c.nread, c.nwritten = 0, 0
+	c.stop = context.AfterFunc(f.req.Context(), c.abort)
+	werr := c.writeRequest(f)
+	if werr != nil && (c.nwritten == 0 || !f.hasBody || errors.Is(werr, errClientBody)) {
+		return nil, werr
+	}
+	// Also after a failed body write: the target may have answered early
+	// (413, 401) and closed; its answer is what the client should see.
+	if c.deadline.IsZero() || c.deadline.Before(now.Add(headerTimeout-headerTimeout/64)) {
+		c.deadline = now.Add(headerTimeout)
+		if err := c.nc.SetReadDeadline(c.deadline); err != nil {
+			return nil, fmt.Errorf("set read deadline: %w", err)
+		}
+		// abort may have run before this deadline replaced its own.
+		if err := f.req.Context().Err(); err != nil {
+			return nil, err
+		}
+	}
+	var resp *http.Response
+	for range 16 {
+		var err error
+		resp, err = http.ReadResponse(c.br, f.req)
+		if err != nil {
+			if werr != nil {
+				return nil, werr
+			}
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode < 100 {
+			break
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return nil, errors.New("target switched protocols on a request that asked for no upgrade")
+		}
+	}
+	if resp.StatusCode < 200 {
+		return nil, errors.New("target sent too many interim responses")
+	}
+	if werr != nil {
+		resp.Close = true
+	}
+	// The header timeout must not cut a long body short; skip the syscall
+	// when the body is already buffered.
+	if resp.Body != http.NoBody && (resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength) {
+		c.deadline = time.Time{}
+		if err := c.nc.SetReadDeadline(c.deadline); err != nil {
+			return nil, fmt.Errorf("clear read deadline: %w", err)
+		}
+		if err := f.req.Context().Err(); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// writeRequest writes the request head and body in HTTP/1.1 wire format.
+func (c *upConn) writeRequest(f *forwardReq) error {
+	w := c.bw
+	req := f.req
+	w.WriteString(req.Method)
+	w.WriteByte(' ')
+	w.WriteString(f.uri)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	if req.Host != "" {
+		w.WriteString(req.Host)
+	} else {
+		w.WriteString(req.URL.Host)
+	}
+	w.WriteString("\r\n")
+	for k, vv := range req.Header {
+		if skipRequestHeader(f, k, vv) {
+			continue
+		}
+		for _, v := range vv {
+			writeHeader(w, k, v)
+		}
+	}
+	switch {
+	case f.chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+		if len(req.Trailer) > 0 {
+			w.WriteString("Trailer: ")
+			first := true
+			for k := range req.Trailer {
+				if !first {
+					w.WriteString(", ")
+				}
+				first = false
+				w.WriteString(k)
+			}
+			w.WriteString("\r\n")
+		}
+	case f.hasBody:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), req.ContentLength, 10))
+		w.WriteString("\r\n")
+	case req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch:
+		w.WriteString("Content-Length: 0\r\n")
+	}
+	writeForwarded(w, req)
+	if f.requestID != "" {
+		writeHeader(w, "X-Request-Id", f.requestID)
+	}
+	if f.newTrace {
+		w.WriteString("Traceparent: ")
+		w.Write(f.traceparent[:])
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+	if f.hasBody {
+		if err := c.writeBody(f); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write request to %s: %w", c.nc.RemoteAddr(), err)
+	}
+	return nil
+}
+
+// errClientBody marks a failure reading the client's request body.
+var errClientBody = errors.New("read client request body")
+
+// writeBody copies the client's body, chunk-encoded when its length is
+// unknown (each client read is flushed on, so streams keep streaming).
+func (c *upConn) writeBody(f *forwardReq) error {
+	w := c.bw
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	var sent int64
+	for {
+		f.touched = true
+		n, rerr := f.req.Body.Read(buf)
+		if n > 0 {
+			sent += int64(n)
+			if f.chunked {
+				w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(n), 16))
+				w.WriteString("\r\n")
+				w.Write(buf[:n])
+				w.WriteString("\r\n")
+				if err := w.Flush(); err != nil {
+					return fmt.Errorf("write request body to %s: %w", c.nc.RemoteAddr(), err)
+				}
+			} else if _, err := w.Write(buf[:n]); err != nil {
+				return fmt.Errorf("write request body to %s: %w", c.nc.RemoteAddr(), err)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("%w: %w", errClientBody, rerr)
+		}
+	}
+	if !f.chunked {
+		if sent != f.req.ContentLength {
+			return fmt.Errorf("%w: %d of %d bytes: %w", errClientBody, sent, f.req.ContentLength, io.ErrUnexpectedEOF)
+		}
+		return nil
+	}
+	w.WriteString("0\r\n")
+	for k, vv := range f.req.Trailer {
+		for _, v := range vv {
+			writeHeader(w, k, v)
+		}
+	}
+	w.WriteString("\r\n")
+	return nil
+}
+
+func writeHeader(w *bufio.Writer, k, v string) {
+	w.WriteString(k)
+	w.WriteString(": ")
+	w.WriteString(v)
+	w.WriteString("\r\n")
+}
+
+// skipRequestHeader reports whether the client header k is not forwarded
+// as is: hop-by-hop headers (but "Te: trailers"), headers the client's
+// Connection header names, framing headers the router writes itself, and
+// the X-Forwarded-*, X-Request-Id and Traceparent headers it replaces.
+func skipRequestHeader(f *forwardReq, k string, vv []string) bool {
+	switch k {
+	case "Te":
+		if len(vv) != 1 || vv[0] != "trailers" {
+			return true
+		}
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Trailer", "Transfer-Encoding", "Upgrade",
+		"Host", "Content-Length", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host":
+		return true
+	case "X-Request-Id":
+		if f.requestID != "" {
+			return true
+		}
+	case "Traceparent":
+		if f.newTrace {
+			return true
+		}
+	}
+	for _, tok := range f.connTokens {
+		if tok == k {
+			return true
+		}
+	}
+	return false
+}
+
+// writeForwarded writes X-Forwarded-For (appending the client's address to
+// any it sent), X-Forwarded-Proto and X-Forwarded-Host.
+func writeForwarded(w *bufio.Writer, req *http.Request) {
+	w.WriteString("X-Forwarded-For: ")
+	for _, p := range req.Header["X-Forwarded-For"] {
+		w.WriteString(p)
+		w.WriteString(", ")
+	}
+	w.WriteString(splitHostIP(req.RemoteAddr))
+	if req.TLS != nil {
+		w.WriteString("\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: ")
+	} else {
+		w.WriteString("\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: ")
+	}
+	w.WriteString(req.Host)
+	w.WriteString("\r\n")
+}
+
+// get returns an idle connection (reused=true) or dials one. When live is
+// set, idle connections the target already closed are skipped, for
+// requests that could not be retried after a keep-alive race.
+func (u *upstream) get(ctx context.Context, now time.Time, live bool) (c *upConn, reused bool, err error) {
+	for {
+		u.mu.Lock()
+		n := len(u.idle)
+		if n == 0 {
+			u.mu.Unlock()
+			break
+		}
+		c = u.idle[n-1]
+		u.idle[n-1] = nil
+		u.idle = u.idle[:n-1]
+		u.mu.Unlock()
+		if now.Sub(c.idleAt) >= u.idleTimeout || (live && !peerOpen(c.nc)) {
+			_ = c.nc.Close()
+			continue
+		}
+		return c, true, nil
+	}
+	c, err = u.dial(ctx)
+	return c, false, err
+}
+
+func (u *upstream) dial(ctx context.Context) (*upConn, error) {
+	nc, err := u.dialer.DialContext(ctx, "tcp", u.addr)
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	c := &upConn{nc: nc}
+	c.br = bufio.NewReaderSize(c, 16<<10)
+	c.bw = bufio.NewWriterSize(c, 16<<10)
+	return c, nil
+}
+
+// put keeps c for reuse, or closes it when the pool is full or closed.
+func (u *upstream) put(c *upConn) {
+	c.stop = nil
+	c.idleAt = time.Now()
+	u.mu.Lock()
+	if u.closed || len(u.idle) >= u.maxIdle {
+		u.mu.Unlock()
+		_ = c.nc.Close()
+		return
+	}
+	u.idle = append(u.idle, c)
+	if u.sweep == nil {
+		u.sweep = time.AfterFunc(u.idleTimeout, u.expire)
+	}
+	u.mu.Unlock()
+}
+
+// expire closes connections idle for longer than the idle timeout and
+// re-arms itself while any connection stays idle.
+func (u *upstream) expire() {
+	now := time.Now()
+	u.mu.Lock()
+	n := 0
+	for n < len(u.idle) && now.Sub(u.idle[n].idleAt) >= u.idleTimeout {
+		_ = u.idle[n].nc.Close()
+		n++
+	}
+	u.idle = append(u.idle[:0], u.idle[n:]...)
+	clear(u.idle[len(u.idle):cap(u.idle)])
+	u.sweep = nil
+	if len(u.idle) > 0 {
+		u.sweep = time.AfterFunc(u.idleTimeout-now.Sub(u.idle[0].idleAt), u.expire)
+	}
+	u.mu.Unlock()
+}
+
+// closeIdle closes every idle connection. With final set, connections
+// coming back later are closed too (the target is gone).
+func (u *upstream) closeIdle(final bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, c := range u.idle {
+		_ = c.nc.Close()
+	}
+	u.idle = nil
+	if final {
+		u.closed = true
+	}
+	if u.sweep != nil {
+		u.sweep.Stop()
+		u.sweep = nil
+	}
+}
+
+// idleCount is the number of pooled connections (for tests).
+func (u *upstream) idleCount() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.idle)
+}
+
+// peerOpen reports, without blocking, whether an idle connection is still
+// usable: the target has neither closed it nor sent unsolicited bytes.
+func peerOpen(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	open := false
+	err = rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		open = errors.Is(rerr, syscall.EAGAIN)
+		return true
+	})
+	return err == nil && open
+}
