@@ -79,12 +79,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // consumed.
 func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, groups []*group, g *group, t *target, start time.Time) {
 	f := newForwardReq(req, rt)
+	h := w.Header()
 	var tried []*target
-	var resp *http.Response
+	var resp *upResponse
 	var c *upConn
 	var err error
 	for attempt := 0; ; attempt++ {
-		resp, c, err = t.client.roundTrip(f)
+		resp, c, err = t.client.roundTrip(f, h)
 		if err == nil {
 			break
 		}
@@ -112,7 +113,7 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, gr
 		return
 	}
 	status, cerr := r.respond(w, req, resp)
-	t.client.finish(c, resp, cerr == nil) // before release: see upstream.finish
+	t.client.finish(c, resp) // before release: see upstream.finish
 	t.release()
 	end := r.cfg.Now()
 	g.stats.observe(end, status, end.Sub(start))
@@ -153,36 +154,24 @@ func groupOf(groups []*group, t *target) *group {
 	return groups[0]
 }
 
-// respond copies the target's response to the client and returns the
-// status recorded for it. A non-nil error means the body was not copied to
-// its end: the client went away (status 499) or the copy failed midway
-// (status 502; the client sees a truncated response).
-func (r *Router) respond(w http.ResponseWriter, req *http.Request, resp *http.Response) (int, error) {
+// respond sends the target's response (its headers are already in w's
+// header map) to the client and returns the status recorded for it. A
+// non-nil error means the body was not copied to its end: the client went
+// away (status 499) or the copy failed midway (status 502; the client sees
+// a truncated response).
+func (r *Router) respond(w http.ResponseWriter, req *http.Request, resp *upResponse) (int, error) {
 	h := w.Header()
-	for k, vv := range resp.Header {
-		if isHopHeader(k) {
-			continue
-		}
-		h[k] = vv
-	}
-	if _, ok := resp.Header["Connection"]; ok {
-		removeConnectionTokens(h, resp.Header)
-	}
 	if _, ok := h["X-Request-Id"]; !ok {
 		h["X-Request-Id"] = req.Header["X-Request-Id"]
 	}
-	w.WriteHeader(resp.StatusCode)
-	flush := resp.ContentLength == -1
-	if err := copyBody(w, resp.Body, flush); err != nil {
+	w.WriteHeader(resp.status)
+	if err := copyBody(w, &resp.body, resp.length < 0); err != nil {
 		if req.Context().Err() != nil {
 			return StatusClientClosedRequest, err
 		}
 		return http.StatusBadGateway, err
 	}
-	for k, vv := range resp.Trailer {
-		h[http.TrailerPrefix+k] = vv
-	}
-	return resp.StatusCode, nil
+	return resp.status, nil
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

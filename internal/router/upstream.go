@@ -107,33 +107,36 @@ func (f *forwardReq) replayable() bool {
 	return a || b
 }
 
-// roundTrip sends f to the target and returns the response with the
-// connection it arrived on; the caller reads the body and hands both to
+// roundTrip sends f to the target and reads the response head, whose
+// end-to-end headers go into h (the client's header map; cleared again if
+// the exchange fails). The caller copies resp.body and hands resp and c to
 // finish. A failure to connect is a *dialError. A request that fails on a
 // reused connection before anything came back (the target closed an idle
 // keep-alive connection as we used it) is sent once more on a fresh
 // connection when that is safe.
-func (u *upstream) roundTrip(f *forwardReq) (*http.Response, *upConn, error) {
+func (u *upstream) roundTrip(f *forwardReq, h http.Header) (*upResponse, *upConn, error) {
 	ctx := f.req.Context()
 	now := time.Now()
 	c, reused, err := u.get(ctx, now, !f.replayable())
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := c.exchange(f, now, u.headerTimeout)
+	resp, err := c.exchange(f, h, now, u.headerTimeout)
 	if err != nil && reused && c.nread == 0 && !isTimeout(err) && ctx.Err() == nil &&
 		(f.replayable() || (c.nwritten == 0 && !f.touched)) {
 		c.close()
+		clear(h)
 		if c, err = u.dial(ctx); err != nil {
 			return nil, nil, err
 		}
-		resp, err = c.exchange(f, now, u.headerTimeout)
+		resp, err = c.exchange(f, h, now, u.headerTimeout)
 	}
 	if err != nil {
 		c.close()
+		clear(h)
 		return nil, nil, err
 	}
-	return resp, c, nil
+	return &resp, c, nil
 }
 
 // finish returns c to the idle pool when the exchange left it reusable —
@@ -141,9 +144,9 @@ func (u *upstream) roundTrip(f *forwardReq) (*http.Response, *upConn, error) {
 // stray is buffered and the request was not cancelled — and closes it
 // otherwise. Call it before releasing the target so a drain that sees no
 // request in flight also sees every connection back.
-func (u *upstream) finish(c *upConn, resp *http.Response, bodyDone bool) {
+func (u *upstream) finish(c *upConn, resp *upResponse) {
 	hookIdle := c.stop()
-	if !bodyDone || !hookIdle || resp.Close || c.br.Buffered() > 0 {
+	if !resp.body.eof || !hookIdle || resp.close || c.br.Buffered() > 0 {
 		c.close()
 		return
 	}
@@ -157,62 +160,48 @@ func (c *upConn) close() {
 	_ = c.nc.Close()
 }
 
-// exchange writes the request and reads the response head. Interim 1xx
-// responses (100 Continue, 103 Early Hints) are skipped. The wait for the
-// head is bounded by headerTimeout counted from now; to save a syscall per
-// request a read deadline still in force is kept when it ends no earlier
-// than 63/64 of headerTimeout from now.
-func (c *upConn) exchange(f *forwardReq, now time.Time, headerTimeout time.Duration) (*http.Response, error) {
+// exchange writes the request and reads the final response head into h.
+// The wait for the head is bounded by headerTimeout counted from now; to
+// save a syscall per request a read deadline still in force is kept when
+// it ends no earlier than 63/64 of headerTimeout from now.
+func (c *upConn) exchange(f *forwardReq, h http.Header, now time.Time, headerTimeout time.Duration) (upResponse, error) {
 	c.nread, c.nwritten = 0, 0
 	c.stop = context.AfterFunc(f.req.Context(), c.abort)
 	werr := c.writeRequest(f)
 	if werr != nil && (c.nwritten == 0 || !f.hasBody || errors.Is(werr, errClientBody)) {
-		return nil, werr
+		return upResponse{}, werr
 	}
 	// Also after a failed body write: the target may have answered early
 	// (413, 401) and closed; its answer is what the client should see.
 	if c.deadline.IsZero() || c.deadline.Before(now.Add(headerTimeout-headerTimeout/64)) {
 		c.deadline = now.Add(headerTimeout)
 		if err := c.nc.SetReadDeadline(c.deadline); err != nil {
-			return nil, fmt.Errorf("set read deadline: %w", err)
+			return upResponse{}, fmt.Errorf("set read deadline: %w", err)
 		}
 		// abort may have run before this deadline replaced its own.
 		if err := f.req.Context().Err(); err != nil {
-			return nil, err
+			return upResponse{}, err
 		}
 	}
-	var resp *http.Response
-	for range 16 {
-		var err error
-		resp, err = http.ReadResponse(c.br, f.req)
-		if err != nil {
-			if werr != nil {
-				return nil, werr
-			}
-			return nil, err
+	resp, err := readResponse(c.br, h, f.req.Method == http.MethodHead)
+	if err != nil {
+		if werr != nil {
+			return upResponse{}, werr
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode < 100 {
-			break
-		}
-		if resp.StatusCode == http.StatusSwitchingProtocols {
-			return nil, errors.New("target switched protocols on a request that asked for no upgrade")
-		}
-	}
-	if resp.StatusCode < 200 {
-		return nil, errors.New("target sent too many interim responses")
+		return upResponse{}, err
 	}
 	if werr != nil {
-		resp.Close = true
+		resp.close = true
 	}
 	// The header timeout must not cut a long body short; skip the syscall
 	// when the body is already buffered.
-	if resp.Body != http.NoBody && (resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength) {
+	if resp.body.mode != bodyNone && (resp.body.mode != bodyLength || int64(c.br.Buffered()) < resp.length) {
 		c.deadline = time.Time{}
 		if err := c.nc.SetReadDeadline(c.deadline); err != nil {
-			return nil, fmt.Errorf("clear read deadline: %w", err)
+			return upResponse{}, fmt.Errorf("clear read deadline: %w", err)
 		}
 		if err := f.req.Context().Err(); err != nil {
-			return nil, err
+			return upResponse{}, err
 		}
 	}
 	return resp, nil
