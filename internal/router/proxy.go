@@ -78,14 +78,15 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 // on other targets while the failure is a dial error and no body byte was
 // consumed.
 func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, groups []*group, g *group, t *target, start time.Time) {
-	f := newForwardReq(req, rt)
+	var f forwardReq
+	f.init(req, rt)
 	h := w.Header()
 	var tried []*target
 	var resp *upResponse
 	var c *upConn
 	var err error
 	for attempt := 0; ; attempt++ {
-		resp, c, err = t.client.roundTrip(f, h)
+		resp, c, err = t.client.roundTrip(&f, h)
 		if err == nil {
 			break
 		}
@@ -288,12 +289,12 @@ func (r *Router) outbound(req *http.Request, rt *route) *http.Request {
 	return out
 }
 
-// newForwardReq prepares what forward writes to targets: the request
+// init prepares what forward writes to targets: the request
 // target (prefix stripped if the route says so), the Connection-named
 // headers to drop, and a request id and traceparent when the client sent
 // none (a generated id is also echoed on the response).
-func newForwardReq(req *http.Request, rt *route) *forwardReq {
-	f := &forwardReq{req: req, uri: req.RequestURI}
+func (f *forwardReq) init(req *http.Request, rt *route) {
+	f.req, f.uri = req, req.RequestURI
 	if rt.strip || f.uri == "" || (f.uri[0] != '/' && f.uri != "*") {
 		u := url.URL{Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery}
 		if rt.strip {
@@ -323,7 +324,6 @@ func newForwardReq(req *http.Request, rt *route) *forwardReq {
 		f.hasBody = true
 		f.chunked = req.ContentLength < 0
 	}
-	return f
 }
 
 func setForwarded(h http.Header, req *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 )
 
 // errBadResponse marks a response head the router refuses to forward.
@@ -86,92 +87,160 @@ func (b *upBody) Read(p []byte) (int, error) {
 }
 
 // readResponse reads response heads until a final one, skipping interim
-// 1xx responses (100 Continue, 103 Early Hints), and stores its
-// end-to-end headers in h. head is the request method being HEAD.
-func readResponse(br *bufio.Reader, h http.Header, head bool) (upResponse, error) {
+// 1xx responses (100 Continue, 103 Early Hints), stores its end-to-end
+// headers in h and its status and framing in resp. head is the request
+// method being HEAD.
+func readResponse(resp *upResponse, br *bufio.Reader, h http.Header, head bool) error {
 	for range 16 {
 		line, err := readLine(br)
 		if err != nil {
-			return upResponse{}, err
+			return err
 		}
 		status, minor, err := parseStatusLine(line)
 		if err != nil {
-			return upResponse{}, err
+			return err
 		}
 		if status >= 100 && status < 200 {
 			if status == http.StatusSwitchingProtocols {
-				return upResponse{}, fmt.Errorf("%w: 101 to a request that asked for no upgrade", errBadResponse)
+				return fmt.Errorf("%w: 101 to a request that asked for no upgrade", errBadResponse)
 			}
 			if err := readFields(br, nil, ""); err != nil {
-				return upResponse{}, err
+				return err
 			}
 			continue
 		}
-		return readHead(br, h, head, status, minor)
+		*resp = upResponse{status: status, length: -1, close: minor == 0}
+		return readHead(resp, br, h, head, minor)
 	}
-	return upResponse{}, fmt.Errorf("%w: too many interim responses", errBadResponse)
+	return fmt.Errorf("%w: too many interim responses", errBadResponse)
+}
+
+// fieldReader yields the header lines of a response head. When the whole
+// head is already buffered (the usual case) it is copied into one string
+// that every value is a substring of, with one backing array for the value
+// slices: two allocations per response instead of two per field.
+type fieldReader struct {
+	br    *bufio.Reader
+	whole bool     // the head was buffered whole and is parsed from head
+	head  string   // the remaining field lines, each ending in LF
+	vals  []string // backing for single-value slices
+}
+
+func (fr *fieldReader) start() {
+	buf, _ := fr.br.Peek(fr.br.Buffered())
+	if len(buf) >= 2 && buf[0] == '\r' && buf[1] == '\n' {
+		fr.whole = true
+		_, _ = fr.br.Discard(2)
+		return
+	}
+	// The head ends at the first empty line; a bare-LF one (tolerated)
+	// takes the line-by-line path.
+	end := bytes.Index(buf, []byte("\n\r\n"))
+	if end < 0 || bytes.Contains(buf[:end], []byte("\n\n")) || (len(buf) > 0 && buf[0] == '\n') {
+		return
+	}
+	fr.whole = true
+	fr.head = string(buf[:end+1])
+	fr.vals = make([]string, bytes.Count(buf[:end+1], []byte("\n")))
+	_, _ = fr.br.Discard(end + 3)
+}
+
+// next returns the next field's canonical name and value, or ok=false at
+// the end of the head.
+func (fr *fieldReader) next() (k, v string, ok bool, err error) {
+	if !fr.whole {
+		line, err := readLine(fr.br)
+		if err != nil || len(line) == 0 {
+			return "", "", false, err
+		}
+		k, vb, err := splitField(line)
+		return k, string(vb), err == nil, err
+	}
+	if fr.head == "" {
+		return "", "", false, nil
+	}
+	i := strings.IndexByte(fr.head, '\n')
+	line := fr.head[:i]
+	fr.head = fr.head[i+1:]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return splitFieldString(line)
+}
+
+// values returns a one-element slice holding v.
+func (fr *fieldReader) values(v string) []string {
+	if len(fr.vals) == 0 {
+		return []string{v}
+	}
+	fr.vals[0] = v
+	out := fr.vals[:1:1]
+	fr.vals = fr.vals[1:]
+	return out
 }
 
 // readHead reads the header fields of a final response and decides how
 // its body is framed (RFC 9112 §6.3).
-func readHead(br *bufio.Reader, h http.Header, head bool, status, minor int) (upResponse, error) {
-	resp := upResponse{status: status, length: -1, close: minor == 0}
+func readHead(resp *upResponse, br *bufio.Reader, h http.Header, head bool, minor int) error {
 	var (
 		chunked, sawLength, sawTE bool
-		connTokens                []byte
+		connTokens                string
 	)
+	fr := fieldReader{br: br}
+	fr.start()
 	for {
-		line, err := readLine(br)
+		k, v, ok, err := fr.next()
 		if err != nil {
-			return resp, err
+			return err
 		}
-		if len(line) == 0 {
+		if !ok {
 			break
-		}
-		k, v, err := splitField(line)
-		if err != nil {
-			return resp, err
 		}
 		switch k {
 		case "Content-Length":
-			n, err := strconv.ParseInt(string(v), 10, 64)
+			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 || (sawLength && n != resp.length) {
-				return resp, fmt.Errorf("%w: bad Content-Length %q", errBadResponse, v)
+				return fmt.Errorf("%w: bad Content-Length %q", errBadResponse, v)
 			}
 			if sawLength {
 				continue
 			}
 			sawLength, resp.length = true, n
 		case "Transfer-Encoding":
-			if sawTE || !bytes.EqualFold(v, []byte("chunked")) {
-				return resp, fmt.Errorf("%w: unsupported Transfer-Encoding %q", errBadResponse, v)
+			if sawTE || !strings.EqualFold(v, "chunked") {
+				return fmt.Errorf("%w: unsupported Transfer-Encoding %q", errBadResponse, v)
 			}
 			sawTE, chunked = true, true
 			continue
 		case "Connection":
-			for tok := range bytes.SplitSeq(v, []byte(",")) {
-				tok = bytes.TrimSpace(tok)
+			for tok := range strings.SplitSeq(v, ",") {
+				tok = strings.TrimSpace(tok)
 				switch {
-				case bytes.EqualFold(tok, []byte("close")):
+				case strings.EqualFold(tok, "close"):
 					resp.close = true
-				case bytes.EqualFold(tok, []byte("keep-alive")):
+				case strings.EqualFold(tok, "keep-alive"):
 					if minor == 0 {
 						resp.close = false
 					}
 				}
 			}
-			connTokens = append(append(connTokens, v...), ',')
+			connTokens += v + ","
 			continue
 		case "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade":
 			continue // hop-by-hop
 		}
-		h[k] = append(h[k], string(v))
+		if vv, seen := h[k]; seen {
+			h[k] = append(vv, v)
+		} else {
+			h[k] = fr.values(v)
+		}
 	}
-	if connTokens != nil {
-		removeConnectionTokens(h, http.Header{"Connection": {string(connTokens)}})
+	if connTokens != "" {
+		removeConnectionTokens(h, http.Header{"Connection": {connTokens}})
 	}
+	resp.body = upBody{br: br}
 	switch {
-	case head || status == http.StatusNoContent || status == http.StatusNotModified:
+	case head || resp.status == http.StatusNoContent || resp.status == http.StatusNotModified:
 		resp.body.mode = bodyNone
 		if !sawLength {
 			resp.length = 0
@@ -189,8 +258,7 @@ func readHead(br *bufio.Reader, h http.Header, head bool, status, minor int) (up
 		resp.body.mode = bodyUntilClose
 		resp.close = true
 	}
-	resp.body.br = br
-	return resp, nil
+	return nil
 }
 
 // readLine returns the next line without its CRLF (or LF). The slice is
@@ -261,11 +329,53 @@ func splitField(line []byte) (string, []byte, error) {
 		return "", nil, fmt.Errorf("%w: header line %q", errBadResponse, line)
 	}
 	name, v := line[:i], bytes.Trim(line[i+1:], " \t")
+	if err := checkField(name, v); err != nil {
+		return "", nil, err
+	}
+	canonicalize(name)
+	return internKey(name), v, nil
+}
+
+// splitFieldString is splitField over a string; the name is a substring
+// of line when already canonical.
+func splitFieldString(line string) (k, v string, ok bool, err error) {
+	i := strings.IndexByte(line, ':')
+	if i <= 0 {
+		return "", "", false, fmt.Errorf("%w: header line %q", errBadResponse, line)
+	}
+	name, v := line[:i], strings.Trim(line[i+1:], " \t")
+	if err := checkField(name, v); err != nil {
+		return "", "", false, err
+	}
+	if s, ok := commonKeys[name]; ok {
+		return s, v, true, nil
+	}
+	if !isCanonical(name) {
+		b := []byte(name)
+		canonicalize(b)
+		return internKey(b), v, true, nil
+	}
+	return name, v, true, nil
+}
+
+func checkField[T string | []byte](name, v T) error {
+	for i := 0; i < len(name); i++ {
+		if !isTokenByte(name[i]) {
+			return fmt.Errorf("%w: header name %q", errBadResponse, name)
+		}
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return fmt.Errorf("%w: control byte in header %q", errBadResponse, name)
+		}
+	}
+	return nil
+}
+
+// canonicalize rewrites a header name as http.CanonicalHeaderKey would.
+func canonicalize(name []byte) {
 	upper := true
 	for j, c := range name {
-		if !isTokenByte(c) {
-			return "", nil, fmt.Errorf("%w: header name %q", errBadResponse, name)
-		}
 		switch {
 		case upper && 'a' <= c && c <= 'z':
 			name[j] = c - ('a' - 'A')
@@ -274,12 +384,18 @@ func splitField(line []byte) (string, []byte, error) {
 		}
 		upper = c == '-'
 	}
-	for _, c := range v {
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return "", nil, fmt.Errorf("%w: control byte in header %q", errBadResponse, name)
+}
+
+func isCanonical(name string) bool {
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			return false
 		}
+		upper = c == '-'
 	}
-	return internKey(name), v, nil
+	return true
 }
 
 func isTokenByte(c byte) bool {

@@ -3,11 +3,13 @@ package router
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestReadResponse(t *testing.T) {
@@ -40,6 +42,9 @@ func TestReadResponse(t *testing.T) {
 		{name: "http/1.0 closes", raw: "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", status: 200, length: 0, close: true, hdr: http.Header{"Content-Length": {"0"}}},
 		{name: "http/1.0 keep-alive", raw: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", status: 200, length: 0, hdr: http.Header{"Content-Length": {"0"}}},
 		{name: "duplicate equal lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", status: 200, length: 1, hdr: http.Header{"Content-Length": {"1"}}, body: "x"},
+		{name: "bare LF head, CRLFCRLF in body", raw: "HTTP/1.1 200 OK\nContent-Length: 13\n\nX-Evil: 1\r\n\r\n", status: 200, length: 13,
+			hdr: http.Header{"Content-Length": {"13"}}, body: "X-Evil: 1\r\n\r\n"},
+		{name: "no fields", raw: "HTTP/1.1 200 OK\r\n\r\nrest", status: 200, length: -1, close: true, hdr: http.Header{}, body: "rest"},
 		{name: "conflicting lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", bad: true},
 		{name: "negative length", raw: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", bad: true},
 		{name: "unsupported transfer encoding", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", bad: true},
@@ -52,35 +57,43 @@ func TestReadResponse(t *testing.T) {
 		{name: "control byte in value", raw: "HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n", bad: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := http.Header{}
-			resp, err := readResponse(bufio.NewReader(strings.NewReader(tt.raw)), h, tt.head)
-			if tt.bad {
-				if !errors.Is(err, errBadResponse) {
-					t.Fatalf("err = %v, want errBadResponse", err)
+		for _, split := range []bool{false, true} { // head buffered whole; head arriving a byte at a time
+			t.Run(fmt.Sprintf("%s/split=%v", tt.name, split), func(t *testing.T) {
+				h := http.Header{}
+				var src io.Reader = strings.NewReader(tt.raw)
+				if split {
+					src = iotest.OneByteReader(src)
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(&resp.body)
-			if err != nil {
-				t.Fatalf("read body: %v", err)
-			}
-			if resp.status != tt.status || resp.length != tt.length || resp.close != tt.close || string(body) != tt.body || !resp.body.eof {
-				t.Errorf("got status %d length %d close %v body %q eof %v; want %d %d %v %q true",
-					resp.status, resp.length, resp.close, body, resp.body.eof, tt.status, tt.length, tt.close, tt.body)
-			}
-			if !reflect.DeepEqual(h, tt.hdr) {
-				t.Errorf("headers %v, want %v", h, tt.hdr)
-			}
-		})
+				var resp upResponse
+				err := readResponse(&resp, bufio.NewReader(src), h, tt.head)
+				if tt.bad {
+					if !errors.Is(err, errBadResponse) {
+						t.Fatalf("err = %v, want errBadResponse", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, err := io.ReadAll(&resp.body)
+				if err != nil {
+					t.Fatalf("read body: %v", err)
+				}
+				if resp.status != tt.status || resp.length != tt.length || resp.close != tt.close || string(body) != tt.body || !resp.body.eof {
+					t.Errorf("got status %d length %d close %v body %q eof %v; want %d %d %v %q true",
+						resp.status, resp.length, resp.close, body, resp.body.eof, tt.status, tt.length, tt.close, tt.body)
+				}
+				if !reflect.DeepEqual(h, tt.hdr) {
+					t.Errorf("headers %v, want %v", h, tt.hdr)
+				}
+			})
+		}
 	}
 }
 
 func TestReadResponseTruncatedBody(t *testing.T) {
-	resp, err := readResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")), http.Header{}, false)
+	var resp upResponse
+	err := readResponse(&resp, bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")), http.Header{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,8 @@ type upConn struct {
 	idleAt   time.Time
 	deadline time.Time   // read deadline in force; zero when none
 	stop     func() bool // unregisters the cancellation hook of the current exchange
+	abortFn  func()      // c.abort, bound once
+	resp     upResponse  // of the current exchange
 }
 
 func (c *upConn) Read(p []byte) (int, error) {
@@ -121,7 +123,7 @@ func (u *upstream) roundTrip(f *forwardReq, h http.Header) (*upResponse, *upConn
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := c.exchange(f, h, now, u.headerTimeout)
+	err = c.exchange(f, h, now, u.headerTimeout)
 	if err != nil && reused && c.nread == 0 && !isTimeout(err) && ctx.Err() == nil &&
 		(f.replayable() || (c.nwritten == 0 && !f.touched)) {
 		c.close()
@@ -129,14 +131,14 @@ func (u *upstream) roundTrip(f *forwardReq, h http.Header) (*upResponse, *upConn
 		if c, err = u.dial(ctx); err != nil {
 			return nil, nil, err
 		}
-		resp, err = c.exchange(f, h, now, u.headerTimeout)
+		err = c.exchange(f, h, now, u.headerTimeout)
 	}
 	if err != nil {
 		c.close()
 		clear(h)
 		return nil, nil, err
 	}
-	return &resp, c, nil
+	return &c.resp, c, nil
 }
 
 // finish returns c to the idle pool when the exchange left it reusable —
@@ -164,32 +166,33 @@ func (c *upConn) close() {
 // The wait for the head is bounded by headerTimeout counted from now; to
 // save a syscall per request a read deadline still in force is kept when
 // it ends no earlier than 63/64 of headerTimeout from now.
-func (c *upConn) exchange(f *forwardReq, h http.Header, now time.Time, headerTimeout time.Duration) (upResponse, error) {
+func (c *upConn) exchange(f *forwardReq, h http.Header, now time.Time, headerTimeout time.Duration) error {
 	c.nread, c.nwritten = 0, 0
-	c.stop = context.AfterFunc(f.req.Context(), c.abort)
+	c.stop = context.AfterFunc(f.req.Context(), c.abortFn)
 	werr := c.writeRequest(f)
 	if werr != nil && (c.nwritten == 0 || !f.hasBody || errors.Is(werr, errClientBody)) {
-		return upResponse{}, werr
+		return werr
 	}
 	// Also after a failed body write: the target may have answered early
 	// (413, 401) and closed; its answer is what the client should see.
 	if c.deadline.IsZero() || c.deadline.Before(now.Add(headerTimeout-headerTimeout/64)) {
 		c.deadline = now.Add(headerTimeout)
 		if err := c.nc.SetReadDeadline(c.deadline); err != nil {
-			return upResponse{}, fmt.Errorf("set read deadline: %w", err)
+			return fmt.Errorf("set read deadline: %w", err)
 		}
 		// abort may have run before this deadline replaced its own.
 		if err := f.req.Context().Err(); err != nil {
-			return upResponse{}, err
+			return err
 		}
 	}
-	resp, err := readResponse(c.br, h, f.req.Method == http.MethodHead)
+	err := readResponse(&c.resp, c.br, h, f.req.Method == http.MethodHead)
 	if err != nil {
 		if werr != nil {
-			return upResponse{}, werr
+			return werr
 		}
-		return upResponse{}, err
+		return err
 	}
+	resp := &c.resp
 	if werr != nil {
 		resp.close = true
 	}
@@ -198,13 +201,13 @@ func (c *upConn) exchange(f *forwardReq, h http.Header, now time.Time, headerTim
 	if resp.body.mode != bodyNone && (resp.body.mode != bodyLength || int64(c.br.Buffered()) < resp.length) {
 		c.deadline = time.Time{}
 		if err := c.nc.SetReadDeadline(c.deadline); err != nil {
-			return upResponse{}, fmt.Errorf("clear read deadline: %w", err)
+			return fmt.Errorf("clear read deadline: %w", err)
 		}
 		if err := f.req.Context().Err(); err != nil {
-			return upResponse{}, err
+			return err
 		}
 	}
-	return resp, nil
+	return nil
 }
 
 // writeRequest writes the request head and body in HTTP/1.1 wire format.
@@ -257,7 +260,7 @@ func (c *upConn) writeRequest(f *forwardReq) error {
 	}
 	if f.newTrace {
 		w.WriteString("Traceparent: ")
-		w.Write(f.traceparent[:])
+		w.Write(append(w.AvailableBuffer(), f.traceparent[:]...)) // f stays on the stack
 		w.WriteString("\r\n")
 	}
 	w.WriteString("\r\n")
@@ -410,6 +413,7 @@ func (u *upstream) dial(ctx context.Context) (*upConn, error) {
 		return nil, &dialError{err}
 	}
 	c := &upConn{nc: nc}
+	c.abortFn = c.abort
 	c.br = bufio.NewReaderSize(c, 16<<10)
 	c.bw = bufio.NewWriterSize(c, 16<<10)
 	return c, nil
