@@ -19,7 +19,9 @@ type Config struct {
 	// DialTimeout bounds connecting to a target. Default 2s.
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for a target's response headers
-	// once the request is written; exceeding it answers 504. Default 60s.
+	// once the request is written (to within 1/64 of it: a connection's
+	// read deadline is only moved when it would otherwise cut the wait
+	// shorter than that); exceeding it answers 504. Default 60s.
 	ResponseHeaderTimeout time.Duration
 	// UpstreamIdleTimeout closes idle keep-alive connections to targets.
 	// Default 90s.

@@ -220,8 +220,8 @@ func (c *upConn) writeRequest(f *forwardReq) error {
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	if req.Host != "" {
 		w.WriteString(req.Host)
-	} else {
-		w.WriteString(req.URL.Host)
+	} else { // an HTTP/1.0 request without Host
+		w.WriteString(c.nc.RemoteAddr().String())
 	}
 	w.WriteString("\r\n")
 	for k, vv := range req.Header {

@@ -515,3 +515,27 @@ func TestUpstreamDrainClosesPool(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "drained target's pooled connection closed", func() bool { return oldClosed.Load() == 1 })
 }
+
+func TestUpstreamTargetDiesWithPooledConns(t *testing.T) {
+	// A target crashes while the router holds keep-alive connections to
+	// it: the reused connection fails before any response byte, the fresh
+	// dial is refused, and the request moves to the other target.
+	dying := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "a") }))
+	other := backend(t, "b", nil)
+	r, base := startRouter(t, Config{EjectFor: time.Hour})
+	r.Publish(&Table{Routes: []Route{one("web", "", dying.Listener.Addr().String(), other)}})
+	for range 4 {
+		if code, _, _ := do(t, client, http.MethodGet, base+"/", nil); code != 200 {
+			t.Fatalf("warm-up status %d", code)
+		}
+	}
+	if n := idleConns(r, dying.Listener.Addr().String()); n == 0 {
+		t.Fatal("no pooled connection to the target before it died")
+	}
+	dying.Close()
+	for i := range 6 {
+		if code, body, _ := do(t, client, http.MethodGet, base+"/", nil); code != 200 || body != "b" {
+			t.Fatalf("request %d after the crash: %d %q, want 200 b", i, code, body)
+		}
+	}
+}
