@@ -34,7 +34,7 @@ func newLogsCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.cmd.Flags().BoolVarP(&c.follow, "follow", "F", false, "keep printing new lines")
+	c.cmd.Flags().BoolVarP(&c.follow, "follow", "F", false, "keep printing new lines (-f works too after `logs`; name the spec with --file here)")
 	c.cmd.Flags().IntVar(&c.tail, "tail", 0, "print only the last N lines of each task (0 = all)")
 	return c.cmd
 }

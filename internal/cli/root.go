@@ -42,7 +42,7 @@ func Execute() int {
 func run(args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRootCommand(g)
-	root.SetArgs(args)
+	root.SetArgs(followAlias(args))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.Execute()
@@ -98,6 +98,36 @@ automatic rollback, and one-command rollback of one service or a whole release s
 
 // extraCommands lets feature files register their commands.
 var extraCommands []func(*globals) *cobra.Command
+
+// followAlias lets `berth logs SERVICE -f` mean follow, as in docker and
+// kubectl: after the logs command, a bare -f becomes --follow (name the spec
+// with --file there). Everywhere else -f is the spec file.
+func followAlias(args []string) []string {
+	out := make([]string, 0, len(args))
+	inLogs := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(out, args[i:]...)
+		case inLogs && a == "-f":
+			a = "--follow"
+		case inLogs:
+		case a == "logs":
+			inLogs = true
+		case globalTakesValue[a] && i+1 < len(args):
+			// Copy the flag and its value, which could be the word "logs".
+			out = append(out, a)
+			i++
+			a = args[i]
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// globalTakesValue lists the persistent flags that take a separate value.
+var globalTakesValue = map[string]bool{"-f": true, "--file": true, "--state": true, "--env": true}
 
 func envOr(k, d string) string {
 	if v := os.Getenv(k); v != "" {

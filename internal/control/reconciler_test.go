@@ -430,3 +430,44 @@ func TestReconciler_NotifiesWebhooks(t *testing.T) {
 		t.Fatalf("webhook got %v", kinds)
 	}
 }
+
+func TestReconciler_BlueGreenPreviewHost(t *testing.T) {
+	p := newPlane(t)
+	first := p.deploy(nil)
+	p.until("release 1 live", 100*time.Millisecond, func() bool { return p.deployment(first.ID).State == "succeeded" })
+	src := "project: test\nservices:\n  web:\n    run: ./web\n    route: {path: /}\n    count: 2\n" +
+		"    health: {path: /health, interval: 1s}\n" +
+		"    deploy: {strategy: bluegreen, pause: 1h, preview: {host: next.web.test}}\n"
+	sp, err := spec.Parse("/tmp/berth.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: sp.Services["web"]})
+	resp, err := p.srv.Deploy(context.Background(), api.DeployRequest{Commit: "c2",
+		Releases: []api.ReleaseSpec{{Service: "web", Commit: "c2", Config: raw}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.Deployments[0].ID
+	p.until("preview phase", 100*time.Millisecond, func() bool { return p.deployment(id).Phase == "preview" })
+	p.rt.mu.Lock()
+	last := p.rt.tables[len(p.rt.tables)-1]
+	p.rt.mu.Unlock()
+	var sawHost, sawMain bool
+	for _, r := range last.Routes {
+		for _, g := range r.Groups {
+			if r.Host == "next.web.test" && g.Release == 2 && len(g.Targets) == 2 && g.Weight > 0 {
+				sawHost = true
+			}
+			if r.Host == "" && g.Release == 2 && g.Weight > 0 {
+				t.Fatalf("the new fleet takes live traffic during the preview: %+v", r)
+			}
+			if r.Host == "" && g.Release == 1 && g.Weight > 0 {
+				sawMain = true
+			}
+		}
+	}
+	if !sawHost || !sawMain {
+		t.Fatalf("preview table: host route to release 2 %v, live route to release 1 %v: %+v", sawHost, sawMain, last.Routes)
+	}
+}

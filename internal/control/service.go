@@ -406,6 +406,17 @@ func (v *svc) applyRoutesWith(ids []string, weights map[int]int, previewRel int)
 	for i := range routes {
 		routes[i].Preview = preview
 	}
+	if len(preview) > 0 && len(routes) > 0 {
+		// A blue/green's preview host reaches the new fleet alone.
+		if ri, ok := v.releases[previewRel]; ok && ri.cfg.Service.Deploy != nil && ri.cfg.Service.Deploy.Preview != nil && ri.cfg.Service.Deploy.Preview.Host != "" {
+			pg := append([]router.TargetGroup(nil), preview...)
+			for i := range pg {
+				pg[i].Weight = 1
+			}
+			routes = append(routes, router.Route{Name: v.name, Host: ri.cfg.Service.Deploy.Preview.Host,
+				Priority: 1000, Groups: pg, Health: routes[0].Health})
+		}
+	}
 	v.s.setRoutes(v.name, routes)
 }
 
