@@ -343,7 +343,7 @@ func splitFieldString(line string) (k, v string, ok bool, err error) {
 	if i <= 0 {
 		return "", "", false, fmt.Errorf("%w: header line %q", errBadResponse, line)
 	}
-	name, v := line[:i], strings.Trim(line[i+1:], " \t")
+	name, v := line[:i], trimOWS(line[i+1:])
 	if err := checkField(name, v); err != nil {
 		return "", "", false, err
 	}
@@ -356,6 +356,17 @@ func splitFieldString(line string) (k, v string, ok bool, err error) {
 		return internKey(b), v, true, nil
 	}
 	return name, v, true, nil
+}
+
+// trimOWS trims the optional whitespace (SP, HTAB) around a field value.
+func trimOWS(v string) string {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
 }
 
 func checkField[T string | []byte](name, v T) error {

@@ -52,7 +52,7 @@ type upConn struct {
 	bw       *bufio.Writer
 	nread    int64
 	nwritten int64
-	idleAt   time.Time
+	idleAt   time.Time // when it was pooled
 	deadline time.Time   // read deadline in force; zero when none
 	stop     func() bool // unregisters the cancellation hook of the current exchange
 	abortFn  func()      // c.abort, bound once
