@@ -322,7 +322,7 @@ func (f *forwardReq) init(req *http.Request, rt *route) {
 	}
 	if req.Body != nil && req.Body != http.NoBody {
 		f.hasBody = true
-		f.chunked = req.ContentLength < 0
+		f.chunked = req.ContentLength < 0 || len(req.Trailer) > 0 // trailers need chunked framing
 	}
 }
 
