@@ -18,9 +18,10 @@ import (
 // upstream is one target's HTTP/1.1 client. The request is written and the
 // response read in the calling (handler) goroutine, over a bounded LIFO
 // pool of idle keep-alive connections: no reader or writer goroutine per
-// connection, no channel hand-off per request. This file is the only place
-// that does upstream I/O for ordinary requests; upgrades and health checks
-// use the target's http.Transport.
+// connection, no channel hand-off per request. This file (with the
+// response parser in response.go) is the only place that does upstream I/O
+// for ordinary requests; upgrades and health checks use the target's
+// http.Transport.
 type upstream struct {
 	addr          string
 	dialer        net.Dialer
@@ -316,8 +317,8 @@ func (u *upstream) roundTrip(f *forwardReq, h http.Header) (*upResponse, *upConn
 // otherwise. Call it before releasing the target so a drain that sees no
 // request in flight also sees every connection back.
 func (u *upstream) finish(c *upConn, resp *upResponse) {
-	hookIdle := c.unwatch()
-	if !resp.body.eof || !hookIdle || resp.close || c.br.Buffered() > 0 {
+	notAborted := c.unwatch()
+	if !resp.body.eof || !notAborted || resp.close || c.br.Buffered() > 0 {
 		c.close()
 		return
 	}
