@@ -42,8 +42,8 @@ type Info struct {
 // Store is the local secrets provider: it seals values with the master key
 // and keeps them, versioned, in a Backend.
 type Store struct {
-	b   Backend
-	k   Key
+	b Backend
+	k Key
 }
 
 // New returns a provider over b, sealing with k.
