@@ -50,34 +50,19 @@ func (r resolver) provider() (*secrets.Store, error) {
 	return secrets.New(r.st, key), nil
 }
 
-// values resolves a task's environment at the versions pinned by its
-// release (latest for a name the release did not record).
-func (r resolver) values(ctx context.Context, cfg *spec.Service, pinned map[string]int) (map[string]string, error) {
+// resolve reads a service's references at the pinned versions (latest for
+// a name not pinned) and returns the values, for the task's environment
+// only, and the versions read, keyed by scoped name.
+func (r resolver) resolve(ctx context.Context, cfg *spec.Service, pinned map[string]int) (map[string]string, map[string]int, error) {
 	refs, err := serviceRefs(cfg)
 	if err != nil || len(refs) == 0 {
-		return nil, err
+		return nil, nil, err
 	}
 	p, err := r.provider()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	vals, _, err := p.Resolve(ctx, r.env, refs, pinned)
-	return vals, err
-}
-
-// versions resolves the latest version of every reference of a service,
-// keyed by scoped name, for a new release to record.
-func (r resolver) versions(ctx context.Context, cfg *spec.Service) (map[string]int, error) {
-	refs, err := serviceRefs(cfg)
-	if err != nil || len(refs) == 0 {
-		return nil, err
-	}
-	p, err := r.provider()
-	if err != nil {
-		return nil, err
-	}
-	_, versions, err := p.Resolve(ctx, r.env, refs, nil)
-	return versions, err
+	return p.Resolve(ctx, r.env, refs, pinned)
 }
 
 // secretEnv resolves a task's secret and config references at start, from
@@ -86,7 +71,7 @@ func (r resolver) versions(ctx context.Context, cfg *spec.Service) (map[string]i
 func (g *globals) secretEnv(st *store.Store, state string) func(context.Context, store.Release, *spec.Service) (map[string]string, error) {
 	r := resolver{st: st, state: state, env: g.env}
 	return func(ctx context.Context, rel store.Release, cfg *spec.Service) (map[string]string, error) {
-		vals, err := r.values(ctx, cfg, rel.Secrets)
+		vals, _, err := r.resolve(ctx, cfg, rel.Secrets)
 		if err != nil {
 			return nil, fmt.Errorf("service %s: %w", cfg.Name, err)
 		}
@@ -100,7 +85,10 @@ func (g *globals) secretEnv(st *store.Store, state string) func(context.Context,
 // the error names the variable and the reference, never a value.
 func (g *globals) secretVersions(st *store.Store, state string) func(context.Context, *spec.Service) (map[string]int, error) {
 	r := resolver{st: st, state: state, env: g.env}
-	return r.versions
+	return func(ctx context.Context, cfg *spec.Service) (map[string]int, error) {
+		_, versions, err := r.resolve(ctx, cfg, nil)
+		return versions, err
+	}
 }
 
 // openSecrets opens the state directory's store and secrets provider
