@@ -65,7 +65,7 @@ func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		v := s.getOrCreate(p.rs.Service)
 		// A changed secret makes a new release even when nothing else changed.
 		force := req.Force || v.secretsStale(ctx, versions[p.rs.Service])
-		d, changed, err := v.deploy(ctx, p.rs, p.cfg, setID, force)
+		d, changed, err := v.deploy(ctx, p.rs, p.cfg, versions[p.rs.Service], setID, force)
 		if err != nil {
 			return resp, err
 		}
@@ -100,9 +100,9 @@ func (s *Server) getOrCreate(name string) *svc {
 	return v
 }
 
-// deploy makes a new release (unless nothing changed) and starts a
-// deployment to it.
-func (v *svc) deploy(ctx context.Context, rs api.ReleaseSpec, sc storedConfig, setID string, force bool) (store.Deployment, bool, error) {
+// deploy makes a new release (unless nothing changed), pinning the given
+// secret versions, and starts a deployment to it.
+func (v *svc) deploy(ctx context.Context, rs api.ReleaseSpec, sc storedConfig, versions map[string]int, setID string, force bool) (store.Deployment, bool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	cur := v.state.Release
@@ -120,13 +120,6 @@ func (v *svc) deploy(ctx context.Context, rs api.ReleaseSpec, sc storedConfig, s
 	raw, err := json.Marshal(sc)
 	if err != nil {
 		return store.Deployment{}, false, fmt.Errorf("encode release config: %w", err)
-	}
-	var versions map[string]int
-	if v.s.cfg.SecretVersions != nil {
-		versions, err = v.s.cfg.SecretVersions(ctx, sc.Service)
-		if err != nil {
-			return store.Deployment{}, false, fmt.Errorf("%w: %v", ErrBadRequest, err)
-		}
 	}
 	rel, err := v.s.cfg.Store.CreateRelease(ctx, store.Release{
 		Service: v.name, Commit: rs.Commit, Artifact: rs.Artifact, Image: rs.Image,
