@@ -36,7 +36,7 @@ type checkResults struct {
 }
 
 // stepProgressive decides and applies one move of a canary or blue/green
-// deployment with deploy.Advance. Caller holds mu.
+// deployment with deploy.Advance. Caller (step) holds mu.
 func (v *svc) stepProgressive(ctx context.Context, now time.Time) {
 	d := v.dep
 	ri, err := v.release(ctx, d.ToRelease)
@@ -45,23 +45,7 @@ func (v *svc) stepProgressive(ctx context.Context, now time.Time) {
 		return
 	}
 	cfg := ri.cfg.Service
-
-	// The circuit breaker applies to every strategy.
-	last := map[string]string{}
-	for id, t := range v.tasks {
-		if t.lastCheck != "" {
-			last[id] = t.lastCheck
-		}
-	}
-	if verdict := deploy.Judge(deploy.JudgeInput{
-		Now: now, Release: d.ToRelease, Tasks: v.views(), Deadline: time.Duration(cfg.Health.Deadline),
-		Failures: v.failures, Breaker: cfg.Deploy.CircuitBreaker, LastCheck: last,
-	}); verdict.Failed {
-		v.applyWeighted(map[int]int{d.FromRelease: 100, d.ToRelease: 0}, 0, nil)
-		v.rollback(ctx, verdict.Reason)
-		v.kick()
-		return
-	}
+	// step has already judged the release (circuit breaker, deadline).
 
 	var progress deploy.Progress
 	if len(d.Progress) > 0 {

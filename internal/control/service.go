@@ -189,24 +189,12 @@ func (v *svc) step() {
 	ctx := context.Background()
 	now := v.s.cfg.Clock.Now()
 
+	// The circuit breaker and health deadline apply to every strategy; a
+	// failed verdict makes the old release the desired one again, and the
+	// convergence below takes traffic off the new tasks at once.
 	if v.dep != nil {
-		ri, err := v.release(ctx, v.dep.ToRelease)
-		if err == nil {
-			h := ri.cfg.Service.Health
-			last := map[string]string{}
-			for id, t := range v.tasks {
-				if t.lastCheck != "" {
-					last[id] = t.lastCheck
-				}
-			}
-			verdict := deploy.Judge(deploy.JudgeInput{
-				Now: now, Release: v.dep.ToRelease, Tasks: v.views(),
-				Deadline: time.Duration(h.Deadline), Failures: v.failures,
-				Breaker: ri.cfg.Service.Deploy.CircuitBreaker, LastCheck: last,
-			})
-			if verdict.Failed {
-				v.rollback(ctx, verdict.Reason)
-			}
+		if verdict := v.judge(ctx, now); verdict.Failed {
+			v.rollback(ctx, verdict.Reason)
 		}
 	}
 
@@ -259,6 +247,26 @@ func (v *svc) step() {
 			v.arm(now, at)
 		}
 	}
+}
+
+// judge decides whether the active deployment's release has failed:
+// crash loops and tasks not healthy within the deadline. Caller holds mu.
+func (v *svc) judge(ctx context.Context, now time.Time) deploy.Verdict {
+	ri, err := v.release(ctx, v.dep.ToRelease)
+	if err != nil {
+		return deploy.Verdict{}
+	}
+	last := map[string]string{}
+	for id, t := range v.tasks {
+		if t.lastCheck != "" {
+			last[id] = t.lastCheck
+		}
+	}
+	return deploy.Judge(deploy.JudgeInput{
+		Now: now, Release: v.dep.ToRelease, Tasks: v.views(),
+		Deadline: time.Duration(ri.cfg.Service.Health.Deadline), Failures: v.failures,
+		Breaker: ri.cfg.Service.Deploy.CircuitBreaker, LastCheck: last,
+	})
 }
 
 func intOr(p *int, d int) int {
