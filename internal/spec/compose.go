@@ -562,3 +562,8 @@ func entries(n *yaml.Node) [][2]*yaml.Node {
 	}
 	return out
 }
+
+// ProjectName turns a name (typically a directory's) into a valid project
+// name: lower-case letters, digits and '-', starting with a letter; "app"
+// when nothing of it is left.
+func ProjectName(s string) string { return dnsName(s, "app") }
