@@ -80,8 +80,7 @@ func startAt(t *testing.T, ph progPhase) (*progPlane, *progLoad, api.Deployment)
 	p.deployStable()
 	l := startProgLoad(t, p.url+"/catalog/items", 2)
 	d := p.deploy(ph.strategy, slowStart)
-	var at api.Deployment
-	at = p.waitDeployment(d.ID, "phase "+ph.name, 20*time.Second, func(got api.Deployment) bool {
+	at := p.waitDeployment(d.ID, "phase "+ph.name, 20*time.Second, func(got api.Deployment) bool {
 		if got.Finished() {
 			t.Fatalf("deployment ended (%s: %s) before reaching %s", got.State, got.Reason, ph.name)
 		}
