@@ -268,13 +268,13 @@ func TestParse_Errors(t *testing.T) {
 			}},
 		{"route matches nothing", "project: p\nservices:\n  a: {run: x, route: {priority: 3}}\n",
 			[]string{":3:15: services.a.route: route matches nothing"}},
-		{"port clash", "project: p\nservices:\n  a: {image: a, port: 9000}\n  b: {image: b, port: 9000}\n",
+		{"port clash", "project: p\nservices:\n  a: {run: a, port: 9000}\n  b: {run: b, port: 9000}\n",
 			[]string{
-				":3:17: services.a.port: port clash: port 9000 is also used by b (line 4)",
-				":4:17: services.b.port: port clash: port 9000 is also used by a (line 3)",
+				":3:15: services.a.port: port clash: port 9000 is also used by b (line 4)",
+				":4:15: services.b.port: port clash: port 9000 is also used by a (line 3)",
 			}},
-		{"port is listen port", "project: p\nlisten: :9000\nservices:\n  a: {image: a, port: 9000}\n",
-			[]string{":4:17: services.a.port: port clash: port 9000 is the router's listen port (listen: :9000)"}},
+		{"port is listen port", "project: p\nlisten: :9000\nservices:\n  a: {run: a, port: 9000}\n",
+			[]string{":4:15: services.a.port: port clash: port 9000 is the router's listen port (listen: :9000)"}},
 		{"port out of range", "project: p\nservices:\n  a: {image: a, port: 70000}\n",
 			[]string{":3:23: services.a.port: must be at most 65535, got 70000"}},
 		{"bad listen", "project: p\nlisten: localhost\nservices:\n  a: {run: x}\n",
@@ -538,5 +538,12 @@ func TestSpec_Golden(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("normalised spec differs from %s (run go test ./internal/spec -update and review the diff):\n%s", golden, got)
+	}
+}
+
+func TestParse_ContainersMayShareAPort(t *testing.T) {
+	src := "project: p\nlisten: 127.0.0.1:80\nservices:\n  a: {image: a, port: 80}\n  b: {build: {context: .}, port: 80}\n"
+	if _, err := Parse("berth.yaml", []byte(src)); err != nil {
+		t.Fatalf("containers publish their own port on a free loopback port, so a shared port is fine: %v", err)
 	}
 }

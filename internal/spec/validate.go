@@ -425,6 +425,11 @@ func (l *loader) checkPorts(s *Spec, names []string) {
 			continue
 		}
 		svc := s.Services[name]
+		if svc.Image != "" || svc.Build.Docker() {
+			// A container's port is its own: the docker driver publishes
+			// each task on a free loopback port, so containers may share it.
+			continue
+		}
 		users[svc.Port] = append(users[svc.Port], name)
 		if svc.Port == listenPort {
 			l.at(svc, "port", fmt.Sprintf("port clash: port %d is the router's listen port (listen: %s)", svc.Port, s.Listen), "choose another port")
