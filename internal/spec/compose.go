@@ -54,7 +54,7 @@ func ImportCompose(path string, data []byte) ([]byte, []string, error) {
 	if err != nil {
 		return fail(err)
 	}
-	c := &converter{file: filepath.Base(path), names: map[string]string{}, ports: map[int]string{}}
+	c := &converter{file: filepath.Base(path), names: map[string]string{}}
 	out := c.convert(project, &raw)
 	text, err := c.render(out)
 	if err != nil {
@@ -88,7 +88,6 @@ type converter struct {
 	file    string
 	project string
 	names   map[string]string // compose service name → berth name
-	ports   map[int]string    // fixed port → first berth service using it
 	notes   []string
 }
 
@@ -442,23 +441,16 @@ func httpGet(test []string) (*url.URL, bool) {
 	return nil, false
 }
 
-// setPort writes the container port unless it is berth's default; a port
-// another service already wrote is left out, since berth rejects two
-// services with the same fixed port.
+// setPort writes the container port unless it is berth's default.
+// Containers may share a port: each task is published on its own.
 func (c *converter) setPort(svc *composeService, port int) {
 	if port <= 0 || port > 65535 {
 		return
 	}
 	svc.hasPort = true
-	if port == DefaultPort {
-		return
+	if port != DefaultPort {
+		svc.Port = port
 	}
-	if other, ok := c.ports[port]; ok {
-		c.note(svc, "port %d not converted: %s already uses it and berth needs each service on its own port; make %s listen on $PORT (default %d) or set port:", port, other, svc.name, DefaultPort)
-		return
-	}
-	c.ports[port] = svc.name
-	svc.Port = port
 }
 
 // routes sends every request to the first service compose publishes a

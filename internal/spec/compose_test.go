@@ -169,11 +169,17 @@ func wantNote(t *testing.T, notes []string, prefix string) {
 
 func TestImportComposeSharedPort(t *testing.T) {
 	data := []byte("services:\n  a: {image: a, ports: ['80:80']}\n  b: {image: b, ports: ['81:80']}\n")
-	out, notes, err := ImportCompose(filepath.Join(t.TempDir(), "compose.yaml"), data)
+	out, _, err := ImportCompose(filepath.Join(t.TempDir(), "compose.yaml"), data)
 	if err != nil {
 		t.Fatalf("ImportCompose: %v\n%s", err, out)
 	}
-	wantNote(t, notes, "service b: port 80 not converted")
+	sp, err := Parse("berth.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Services["a"].Port != 80 || sp.Services["b"].Port != 80 {
+		t.Errorf("containers sharing port 80: a=%d b=%d, want both 80", sp.Services["a"].Port, sp.Services["b"].Port)
+	}
 }
 
 func TestImportComposeInvalid(t *testing.T) {
