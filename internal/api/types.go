@@ -101,6 +101,10 @@ type Task struct {
 	Restarts  int       `json:"restarts"`
 	Exit      string    `json:"exit,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// CPUPercent and MemoryBytes are the task's usage as the engine last
+	// reported it (sampled every few seconds); zero before the first sample.
+	CPUPercent  float64 `json:"cpu_percent"`
+	MemoryBytes uint64  `json:"memory_bytes"`
 }
 
 // Service is one service's live state.

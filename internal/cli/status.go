@@ -71,9 +71,10 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 	if detail {
 		for _, s := range st.Services {
 			w := newTable(c.g.stdout)
-			fmt.Fprintln(w, "\nTASK\tRELEASE\tSTATE\tADDRESS\tSTARTED")
+			fmt.Fprintln(w, "\nTASK\tRELEASE\tSTATE\tADDRESS\tSTARTED\tCPU\tMEMORY")
 			for _, t := range s.Tasks {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", t.ID, t.Release, t.State, orDash(t.Addr), t.CreatedAt.Local().Format("15:04:05"))
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%.1f%%\t%.1f MiB\n", t.ID, t.Release, t.State, orDash(t.Addr),
+					t.CreatedAt.Local().Format("15:04:05"), t.CPUPercent, float64(t.MemoryBytes)/(1<<20))
 			}
 			if err := w.Flush(); err != nil {
 				return err

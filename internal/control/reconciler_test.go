@@ -137,15 +137,19 @@ func (d *fakeDriver) Stop(_ context.Context, h driver.Handle, _ time.Duration) e
 }
 
 func (d *fakeDriver) Inspect(_ context.Context, h driver.Handle) (driver.State, error) {
-	t := d.task(h.TaskID)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := d.tasks[h.TaskID]
 	if t == nil {
 		return driver.State{}, driver.ErrNotFound
 	}
-	return driver.State{Running: !t.done}, nil
+	return driver.State{Running: !t.done, CPUPercent: 12.5, MemoryBytes: 4 << 20}, nil
 }
 
 func (d *fakeDriver) Recover(_ context.Context, h driver.Handle) error {
-	if t := d.task(h.TaskID); t == nil || t.done {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t := d.tasks[h.TaskID]; t == nil || t.done {
 		return driver.ErrNotFound
 	}
 	return nil
@@ -470,4 +474,19 @@ func TestReconciler_BlueGreenPreviewHost(t *testing.T) {
 	if !sawHost || !sawMain {
 		t.Fatalf("preview table: host route to release 2 %v, live route to release 1 %v: %+v", sawHost, sawMain, last.Routes)
 	}
+}
+
+func TestReconciler_StatusShowsSampledUsage(t *testing.T) {
+	p := newPlane(t)
+	d := p.deploy(nil)
+	p.until("deployment succeeded", 100*time.Millisecond, func() bool { return p.deployment(d.ID).State == "succeeded" })
+	p.until("usage sampled", time.Second, func() bool {
+		st := p.srv.Status(context.Background())
+		for _, tk := range st.Services[0].Tasks {
+			if tk.CPUPercent != 12.5 || tk.MemoryBytes != 4<<20 {
+				return false
+			}
+		}
+		return len(st.Services[0].Tasks) == 2
+	})
 }

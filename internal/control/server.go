@@ -122,7 +122,61 @@ func (s *Server) Start(ctx context.Context) error {
 	for _, v := range s.allServices() {
 		v.kick()
 	}
+	s.sampleUsage()
 	return nil
+}
+
+// usageEvery is how often the control plane asks the driver for every
+// task's CPU and memory use.
+const usageEvery = 5 * time.Second
+
+// sampleUsage records every running task's CPU and memory use now and
+// then every usageEvery, until the server stops.
+func (s *Server) sampleUsage() {
+	if s.ctx.Err() != nil {
+		return
+	}
+	type probe struct {
+		v *svc
+		t *task
+	}
+	var probes []probe
+	for _, v := range s.allServices() {
+		v.mu.Lock()
+		for _, t := range v.tasks {
+			if !t.pending && !t.draining {
+				probes = append(probes, probe{v, t})
+			}
+		}
+		v.mu.Unlock()
+	}
+	// Not in s.wg: a sample in flight at shutdown only ends its Inspect
+	// calls (they take s.ctx) and writes to tasks nobody reads any more.
+	go func() {
+		sem := make(chan struct{}, 4)
+		var wg sync.WaitGroup
+		for _, p := range probes {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				ctx, cancel := context.WithTimeout(s.ctx, 3*time.Second)
+				st, err := s.cfg.Driver.Inspect(ctx, p.t.handle)
+				cancel()
+				if err != nil {
+					return
+				}
+				p.v.mu.Lock()
+				p.t.usage = st
+				p.v.mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if s.ctx.Err() == nil {
+			s.cfg.Clock.AfterFunc(usageEvery, s.sampleUsage)
+		}
+	}()
 }
 
 // Shutdown stops every task gracefully (drain, SIGTERM, kill after the

@@ -71,6 +71,8 @@ type task struct {
 	passes    int
 	fails     int
 	lastCheck string
+	// usage is the last CPU/memory sample the driver reported.
+	usage driver.State
 	cancel    context.CancelFunc
 }
 
