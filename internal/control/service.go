@@ -72,8 +72,8 @@ type task struct {
 	fails     int
 	lastCheck string
 	// usage is the last CPU/memory sample the driver reported.
-	usage driver.State
-	cancel    context.CancelFunc
+	usage  driver.State
+	cancel context.CancelFunc
 }
 
 func newSvc(s *Server, st store.ServiceState) *svc {
