@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"time"
 
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/store"
@@ -34,6 +35,8 @@ type Store interface {
 	ReleaseSet(ctx context.Context, id string) (store.ReleaseSet, error)
 	ReleaseSets(ctx context.Context, limit int) ([]store.ReleaseSet, error)
 	ReleaseSetByCommit(ctx context.Context, commit string) (store.ReleaseSet, error)
+
+	Prune(ctx context.Context, before time.Time) (events, tasks int64, err error)
 }
 
 // Router is the data plane as the control plane sees it: it publishes

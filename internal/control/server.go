@@ -34,6 +34,9 @@ type Config struct {
 	Probe func(ctx context.Context, addr, path string, timeout time.Duration) error
 	// Env resolves extra environment (secrets) for a task of a release.
 	Env func(ctx context.Context, rel store.Release, cfg *spec.Service) (map[string]string, error)
+	// Retention is how long events and records of finished tasks are
+	// kept; 30 days when zero.
+	Retention time.Duration
 	// SecretVersions returns the versions of the secrets a service
 	// references (scoped name -> version), recorded in each new release so
 	// a rollback restores the old configuration. An error stops the
@@ -123,7 +126,28 @@ func (s *Server) Start(ctx context.Context) error {
 		v.kick()
 	}
 	s.sampleUsage()
+	s.prune()
 	return nil
+}
+
+// prune deletes events and finished-task records older than the
+// retention, now and then daily.
+func (s *Server) prune() {
+	if s.ctx.Err() != nil {
+		return
+	}
+	keep := s.cfg.Retention
+	if keep <= 0 {
+		keep = 30 * 24 * time.Hour
+	}
+	events, tasks, err := s.cfg.Store.Prune(s.ctx, s.cfg.Clock.Now().Add(-keep))
+	switch {
+	case err != nil:
+		s.log.Warn("prune history", "err", err)
+	case events+tasks > 0:
+		s.log.Info("pruned history", "events", events, "tasks", tasks, "older_than", keep.String())
+	}
+	s.cfg.Clock.AfterFunc(24*time.Hour, s.prune)
 }
 
 // usageEvery is how often the control plane asks the driver for every
