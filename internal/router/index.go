@@ -15,6 +15,7 @@ type index struct {
 	pathOnly []*route            // routes without a Host, best first
 	def      *route              // the catch-all, or nil
 	addrs    map[string]*target  // every target of the table
+	groups   map[groupKey]bool   // every target group of the table
 }
 
 // route is one compiled Route.

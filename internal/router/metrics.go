@@ -58,6 +58,14 @@ func (m *metrics) statsFor(routeName, groupName string) groupStats {
 	return s
 }
 
+// forget deletes a group's metric children.
+func (m *metrics) forget(routeName, groupName string) {
+	for _, c := range codeClasses {
+		m.requests.DeleteLabelValues(routeName, groupName, c)
+	}
+	m.latency.DeleteLabelValues(routeName, groupName)
+}
+
 func (s *groupStats) observe(now time.Time, status int, d time.Duration) {
 	class := status / 100
 	if class < 1 || class > 5 {

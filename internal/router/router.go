@@ -31,7 +31,22 @@ type Router struct {
 
 	mu      sync.Mutex         // guards targets and target check fields; never taken per request
 	targets map[string]*target // by address, including removed targets still draining
+	// groups is, for each target group a table named, when it left the
+	// published table (zero while it is in it); guarded by mu. Groups gone
+	// for statsTTL lose their signals and metric children.
+	groups map[groupKey]time.Time
 }
+
+// groupKey names one target group's statistics.
+type groupKey struct {
+	route, group string
+	release      int
+}
+
+// statsTTL is how long a group's signals and metrics outlive its last
+// table: long enough for analysis and a scrape to read a rolled-back
+// release, short enough that a router serving many releases does not grow.
+const statsTTL = 5 * time.Minute
 
 // New returns a Router with no table: until the first Publish every request
 // is answered 503.
@@ -44,6 +59,7 @@ func New(cfg Config) *Router {
 		ctx:     ctx,
 		cancel:  cancel,
 		targets: map[string]*target{},
+		groups:  map[groupKey]time.Time{},
 	}
 	r.metrics = newMetrics(r)
 	return r
@@ -77,6 +93,7 @@ func (r *Router) Publish(t *Table) {
 	defer r.mu.Unlock()
 	x := r.build(t)
 	r.table.Store(x)
+	r.forgetGroups(x)
 	for addr, tg := range r.targets {
 		if _, ok := x.addrs[addr]; ok || tg.removed.Load() {
 			continue
@@ -94,15 +111,50 @@ func (r *Router) Publish(t *Table) {
 	r.log.Info("routing table published", "version", t.Version, "routes", len(t.Routes), "targets", len(x.addrs))
 }
 
+// forgetGroups notes which groups left the table x replaced, and drops the
+// signal series and metric children of groups gone for statsTTL. Called
+// with r.mu held.
+func (r *Router) forgetGroups(x *index) {
+	now := r.cfg.Now()
+	cut := now.Add(-statsTTL)
+	for k := range x.groups {
+		r.groups[k] = time.Time{}
+	}
+	live := map[string]bool{}
+	for k, left := range r.groups {
+		if !x.groups[k] && left.IsZero() {
+			r.groups[k] = now
+			left = now
+		}
+		if left.IsZero() || !left.Before(cut) {
+			live[k.group] = true
+			live[releaseKey(k.route, k.release)] = true
+		}
+	}
+	for k, left := range r.groups {
+		if left.IsZero() || !left.Before(cut) {
+			continue
+		}
+		delete(r.groups, k)
+		r.metrics.forget(k.route, k.group)
+		for _, key := range []string{k.group, releaseKey(k.route, k.release)} {
+			if !live[key] {
+				r.signals.forget(key)
+			}
+		}
+	}
+}
+
 // build compiles a Table into an index. Called with r.mu held.
 func (r *Router) build(t *Table) *index {
-	x := &index{version: t.Version, byHost: map[string][]*route{}, addrs: map[string]*target{}}
+	x := &index{version: t.Version, byHost: map[string][]*route{}, addrs: map[string]*target{}, groups: map[groupKey]bool{}}
 	checks := map[string]HealthCheck{}
 	compileGroups := func(rt *route, in []TargetGroup, hc HealthCheck) []*group {
 		out := make([]*group, 0, len(in))
 		for _, tg := range in {
 			g := &group{name: tg.Name, release: tg.Release, weight: max(tg.Weight, 0)}
 			g.stats = r.metrics.statsFor(rt.name, tg.Name)
+			x.groups[groupKey{rt.name, tg.Name, tg.Release}] = true
 			g.stats.sig = r.signals.get(tg.Name)
 			g.stats.rel = r.signals.get(releaseKey(rt.name, tg.Release))
 			for _, tt := range tg.Targets {

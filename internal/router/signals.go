@@ -174,6 +174,13 @@ func (s *signalStore) get(key string) *series {
 	return se
 }
 
+// forget drops a series; a group that comes back starts a new one.
+func (s *signalStore) forget(key string) {
+	s.mu.Lock()
+	delete(s.series, key)
+	s.mu.Unlock()
+}
+
 func (s *signalStore) lookup(key string) *series {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -3,6 +3,8 @@ package router
 import (
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestSignalsWindowAndRing(t *testing.T) {
@@ -70,5 +72,47 @@ func TestRouterSignalsUseInjectedClock(t *testing.T) {
 	}
 	if s := r.Signals("nope", time.Minute); s != (Signals{}) {
 		t.Fatalf("unknown group signals = %+v", s)
+	}
+}
+
+// TestRouterForgetsGroupsNoTableNames: a group's signals and metric
+// children outlive its last table by statsTTL, then go, so a router that
+// serves release after release does not grow.
+func TestRouterForgetsGroupsNoTableNames(t *testing.T) {
+	clock := newFakeClock()
+	b := backend(t, "ok", nil)
+	r, base := startRouter(t, Config{Now: clock.Now})
+	r.Publish(&Table{Routes: []Route{one("web", "", b)}})
+	// Time in the table does not count toward forgetting.
+	clock.Advance(2 * statsTTL)
+	get(t, base+"/")
+	next := one("web", "", b)
+	next.Groups[0].Name, next.Groups[0].Release = "web@2", 2
+	r.Publish(&Table{Version: 2, Routes: []Route{next}})
+	if s := r.Signals("web@1", time.Minute); s.Requests != 1 {
+		t.Fatalf("signals of the group just replaced = %+v, want its request", s)
+	}
+	clock.Advance(statsTTL + time.Second)
+	r.Publish(&Table{Version: 3, Routes: []Route{next}})
+	if s := r.signals.lookup("web@1"); s != nil {
+		t.Fatal("signals of a group unnamed for statsTTL are kept")
+	}
+	if s := r.signals.lookup("web@2"); s == nil {
+		t.Fatal("the live group's signals were dropped")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "group" && l.GetValue() == "web@1" {
+					t.Fatalf("metric %s still has the forgotten group", mf.GetName())
+				}
+			}
+		}
 	}
 }
