@@ -2,8 +2,6 @@ package build_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,71 +15,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
 
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/driver"
 	"github.com/berth-dev/berth/internal/driver/docker"
+	"github.com/berth-dev/berth/internal/driver/docker/dockertest"
 	"github.com/berth-dev/berth/internal/registry"
 )
 
 // project scopes every image this test binary builds.
-var project = func() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return "bt" + hex.EncodeToString(b)
-}()
+var project = dockertest.Project("bt")
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	removeImages(project)
+	dockertest.RemoveAfter(project)
 	os.Exit(code)
-}
-
-func dockerClient() (*client.Client, error) {
-	return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-}
-
-// removeImages removes every image labelled with project.
-func removeImages(project string) {
-	cli, err := dockerClient()
-	if err != nil {
-		return
-	}
-	defer cli.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	imgs, _ := cli.ImageList(ctx, image.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", build.LabelProject+"="+project))})
-	for _, img := range imgs {
-		_, _ = cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
-	}
-}
-
-// requireDocker skips the test when no engine answers, or fails it when
-// BERTH_REQUIRE_DOCKER=1.
-func requireDocker(t *testing.T) {
-	t.Helper()
-	cli, err := dockerClient()
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err = cli.Ping(ctx)
-		cancel()
-		cli.Close()
-	}
-	if err == nil {
-		return
-	}
-	if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
-		t.Fatalf("Docker engine required (BERTH_REQUIRE_DOCKER=1) but not reachable: %v", err)
-	}
-	t.Skipf("no Docker engine answers (%v); set BERTH_REQUIRE_DOCKER=1 to fail instead", err)
 }
 
 func newBuilder(t *testing.T) *build.Builder {
 	t.Helper()
-	requireDocker(t)
+	dockertest.Require(t)
 	b, err := build.New(context.Background(), build.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +159,7 @@ func TestBuildReusePushPullRun(t *testing.T) {
 	if !first.Built || first.Reused || first.Image != repo+":aaa1111" || first.ID == "" {
 		t.Fatalf("first build = %+v", first)
 	}
-	cli, err := dockerClient()
+	cli, err := dockertest.Client()
 	if err != nil {
 		t.Fatal(err)
 	}

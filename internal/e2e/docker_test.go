@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/driver/docker/dockertest"
 	"github.com/berth-dev/berth/internal/registry"
 )
 
@@ -17,7 +18,7 @@ import (
 // detection (deploy --changed twice, an own-dir change, --services) and a
 // rolling deploy under load that fails not one request.
 func TestDockerShop(t *testing.T) {
-	cli := requireDocker(t)
+	cli := dockertest.Require(t)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/driver/docker/dockertest"
 	"github.com/berth-dev/berth/internal/driver/drivertest"
 )
 
@@ -24,7 +25,7 @@ var (
 // scratch image (once per test binary) with berth's builder.
 func conformanceImageRef(t *testing.T) string {
 	t.Helper()
-	requireDocker(t)
+	dockertest.Require(t)
 	bin := drivertest.BuildTestServer(t)
 	conformanceOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

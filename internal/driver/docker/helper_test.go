@@ -2,8 +2,6 @@ package docker_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,70 +9,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
-
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/driver/docker"
+	"github.com/berth-dev/berth/internal/driver/docker/dockertest"
 )
 
 // project scopes everything this test binary creates, so parallel runs and
 // other engineers' containers are never touched.
-var project = func() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return "bt" + hex.EncodeToString(b)
-}()
+var project = dockertest.Project("bt")
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cleanupProject(project)
+	dockertest.RemoveAfter(project)
 	os.Exit(code)
-}
-
-// cleanupProject removes every container and image labelled with project.
-func cleanupProject(project string) {
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return
-	}
-	defer cli.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	label := filters.NewArgs(filters.Arg("label", docker.LabelProject+"="+project))
-	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: label})
-	if err != nil {
-		return
-	}
-	for _, c := range cs {
-		_ = cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
-	}
-	imgs, _ := cli.ImageList(ctx, image.ListOptions{All: true, Filters: label})
-	for _, img := range imgs {
-		_, _ = cli.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
-	}
-}
-
-// requireDocker skips the test when no engine answers, or fails it when
-// BERTH_REQUIRE_DOCKER=1.
-func requireDocker(t *testing.T) {
-	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err = cli.Ping(ctx)
-		cancel()
-		cli.Close()
-	}
-	if err == nil {
-		return
-	}
-	if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
-		t.Fatalf("Docker engine required (BERTH_REQUIRE_DOCKER=1) but not reachable: %v", err)
-	}
-	t.Skipf("no Docker engine answers (%v); set BERTH_REQUIRE_DOCKER=1 to fail instead", err)
 }
 
 var (
@@ -87,7 +34,7 @@ var (
 // static taskserver binary, through berth's own builder.
 func testImage(t *testing.T) string {
 	t.Helper()
-	requireDocker(t)
+	dockertest.Require(t)
 	imageOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
@@ -114,7 +61,7 @@ func testImage(t *testing.T) string {
 
 func newDriver(t *testing.T) *docker.Driver {
 	t.Helper()
-	requireDocker(t)
+	dockertest.Require(t)
 	d, err := docker.New(context.Background(), docker.Config{Project: project})
 	if err != nil {
 		t.Fatalf("New: %v", err)
