@@ -53,9 +53,6 @@ already holds is not uploaded again.`,
 }
 
 func (c *buildCommand) run(ctx context.Context, names []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := checkOutput(c.output); err != nil {
 		return err
 	}

@@ -57,9 +57,6 @@ type planRow struct {
 }
 
 func (c *planCommand) run(ctx context.Context, names []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if err := checkOutput(c.output); err != nil {
 		return err
 	}

@@ -46,9 +46,6 @@ stops.`,
 }
 
 func (c *registryCommand) run(parent context.Context) error {
-	if parent == nil {
-		parent = context.Background()
-	}
 	host, _, err := net.SplitHostPort(c.listen)
 	if err != nil {
 		return usageErr("--listen %q: want HOST:PORT, e.g. 127.0.0.1:5000", c.listen)

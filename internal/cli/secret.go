@@ -102,9 +102,6 @@ running control plane, too, the value applies at the next deploy.`,
 }
 
 func (c *secretCommand) set(ctx context.Context, in io.Reader, name, fromFile string, noRollout bool) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	full, err := c.scoped(name)
 	if err != nil {
 		return err
@@ -280,9 +277,6 @@ func (c *secretCommand) newList() *cobra.Command {
 // list describes every stored secret and every name the spec references
 // but the store lacks. It never decrypts a value.
 func (c *secretCommand) list(ctx context.Context) ([]secretRow, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	p, st, err := c.g.openSecrets(ctx)
 	if err != nil {
 		return nil, err
@@ -354,9 +348,6 @@ so a value never lands in a terminal's scrollback or a CI log by accident.`,
 				return usageErr("refusing to print the value of %s without --reveal: it would land in your terminal scrollback or CI log; use `berth secret ls` to see names and versions, or pass --reveal", full)
 			}
 			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
 			p, st, err := c.g.openSecrets(ctx)
 			if err != nil {
 				return err
@@ -391,9 +382,6 @@ deploy or a rollback) until NAME is set again and the service redeployed.`,
 				return err
 			}
 			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
 			p, st, err := c.g.openSecrets(ctx)
 			if err != nil {
 				return err

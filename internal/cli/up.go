@@ -38,9 +38,6 @@ tasks are adopted, not restarted.`,
 }
 
 func (c *upCommand) run(parent context.Context) error {
-	if parent == nil {
-		parent = context.Background()
-	}
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sp, err := c.g.loadSpec()
