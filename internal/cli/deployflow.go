@@ -99,36 +99,10 @@ func selectServices(sp *spec.Spec, names []string) ([]*spec.Service, error) {
 }
 
 func didYouMean(n string, names []string) string {
-	best, bd := "", 1<<30
-	for _, c := range names {
-		if d := levenshtein(n, c); d < bd {
-			best, bd = c, d
-		}
-	}
-	if best != "" && bd <= 2 {
-		return fmt.Sprintf(" (did you mean %q?)", best)
+	if hint := spec.Suggest(n, names); hint != "" {
+		return " (" + hint + ")"
 	}
 	return fmt.Sprintf(" (services: %s)", strings.Join(names, ", "))
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // buildReleases builds the artifacts of the services in parallel and

@@ -19,3 +19,13 @@ func TestFollowAlias(t *testing.T) {
 		}
 	}
 }
+
+func TestDidYouMean(t *testing.T) {
+	names := []string{"auth", "catalog", "orders"}
+	if got := didYouMean("catalgo", names); got != ` (did you mean "catalog"?)` {
+		t.Errorf("near miss: %q", got)
+	}
+	if got := didYouMean("zzz", names); got != " (services: auth, catalog, orders)" {
+		t.Errorf("far miss: %q", got)
+	}
+}

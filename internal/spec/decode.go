@@ -278,7 +278,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			for j, f := range fields {
 				names[j] = f.key
 			}
-			d.fail(kv[0], join(path, key), fmt.Sprintf("unknown key %q", key), suggest(key, names))
+			d.fail(kv[0], join(path, key), fmt.Sprintf("unknown key %q", key), Suggest(key, names))
 			continue
 		}
 		f := fields[i]
@@ -315,7 +315,7 @@ func (d *decoder) check(m meta, n *yaml.Node, v reflect.Value, path string) {
 	switch v.Kind() {
 	case reflect.String:
 		if len(m.enum) > 0 && !slices.Contains(m.enum, v.String()) {
-			hint := suggest(v.String(), m.enum)
+			hint := Suggest(v.String(), m.enum)
 			if hint == "" {
 				hint = "one of " + strings.Join(m.enum, ", ")
 			}

@@ -27,7 +27,7 @@ func (s *Spec) ForEnvironment(name string) (*Spec, error) {
 			known = append(known, n)
 		}
 		sort.Strings(known)
-		hint := suggest(name, known)
+		hint := Suggest(name, known)
 		if hint == "" && len(known) > 0 {
 			hint = fmt.Sprintf("defined: %v", known)
 		}

@@ -104,9 +104,9 @@ func (ps *problems) err() error {
 	return &Error{Problems: out}
 }
 
-// suggest returns a did-you-mean hint naming the candidate closest to word
+// Suggest returns a did-you-mean hint naming the candidate closest to word
 // by edit distance, or "" when none is close enough.
-func suggest(word string, candidates []string) string {
+func Suggest(word string, candidates []string) string {
 	best, bestDist := "", 0
 	limit := 2
 	if len(word) <= 3 {

@@ -192,7 +192,7 @@ func (l *loader) checkService(svc *Service, names []string) {
 		case dep == svc.Name:
 			l.at(svc, p, "a service cannot depend on itself", "")
 		case !slices.Contains(names, dep):
-			l.at(svc, p, fmt.Sprintf("unknown service %q", dep), suggest(dep, names))
+			l.at(svc, p, fmt.Sprintf("unknown service %q", dep), Suggest(dep, names))
 		}
 	}
 }
@@ -228,7 +228,7 @@ func secretRefProblem(ref string) (msg, hint string) {
 			return fmt.Sprintf("invalid Secrets Manager reference %q", ref), "write secretsmanager:name or secretsmanager:name#key"
 		}
 	default:
-		hint := suggest(provider, []string{"ssm", "secretsmanager"})
+		hint := Suggest(provider, []string{"ssm", "secretsmanager"})
 		if hint == "" {
 			hint = forms
 		}
