@@ -161,17 +161,20 @@ type Event struct {
 	Fields     map[string]string `json:"fields,omitempty"`
 }
 
-// Event kinds the CLI reacts to.
+// Event kinds: the stream's "kind" field.
 const (
-	EventDeployStarted  = "deploy.started"
-	EventDeployProgress = "deploy.progress"
-	EventDeploySucceded = "deploy.succeeded"
-	EventDeployRollback = "deploy.rolled_back"
-	EventDeployFailed   = "deploy.failed"
-	EventTaskStarted    = "task.started"
-	EventTaskHealthy    = "task.healthy"
-	EventTaskUnhealthy  = "task.unhealthy"
-	EventTaskExited     = "task.exited"
-	EventTaskStopped    = "task.stopped"
-	EventTaskAdopted    = "task.adopted"
+	EventDeployStarted   = "deploy.started"
+	EventDeployProgress  = "deploy.progress"
+	EventDeployPromoted  = "deploy.promoted"
+	EventDeploySucceeded = "deploy.succeeded"
+	EventDeployRollback  = "deploy.rolled_back"
+	EventDeployFailed    = "deploy.failed"
+	EventTaskStarted     = "task.started"
+	EventTaskHealthy     = "task.healthy"
+	EventTaskUnhealthy   = "task.unhealthy"
+	EventTaskExited      = "task.exited"
+	EventTaskStopped     = "task.stopped"
+	EventTaskAdopted     = "task.adopted"
+	EventTaskLost        = "task.lost"
+	EventServiceScaled   = "service.scaled"
 )

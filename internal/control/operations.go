@@ -170,10 +170,10 @@ func (v *svc) startDeployment(ctx context.Context, rel, count int, setID, why st
 	v.crashes = 0
 	v.notBefore = time.Time{}
 	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, rel, strategy, count)
-	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: "deploy.started", Message: msg,
+	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(rel), "from": strconv.Itoa(d.FromRelease)}})
 	if ri, err := v.release(ctx, rel); err == nil {
-		v.notifyDeployment(ri, "deploy.started", msg, &d)
+		v.notifyDeployment(ri, api.EventDeployStarted, msg, &d)
 	}
 	return d, nil
 }
@@ -337,7 +337,7 @@ func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
 		if err != nil {
 			return fmt.Errorf("record scale of %s: %w", name, err)
 		}
-		s.emit(store.Event{Service: name, Kind: "service.scaled", Message: fmt.Sprintf("scaled %s from %d to %d tasks", name, old, n)})
+		s.emit(store.Event{Service: name, Kind: api.EventServiceScaled, Message: fmt.Sprintf("scaled %s from %d to %d tasks", name, old, n)})
 		v.kick()
 	}
 	return nil

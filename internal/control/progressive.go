@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/store"
@@ -96,12 +97,12 @@ func (v *svc) stepProgressive(ctx context.Context, now time.Time) {
 	v.applyWeighted(weights, previewRel, stops)
 	v.saveProgress(ctx, dec.Progress)
 	if dec.Event != "" {
-		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: "deploy.progress", Message: fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, dec.Event),
+		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployProgress, Message: fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, dec.Event),
 			Fields: map[string]string{"phase": dec.Progress.Phase, "weight": strconv.Itoa(dec.Weight), "step": strconv.Itoa(dec.Progress.Step)}})
 	}
 	if dec.Promoted {
-		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: "deploy.promoted", Message: fmt.Sprintf("%s release %d promoted (%s)", v.name, d.ToRelease, dec.Progress.Phase)})
-		v.notify(ri, "deploy.promoted", fmt.Sprintf("%s release %d promoted", v.name, d.ToRelease))
+		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployPromoted, Message: fmt.Sprintf("%s release %d promoted (%s)", v.name, d.ToRelease, dec.Progress.Phase)})
+		v.notify(ri, api.EventDeployPromoted, fmt.Sprintf("%s release %d promoted", v.name, d.ToRelease))
 	}
 	if dec.Rollback {
 		from := d.FromRelease

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/driver"
 	"github.com/berth-dev/berth/internal/notify"
@@ -138,7 +139,7 @@ func (v *svc) recover(ctx context.Context, active store.Deployment) error {
 				rec.Exit += ": " + err.Error()
 			}
 			v.put(rec)
-			v.s.emit(store.Event{Service: v.name, Kind: "task.lost", Message: fmt.Sprintf("task %s was gone after restart", rec.ID)})
+			v.s.emit(store.Event{Service: v.name, Kind: api.EventTaskLost, Message: fmt.Sprintf("task %s was gone after restart", rec.ID)})
 			continue
 		}
 		// Load the release so watch finds its health check.
@@ -154,7 +155,7 @@ func (v *svc) recover(ctx context.Context, active store.Deployment) error {
 			v.stopTask(rec.ID)
 			continue
 		}
-		v.s.emit(store.Event{Service: v.name, Kind: "task.adopted", Message: fmt.Sprintf("adopted task %s (release %d) at %s", rec.ID, rec.Release, h.Addr)})
+		v.s.emit(store.Event{Service: v.name, Kind: api.EventTaskAdopted, Message: fmt.Sprintf("adopted task %s (release %d) at %s", rec.ID, rec.Release, h.Addr)})
 		v.watch(t)
 	}
 	return nil
@@ -324,12 +325,12 @@ func (v *svc) finish(ctx context.Context, state, reason string) {
 	if err := v.s.cfg.Store.UpdateDeployment(ctx, *d); err != nil {
 		v.log.Error("record deployment", "deployment", d.ID, "err", err)
 	}
-	kind, msg := "deploy.succeeded", fmt.Sprintf("%s release %d is live (%d tasks healthy)", v.name, d.ToRelease, v.state.Count)
+	kind, msg := api.EventDeploySucceeded, fmt.Sprintf("%s release %d is live (%d tasks healthy)", v.name, d.ToRelease, v.state.Count)
 	switch state {
 	case store.DeployRolledBack:
-		kind, msg = "deploy.rolled_back", fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, reason)
+		kind, msg = api.EventDeployRollback, fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, reason)
 	case store.DeployFailed:
-		kind, msg = "deploy.failed", fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, reason)
+		kind, msg = api.EventDeployFailed, fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, reason)
 	}
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: kind, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "state": state}})
@@ -530,7 +531,7 @@ func (v *svc) launch(t *task, ri *relInfo) {
 	if !t.draining {
 		v.put(t.rec)
 	}
-	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: "task.started", Message: fmt.Sprintf("started task %s (release %d) at %s", t.rec.ID, t.rec.Release, h.Addr)})
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskStarted, Message: fmt.Sprintf("started task %s (release %d) at %s", t.rec.ID, t.rec.Release, h.Addr)})
 	draining := t.draining
 	v.watch(t)
 	v.mu.Unlock()
@@ -648,7 +649,7 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 			if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 				v.failures = nil
 			}
-			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: "task.healthy", Message: fmt.Sprintf("task %s (release %d) is healthy", id, t.rec.Release)})
+			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskHealthy, Message: fmt.Sprintf("task %s (release %d) is healthy", id, t.rec.Release)})
 			changed = true
 		}
 	} else {
@@ -663,7 +664,7 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 			if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 				v.failures = append(v.failures, deploy.Failure{TaskID: id, At: now, Why: "failed health check: " + t.lastCheck})
 			}
-			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: "task.unhealthy", Message: fmt.Sprintf("task %s (release %d) is unhealthy: %s", id, t.rec.Release, t.lastCheck)})
+			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskUnhealthy, Message: fmt.Sprintf("task %s (release %d) is unhealthy: %s", id, t.rec.Release, t.lastCheck)})
 			changed = true
 		}
 	}
@@ -710,7 +711,7 @@ func (v *svc) taskExited(id string, st driver.ExitStatus) {
 		v.failures = append(v.failures, deploy.Failure{TaskID: id, At: now, Why: "exited with " + st.String()})
 	}
 	v.log.Warn("task exited", "task", id, "release", t.rec.Release, "status", st.String())
-	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: "task.exited",
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskExited,
 		Message: fmt.Sprintf("task %s (release %d) exited: %s", id, t.rec.Release, st.String())})
 	v.mu.Unlock()
 	v.step()
@@ -760,7 +761,7 @@ func (v *svc) stopTask(id string) {
 			delete(v.tasks, id)
 		}
 		v.mu.Unlock()
-		v.s.emit(store.Event{Service: v.name, Kind: "task.stopped", Message: fmt.Sprintf("stopped task %s (release %d)", id, t.rec.Release)})
+		v.s.emit(store.Event{Service: v.name, Kind: api.EventTaskStopped, Message: fmt.Sprintf("stopped task %s (release %d)", id, t.rec.Release)})
 	}()
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 
 	"github.com/berth-dev/berth/internal/api"
@@ -65,7 +64,7 @@ func Wait(ctx context.Context, e Engine, deps []api.Deployment, progress func(ap
 					mu.Unlock()
 				}
 				switch ev.Kind {
-				case api.EventDeploySucceded, api.EventDeployRollback, api.EventDeployFailed:
+				case api.EventDeploySucceeded, api.EventDeployRollback, api.EventDeployFailed:
 					return final
 				}
 				return nil
@@ -97,8 +96,3 @@ func (stopErr) Error() string { return "stop" }
 
 // errStop ends an event stream from inside its callback.
 var errStop error = stopErr{}
-
-// SortServices orders a status's services by name.
-func SortServices(s *api.Status) {
-	sort.Slice(s.Services, func(i, j int) bool { return s.Services[i].Name < s.Services[j].Name })
-}
