@@ -58,35 +58,22 @@ func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 	if err != nil {
 		return resp, err
 	}
-	setID := "set-" + s.cfg.Clock.Now().UTC().Format("20060102-150405") + "-" + randHex(2)
-	set := store.ReleaseSet{ID: setID, Commit: req.Commit, CreatedAt: s.cfg.Clock.Now()}
-	var started []*svc
+	set := s.newSet("set", req.Commit)
 	for _, p := range preps {
 		v := s.getOrCreate(p.rs.Service)
 		// A changed secret makes a new release even when nothing else changed.
 		force := req.Force || v.secretsStale(ctx, versions[p.rs.Service])
-		d, changed, err := v.deploy(ctx, p.rs, p.cfg, versions[p.rs.Service], setID, force)
+		d, changed, err := v.deploy(ctx, p.rs, p.cfg, versions[p.rs.Service], set.set.ID, force)
 		if err != nil {
 			return resp, err
 		}
 		if !changed {
-			resp.Unchanged = append(resp.Unchanged, p.rs.Service)
+			set.unchanged(p.rs.Service)
 			continue
 		}
-		set.Members = append(set.Members, store.SetMember{Service: p.rs.Service, Release: d.ToRelease, PrevRelease: d.FromRelease})
-		resp.Deployments = append(resp.Deployments, apiDeployment(d))
-		started = append(started, v)
+		set.add(v, d)
 	}
-	if len(set.Members) > 0 {
-		if err := s.cfg.Store.CreateReleaseSet(ctx, set); err != nil {
-			return resp, fmt.Errorf("record release set: %w", err)
-		}
-		resp.SetID = setID
-	}
-	for _, v := range started {
-		v.kick()
-	}
-	return resp, nil
+	return s.commit(ctx, set)
 }
 
 func (s *Server) getOrCreate(name string) *svc {
@@ -244,35 +231,27 @@ func (s *Server) Rollback(ctx context.Context, req api.RollbackRequest) (api.Dep
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	setID := ""
+	prefix := ""
 	if len(names) > 1 || req.Set != "" || req.LastSet || req.ToCommit != "" {
-		setID = "rollback-" + s.cfg.Clock.Now().UTC().Format("20060102-150405") + "-" + randHex(2)
+		prefix = "rollback"
 	}
-	set := store.ReleaseSet{ID: setID, CreatedAt: s.cfg.Clock.Now()}
+	set := s.newSet(prefix, "")
 	for _, n := range names {
 		v, ok := s.service(n)
 		if !ok {
 			continue
 		}
-		d, err := v.rollbackTo(ctx, targets[n], setID)
+		d, err := v.rollbackTo(ctx, targets[n], set.set.ID)
 		if err != nil {
 			return resp, err
 		}
 		if d.ID == 0 {
-			resp.Unchanged = append(resp.Unchanged, n)
+			set.unchanged(n)
 			continue
 		}
-		set.Members = append(set.Members, store.SetMember{Service: n, Release: d.ToRelease, PrevRelease: d.FromRelease})
-		resp.Deployments = append(resp.Deployments, apiDeployment(d))
-		v.kick()
+		set.add(v, d)
 	}
-	if setID != "" && len(set.Members) > 0 {
-		if err := s.cfg.Store.CreateReleaseSet(ctx, set); err != nil {
-			return resp, fmt.Errorf("record release set: %w", err)
-		}
-		resp.SetID = setID
-	}
-	return resp, nil
+	return s.commit(ctx, set)
 }
 
 // previousRelease is the release that ran before the current one.

@@ -59,26 +59,15 @@ func (s *Server) RolloutSecrets(ctx context.Context, req api.SecretsRolloutReque
 	if len(rolls) == 0 {
 		return resp, nil
 	}
-	setID := "secrets-" + s.cfg.Clock.Now().UTC().Format("20060102-150405") + "-" + randHex(2)
-	set := store.ReleaseSet{ID: setID, CreatedAt: s.cfg.Clock.Now()}
-	var started []*svc
+	set := s.newSet("secrets", "")
 	for _, r := range rolls {
-		d, err := r.v.rollSecrets(ctx, r, setID)
+		d, err := r.v.rollSecrets(ctx, r, set.set.ID)
 		if err != nil {
 			return resp, err
 		}
-		set.Members = append(set.Members, store.SetMember{Service: r.v.name, Release: d.ToRelease, PrevRelease: d.FromRelease})
-		resp.Deployments = append(resp.Deployments, apiDeployment(d))
-		started = append(started, r.v)
+		set.add(r.v, d)
 	}
-	if err := s.cfg.Store.CreateReleaseSet(ctx, set); err != nil {
-		return resp, fmt.Errorf("record release set: %w", err)
-	}
-	resp.SetID = setID
-	for _, v := range started {
-		v.kick()
-	}
-	return resp, nil
+	return s.commit(ctx, set)
 }
 
 // planSecretRoll decides whether a secret change among names rolls this
