@@ -490,3 +490,69 @@ func TestReconciler_StatusShowsSampledUsage(t *testing.T) {
 		return len(st.Services[0].Tasks) == 2
 	})
 }
+
+// deploySet posts one release of each named service, as one release set.
+func (p *plane) deploySet(commit string, names ...string) api.DeployResponse {
+	p.t.Helper()
+	req := api.DeployRequest{Commit: commit, Force: true}
+	for _, n := range names {
+		sp, err := spec.Parse("/tmp/berth.yaml", []byte("project: test\nservices:\n  "+n+":\n    run: ./x\n    count: 1\n"))
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: sp.Services[n]})
+		req.Releases = append(req.Releases, api.ReleaseSpec{Service: n, Commit: commit, Config: raw})
+	}
+	resp, err := p.srv.Deploy(context.Background(), req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return resp
+}
+
+// settle waits until every deployment of resp has finished.
+func (p *plane) settle(resp api.DeployResponse) {
+	p.t.Helper()
+	for _, d := range resp.Deployments {
+		p.until("deployment "+d.Service+" finished", 100*time.Millisecond, func() bool { return p.deployment(d.ID).Finished() })
+	}
+}
+
+func (p *plane) releases() map[string]int {
+	out := map[string]int{}
+	for _, s := range p.srv.Status(context.Background()).Services {
+		out[s.Name] = s.Release
+	}
+	return out
+}
+
+func TestReconciler_RollbackSet_ReturnsEveryServiceOfTheSet(t *testing.T) {
+	p := newPlane(t)
+	p.settle(p.deploySet("aaaa111", "api", "web"))
+	p.settle(p.deploySet("bbbb222", "api", "web", "jobs")) // jobs is new in this set
+	if got := p.releases(); got["api"] != 2 || got["web"] != 2 || got["jobs"] != 1 {
+		t.Fatalf("before rollback: %v", got)
+	}
+	resp, err := p.srv.Rollback(context.Background(), api.RollbackRequest{LastSet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Deployments) != 3 || resp.SetID == "" {
+		t.Fatalf("rollback of the set = %+v, want 3 deployments as one set", resp)
+	}
+	p.settle(resp)
+	if got := p.releases(); got["api"] != 1 || got["web"] != 1 || got["jobs"] != 0 {
+		t.Fatalf("after rollback --set: %v, want api and web on 1 and jobs stopped", got)
+	}
+	p.until("jobs' task stopped", 100*time.Millisecond, func() bool { return len(p.drv.live()) == 2 })
+
+	// --to-commit returns every service with a release from that commit.
+	resp, err = p.srv.Rollback(context.Background(), api.RollbackRequest{ToCommit: "bbbb222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.settle(resp)
+	if got := p.releases(); got["api"] != 2 || got["web"] != 2 || got["jobs"] != 1 {
+		t.Fatalf("after rollback --to-commit bbbb222: %v", got)
+	}
+}

@@ -245,7 +245,7 @@ func (v *svc) step() {
 		// The stopped tasks left the decision's view: decide again.
 		v.kick()
 	}
-	if v.dep != nil {
+	if v.dep != nil && cfg != nil { // cfg is nil while a service is rolled back to nothing
 		if at := deploy.NextDeadline(deploy.JudgeInput{Release: v.dep.ToRelease, Tasks: v.views(), Deadline: time.Duration(cfg.Health.Deadline)}); !at.IsZero() {
 			v.arm(now, at)
 		}
