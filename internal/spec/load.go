@@ -99,6 +99,11 @@ func Parse(path string, data []byte) (*Spec, error) {
 		return nil, l.ps.err()
 	}
 
+	if p, over := checkExpansion(top); over {
+		l.ps.add(p)
+		return nil, l.ps.err()
+	}
+
 	s := &Spec{Path: abs, Root: l.root}
 	d := &decoder{ps: l.ps}
 	d.decode(top, reflect.ValueOf(s).Elem(), "")
@@ -119,8 +124,10 @@ type loader struct {
 	fsys fs.FS
 	// set maps every key path written in the file to its position.
 	set map[string]position
-	// failed holds the key paths decoding already reported.
-	failed map[string]bool
+	// failed holds the key paths decoding already reported; failedBy
+	// indexes them by owner (built by hasFailed).
+	failed   map[string]bool
+	failedBy map[string][]string
 }
 
 var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -165,16 +172,22 @@ func firstFailingLine(data []byte) int {
 
 // child returns the value node of key in mapping n, or nil.
 func child(n *yaml.Node, key string) *yaml.Node {
+	return children(n)[key]
+}
+
+// children maps every key of mapping n (merge keys expanded) to its
+// resolved value node; the last one wins, as in decoding. It is nil when n
+// is not a mapping.
+func children(n *yaml.Node) map[string]*yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
-	var found *yaml.Node
-	for _, kv := range pairs(n) {
-		if resolve(kv[0]).Value == key {
-			found = resolve(kv[1]) // the last one wins, as in decoding
-		}
+	ps := pairs(n)
+	out := make(map[string]*yaml.Node, len(ps))
+	for _, kv := range ps {
+		out[resolve(kv[0]).Value] = resolve(kv[1])
 	}
-	return found
+	return out
 }
 
 // assemble builds every service from, in order: built-in defaults, the
@@ -201,8 +214,8 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 	for name := range s.Services {
 		names[name] = true
 	}
-	defaultsNode := child(top, "defaults")
-	servicesNode := child(top, "services")
+	defaults := children(child(top, "defaults"))
+	servicesNode := children(child(top, "services"))
 	quiet := &decoder{}
 
 	services := make(map[string]*Service, len(names))
@@ -210,14 +223,14 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 		svc := &Service{Name: name, Health: builtinHealth(), Deploy: builtinDeploy(), Count: ptr(1)}
 		v := reflect.ValueOf(svc).Elem()
 		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config"} {
-			if n := child(defaultsNode, key); n != nil {
+			if n := defaults[key]; n != nil {
 				quiet.decode(n, v.FieldByIndex(serviceField(key)), "")
 			}
 		}
 		if d, ok := discovered[name]; ok {
 			svc.Dir, svc.Build, svc.Line = d.Dir, d.Build, d.Line
 		}
-		if n := child(servicesNode, name); n != nil {
+		if n := servicesNode[name]; n != nil {
 			quiet.decode(n, v, "")
 			svc.Line = l.set["services."+name].line
 		}

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"container/heap"
 	"fmt"
 	"net"
 	"net/url"
@@ -42,7 +43,7 @@ func (l *loader) validate(s *Spec) {
 	}
 	names := sortedNames(s.Services)
 	for _, name := range names {
-		l.checkService(s.Services[name], names)
+		l.checkService(s, s.Services[name], names)
 	}
 	l.checkRoutes(s, names)
 	l.checkPorts(s, names)
@@ -97,9 +98,23 @@ func (l *loader) at(svc *Service, rel, msg, hint string) {
 // hasFailed reports whether decoding already found a problem at or under
 // one of the service-relative key paths (in the service or in defaults:).
 func (l *loader) hasFailed(svc *Service, rels ...string) bool {
-	for p := range l.failed {
-		for _, rel := range rels {
-			for _, prefix := range []string{"services." + svc.Name + "." + rel, "defaults." + rel} {
+	if l.failedBy == nil {
+		// Index the failed paths by their owner (services.<name> or
+		// defaults) once, so each service looks only at its own.
+		l.failedBy = map[string][]string{}
+		for p := range l.failed {
+			owner := "defaults"
+			if rest, ok := strings.CutPrefix(p, "services."); ok {
+				name, _, _ := strings.Cut(rest, ".")
+				owner = "services." + name
+			}
+			l.failedBy[owner] = append(l.failedBy[owner], p)
+		}
+	}
+	for _, owner := range []string{"services." + svc.Name, "defaults"} {
+		for _, p := range l.failedBy[owner] {
+			for _, rel := range rels {
+				prefix := owner + "." + rel
 				if p == prefix || strings.HasPrefix(p, prefix+".") || strings.HasPrefix(p, prefix+"[") {
 					return true
 				}
@@ -156,7 +171,7 @@ func (l *loader) checkRelPath(p, rel string) {
 	}
 }
 
-func (l *loader) checkService(svc *Service, names []string) {
+func (l *loader) checkService(s *Spec, svc *Service, names []string) {
 	if svc.Run == "" && svc.Image == "" && !svc.Build.Docker() && !l.hasFailed(svc, "run", "image", "build") {
 		l.at(svc, "", "no way to run this service: it has no run, image or docker build", "add `run: <command>`")
 	}
@@ -191,7 +206,7 @@ func (l *loader) checkService(svc *Service, names []string) {
 		switch {
 		case dep == svc.Name:
 			l.at(svc, p, "a service cannot depend on itself", "")
-		case !slices.Contains(names, dep):
+		case s.Services[dep] == nil:
 			l.at(svc, p, fmt.Sprintf("unknown service %q", dep), Suggest(dep, names))
 		}
 	}
@@ -505,24 +520,38 @@ func (l *loader) order(s *Spec, names []string) []string {
 			users[d] = append(users[d], n)
 		}
 	}
-	var ready, out []string
+	ready := &nameHeap{}
 	for _, n := range names {
 		if waiting[n] == 0 {
-			ready = append(ready, n)
+			heap.Push(ready, n)
 		}
 	}
-	for len(ready) > 0 {
-		sort.Strings(ready)
-		n := ready[0]
-		ready = ready[1:]
+	out := make([]string, 0, len(names))
+	for ready.Len() > 0 {
+		n := heap.Pop(ready).(string)
 		out = append(out, n)
 		for _, u := range users[n] {
 			if waiting[u]--; waiting[u] == 0 {
-				ready = append(ready, u)
+				heap.Push(ready, u)
 			}
 		}
 	}
 	return out
+}
+
+// nameHeap is a min-heap of names: the alphabetically first ready service
+// is taken in O(log n).
+type nameHeap []string
+
+func (h nameHeap) Len() int           { return len(h) }
+func (h nameHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h nameHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nameHeap) Push(x any)        { *h = append(*h, x.(string)) }
+func (h *nameHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // canonicalCycle rotates a cycle to start at its alphabetically first name.
