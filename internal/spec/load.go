@@ -37,6 +37,10 @@ func builtinHealth() *Health {
 	}
 }
 
+func builtinHeal() *Heal {
+	return &Heal{MaxRestarts: DefaultHealMaxRestarts, Window: DefaultHealWindow}
+}
+
 func builtinDeploy() *Deploy {
 	return &Deploy{
 		Strategy:       "rolling",
@@ -200,6 +204,9 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 	if s.Listen == "" {
 		s.Listen = DefaultListen
 	}
+	if s.MaxCount == 0 {
+		s.MaxCount = DefaultMaxCount
+	}
 	for i := range s.Notify {
 		if s.Notify[i].Format == "" {
 			s.Notify[i].Format = "json"
@@ -220,9 +227,9 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 
 	services := make(map[string]*Service, len(names))
 	for name := range names {
-		svc := &Service{Name: name, Health: builtinHealth(), Deploy: builtinDeploy(), Count: ptr(1)}
+		svc := &Service{Name: name, Health: builtinHealth(), Deploy: builtinDeploy(), Count: ptr(1), Heal: builtinHeal()}
 		v := reflect.ValueOf(svc).Elem()
-		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config"} {
+		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config", "heal"} {
 			if n := defaults[key]; n != nil {
 				quiet.decode(n, v.FieldByIndex(serviceField(key)), "")
 			}
@@ -233,6 +240,9 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 		if n := servicesNode[name]; n != nil {
 			quiet.decode(n, v, "")
 			svc.Line = l.set["services."+name].line
+		}
+		if svc.MaxCount == 0 {
+			svc.MaxCount = s.MaxCount
 		}
 		l.fill(svc)
 		services[name] = svc
@@ -267,6 +277,20 @@ func (l *loader) fill(svc *Service) {
 		}
 		if svc.Build.Dockerfile == "" {
 			svc.Build.Dockerfile = "Dockerfile"
+		}
+	}
+	if svc.Health.Kind() == HealthHTTP && svc.Health.Path == "" {
+		svc.Health.Path = builtinHealth().Path
+	}
+	if sc := svc.Scale; sc != nil {
+		if sc.Min == nil {
+			sc.Min = ptr(1)
+		}
+		if sc.UpCooldown == 0 && !l.isSet(svc.Name, "scale.up_cooldown") {
+			sc.UpCooldown = DefaultUpCooldown
+		}
+		if sc.DownCooldown == 0 && !l.isSet(svc.Name, "scale.down_cooldown") {
+			sc.DownCooldown = DefaultDownCooldown
 		}
 	}
 	d := svc.Deploy

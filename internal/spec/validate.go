@@ -189,6 +189,8 @@ func (l *loader) checkService(s *Spec, svc *Service, names []string) {
 		}
 	}
 	l.checkHealth(svc)
+	l.checkCounts(svc)
+	l.checkDockerOnly(s, svc)
 	l.checkRoute(svc)
 	l.checkDeploy(svc)
 	for _, k := range sortedKeys(svc.Secrets) {
@@ -254,8 +256,24 @@ func secretRefProblem(ref string) (msg, hint string) {
 
 func (l *loader) checkHealth(svc *Service) {
 	h := svc.Health
-	if !strings.HasPrefix(h.Path, "/") {
-		l.at(svc, "health.path", fmt.Sprintf("health path %q must start with /", h.Path), "")
+	kinds := 0
+	for _, set := range []bool{h.Path != "", h.TCP, len(h.Command) > 0} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		l.at(svc, "health", "health sets more than one kind of check (path, tcp, command)", "keep one: path for HTTP, tcp: true for a connect check, or command")
+	}
+	switch h.Kind() {
+	case HealthHTTP:
+		if !strings.HasPrefix(h.Path, "/") {
+			l.at(svc, "health.path", fmt.Sprintf("health path %q must start with /", h.Path), "")
+		}
+	case HealthCommand:
+		if strings.TrimSpace(h.Command[0]) == "" {
+			l.at(svc, "health.command[0]", "health command has no program", "write e.g. command: [pg_isready, -U, postgres]")
+		}
 	}
 	if h.Interval <= 0 {
 		l.at(svc, "health.interval", "health interval must be more than 0s", "")
@@ -266,6 +284,74 @@ func (l *loader) checkHealth(svc *Service) {
 	if h.Deadline <= 0 {
 		l.at(svc, "health.deadline", "health deadline must be more than 0s", "")
 	}
+}
+
+// checkCounts checks count, max_count, scale and heal.
+func (l *loader) checkCounts(svc *Service) {
+	if svc.Count != nil && *svc.Count > svc.MaxCount && !l.hasFailed(svc, "count", "max_count") {
+		l.at(svc, "count", fmt.Sprintf("count %d is more than the maximum of %d tasks", *svc.Count, svc.MaxCount), "lower count, or raise max_count (for this service or at the top level)")
+	}
+	if hl := svc.Heal; hl != nil && hl.Window <= 0 && !l.hasFailed(svc, "heal") {
+		l.at(svc, "heal.window", "heal window must be more than 0s", "write e.g. window: 10m")
+	}
+	sc := svc.Scale
+	if sc == nil || l.hasFailed(svc, "scale") {
+		return
+	}
+	if sc.Max == 0 {
+		l.at(svc, "scale", "scale needs max, the most tasks autoscaling may run", "add e.g. max: 10")
+	} else {
+		if sc.Max > svc.MaxCount {
+			l.at(svc, "scale.max", fmt.Sprintf("scale max %d is more than the maximum of %d tasks", sc.Max, svc.MaxCount), "lower max, or raise max_count")
+		}
+		if sc.MinCount() > sc.Max {
+			l.at(svc, "scale.min", fmt.Sprintf("scale min %d is more than max %d", sc.MinCount(), sc.Max), "")
+		}
+		if _, written := l.set["services."+svc.Name+".count"]; written && svc.Count != nil && (*svc.Count < sc.MinCount() || *svc.Count > sc.Max) {
+			l.at(svc, "count", fmt.Sprintf("count %d is outside scale's %d..%d", *svc.Count, sc.MinCount(), sc.Max), "count is where autoscaling starts: keep it within min and max, or leave it out")
+		}
+	}
+	const targets = "one of {cpu: 60%}, {memory: 70%}, {rps_per_task: 200}, {p99: 300ms}"
+	switch ms := sc.Target.metricsOrNil(); {
+	case sc.Target == nil:
+		l.at(svc, "scale", "scale needs a target to track", "add target: "+targets)
+	case len(ms) == 0:
+		l.at(svc, "scale.target", "scale target sets no metric above zero", "write "+targets)
+	case len(ms) > 1:
+		l.at(svc, "scale.target", fmt.Sprintf("scale target sets %s: autoscaling tracks one metric", strings.Join(ms, " and ")), "keep one of them")
+	}
+}
+
+// checkDockerOnly refuses image, volumes and ports where the spec says
+// the process engine runs it, and checks them otherwise.
+func (l *loader) checkDockerOnly(s *Spec, svc *Service) {
+	keys := svc.DockerOnlyKeys()
+	if len(keys) > 0 && onlyProcess(s) && !l.hasFailed(svc, keys...) {
+		l.at(svc, keys[0], fmt.Sprintf("%s need the docker engine, but this spec runs on the process engine everywhere", strings.Join(keys, ", ")),
+			"set engine: docker (or auto, or in an environment), or give the service a run: command instead")
+	}
+	targets := map[string]int{}
+	for i, v := range svc.Volumes {
+		if j, dup := targets[path.Clean(v.Target)]; dup {
+			l.at(svc, fmt.Sprintf("volumes[%d]", i), fmt.Sprintf("volume target %s is also mounted by volumes[%d]", v.Target, j), "")
+		}
+		targets[path.Clean(v.Target)] = i
+	}
+}
+
+// onlyProcess reports whether every way to run s uses the process engine:
+// the spec says engine: process and no environment says otherwise. (With
+// auto, the engine is known only at run time: Spec.CheckEngine.)
+func onlyProcess(s *Spec) bool {
+	if s.Engine != "process" {
+		return false
+	}
+	for _, e := range s.Environments {
+		if e != nil && e.Engine != "" && e.Engine != "process" {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *loader) checkRoute(svc *Service) {
