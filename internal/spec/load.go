@@ -82,7 +82,7 @@ func Parse(path string, data []byte) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse spec %s: %w", path, err)
 	}
-	l := &loader{ps: &problems{file: path}, root: filepath.Dir(abs)}
+	l := &loader{ps: &problems{file: path}, warnings: &problems{file: path}, root: filepath.Dir(abs)}
 	l.fsys = os.DirFS(l.root)
 
 	var doc yaml.Node
@@ -117,12 +117,17 @@ func Parse(path string, data []byte) (*Spec, error) {
 	if err := l.ps.err(); err != nil {
 		return nil, err
 	}
+	if w := l.warnings.err(); w != nil {
+		s.Warnings = w.(*Error).Problems
+	}
 	return s, nil
 }
 
 // loader holds what assembling and validating one spec file needs.
 type loader struct {
-	ps   *problems
+	ps *problems
+	// warnings collects what is valid but has no effect (Spec.Warnings).
+	warnings *problems
 	root string
 	// fsys is the file system under root: the only I/O after the file is read.
 	fsys fs.FS

@@ -248,7 +248,7 @@ func TestParse_Errors(t *testing.T) {
 		{"bad step", "project: p\nservices:\n  web: {run: x, deploy: {strategy: canary, steps: [half, 100%]}}\n",
 			[]string{`:3:52: services.web.deploy.steps[0]: invalid canary step "half"`}},
 		{"steps without canary", "project: p\nservices:\n  web: {run: x, deploy: {steps: [100%]}}\n",
-			[]string{":3:26: services.web.deploy.steps: steps only apply to strategy canary (add `strategy: canary`)"}},
+			[]string{":3:26: services.web.deploy.steps: steps only apply to strategies canary and bluegreen (add `strategy: canary`)"}},
 		{"rolling cannot progress", "project: p\nservices:\n  web: {run: x, deploy: {max_surge: 0}}\n",
 			[]string{":3:26: services.web.deploy.max_surge: max_surge and max_unavailable are both 0"}},
 		{"route clash", "project: p\nservices:\n  web:\n    run: x\n    route: {path: /api}\n  api:\n    run: y\n    route: {path: /api/}\n",

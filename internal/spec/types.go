@@ -31,6 +31,11 @@ type Spec struct {
 
 	// Order is the service names in dependency order (depends_on first).
 	Order []string `yaml:"-" json:"order"`
+
+	// Warnings are things in the spec that are valid but probably not what
+	// was meant (a key that has no effect where it is written), located
+	// like problems. Commands print them; they never stop one.
+	Warnings []Problem `yaml:"-" json:"-"`
 }
 
 // Environment is a named target with its engine and overrides.

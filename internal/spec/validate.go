@@ -32,6 +32,18 @@ func (l *loader) validate(s *Spec) {
 	}
 	for i, n := range s.Notify {
 		l.checkURL(fmt.Sprintf("notify[%d].url", i), n.URL, "notify URL")
+		for j, ev := range n.Events {
+			if !slices.Contains(NotifyEvents(), ev) {
+				hint := Suggest(ev, NotifyEvents())
+				if rest, ok := strings.CutPrefix(ev, "deployment."); ok && slices.Contains(EventKinds, "deploy."+rest) {
+					hint = fmt.Sprintf("did you mean %q?", "deploy."+rest)
+				}
+				if hint == "" {
+					hint = "one of " + strings.Join(EventKinds, ", ") + " (deploy.* may be written without deploy.)"
+				}
+				l.atKey(fmt.Sprintf("notify[%d].events[%d]", i, j), fmt.Sprintf("unknown event %q", ev), hint)
+			}
+		}
 	}
 	if len(s.Services) == 0 {
 		hint := "add a `services:` mapping or `services_from: <glob>`"
@@ -93,6 +105,14 @@ func (l *loader) at(svc *Service, rel, msg, hint string) {
 		pos.line = svc.Line
 	}
 	l.ps.add(Problem{Line: pos.line, Column: pos.column, Path: full, Message: msg, Hint: hint})
+}
+
+// warnAt is at for a warning: valid, but probably not what was meant.
+func (l *loader) warnAt(svc *Service, rel, msg, hint string) {
+	ps := l.ps
+	l.ps = l.warnings
+	defer func() { l.ps = ps }()
+	l.at(svc, rel, msg, hint)
 }
 
 // hasFailed reports whether decoding already found a problem at or under
@@ -384,8 +404,20 @@ func (l *loader) checkDeploy(svc *Service) {
 	if d.Strategy == "rolling" && *d.MaxSurge == 0 && *d.MaxUnavailable == 0 {
 		l.at(svc, "deploy.max_surge", "max_surge and max_unavailable are both 0, so a rolling deployment could never progress", "set max_surge: 1")
 	}
-	if !canary && len(d.Steps) > 0 {
-		l.at(svc, "deploy.steps", "steps only apply to strategy canary", "add `strategy: canary`")
+	switch {
+	case d.Strategy == "bluegreen" && len(d.Steps) > 0:
+		// A blue/green takes steps: [pause], a manual gate before the switch.
+		for i, st := range d.Steps {
+			if !st.Gate {
+				l.at(svc, fmt.Sprintf("deploy.steps[%d]", i), fmt.Sprintf("a blue/green switches all traffic at once, so its steps can only be pause, got %s", st), "write steps: [pause] to wait for `berth promote` before the switch, or use strategy: canary for traffic steps")
+			}
+		}
+	case !canary && len(d.Steps) > 0:
+		l.at(svc, "deploy.steps", "steps only apply to strategies canary and bluegreen", "add `strategy: canary`")
+	}
+	if d.Bake > 0 && d.Strategy != "bluegreen" {
+		l.warnAt(svc, "deploy.bake", fmt.Sprintf("bake has no effect on a %s deployment: only blue/green keeps the old fleet after the switch", d.Strategy),
+			"remove bake, or use strategy: bluegreen; a canary is judged at every step for its pause")
 	}
 	if !canary && d.Linear != nil {
 		l.at(svc, "deploy.linear", "linear only applies to strategy canary", "add `strategy: canary`")
@@ -393,7 +425,7 @@ func (l *loader) checkDeploy(svc *Service) {
 	if len(d.Steps) > 0 && d.Linear != nil {
 		l.at(svc, "deploy.linear", "set either steps or linear, not both", "")
 	}
-	if len(d.Steps) > 0 && !l.hasFailed(svc, "deploy.steps") {
+	if canary && len(d.Steps) > 0 && !l.hasFailed(svc, "deploy.steps") {
 		last, lastIdx := 0, -1
 		for i, st := range d.Steps {
 			if st.Gate {
