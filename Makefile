@@ -1,10 +1,15 @@
 GO ?= go
 BIN := bin/berth
+# berth version prints these; a build outside make falls back to the VCS
+# revision the Go toolchain records.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/berth-dev/berth/internal/cli.version=$(VERSION) -X github.com/berth-dev/berth/internal/cli.commit=$(COMMIT)
 
 .PHONY: build test demo lint
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
 
 test:
 	$(GO) vet ./...
