@@ -98,13 +98,12 @@ func (g *globals) explain(err error) error {
 	}
 	var ae *local.APIError
 	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
-		msg := plainAPIMessage(ae.Message)
-		if m := unknownServiceRE.FindStringSubmatch(msg); m != nil {
+		if m := unknownServiceRE.FindStringSubmatch(ae.Message); m != nil {
 			return usageErr("no service %q%s", m[1], didYouMean(m[1], g.serviceNames(context.Background())))
 		}
-		if ae.Hint != "" {
-			msg += " (" + ae.Hint + ")"
-		}
+		// The error as wrapped by the command (it names the operation),
+		// with the API's hint, without HTTP jargon.
+		msg := plainAPIMessage(err.Error())
 		if ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden {
 			msg += "\n  check BERTH_TOKEN"
 		}
@@ -117,14 +116,10 @@ func (g *globals) explain(err error) error {
 // answer.
 var unknownServiceRE = regexp.MustCompile(`unknown service "([^"]+)"`)
 
-// plainAPIMessage drops HTTP jargon the control plane's errors start with.
+// plainAPIMessage drops the HTTP jargon the control plane's errors carry
+// ("bad request: count must not be negative").
 func plainAPIMessage(m string) string {
-	for _, p := range []string{"bad request: ", "bad request"} {
-		if rest, ok := strings.CutPrefix(m, p); ok {
-			return rest
-		}
-	}
-	return m
+	return strings.ReplaceAll(m, "bad request: ", "")
 }
 
 func fileExists(p string) bool {
@@ -144,7 +139,7 @@ func (g *globals) serviceNames(ctx context.Context) []string {
 		}
 		return s.Order
 	}
-	if g.file != "" && os.Getenv("BERTH_API") == "" && !fileExists(g.specPath()) {
+	if os.Getenv("BERTH_API") == "" && !fileExists(g.specPath()) {
 		return nil // no spec, so no socket beside it either
 	}
 	st, err := g.engine().Status(ctx)
