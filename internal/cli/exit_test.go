@@ -109,7 +109,7 @@ func TestRun_UnknownServiceFromTheControlPlaneExits2WithDidYouMean(t *testing.T)
 		{"scale", "ordres=2"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"-f", spec}, args...)...)
-		if code != exitUsage || !strings.Contains(stderr, `no service "ordres" (did you mean "orders"?)`) {
+		if code != exitUsage || !strings.Contains(stderr, `no service "ordres"`) || !strings.Contains(stderr, `(did you mean "orders"?)`) {
 			t.Errorf("%v: exit %d; stderr:\n%s", args, code, stderr)
 		}
 	}
@@ -201,5 +201,23 @@ func TestVersionLine(t *testing.T) {
 	code, out, _ := runCLI(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "berth ") || !strings.Contains(out, "(commit ") {
 		t.Errorf("berth version: exit %d, %q", code, out)
+	}
+}
+
+func TestScale_RefusesCountsAboveMaxCountBeforeAsking(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the control plane was asked: %s %s", r.Method, r.URL)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("BERTH_API", srv.URL)
+	spec := specDir(t)
+	code, _, stderr := runCLI(t, "-f", spec, "scale", "web=2", "orders=101")
+	if code != exitUsage || !strings.Contains(stderr, "orders=101: orders may run at most 100 tasks (max_count, "+spec+":7)") {
+		t.Errorf("exit %d; stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "-f", spec, "scale", "ordres=1")
+	if code != exitUsage || !strings.Contains(stderr, `(did you mean "orders"?)`) {
+		t.Errorf("exit %d; stderr:\n%s", code, stderr)
 	}
 }

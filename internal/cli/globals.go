@@ -154,6 +154,37 @@ func (g *globals) serviceNames(ctx context.Context) []string {
 	return names
 }
 
+// checkCounts refuses, before anything is asked of the engine, a count for
+// a service the spec does not have or above the service's max_count. It
+// checks nothing when the spec cannot be read: the control plane checks
+// counts too.
+func (g *globals) checkCounts(counts map[string]int) error {
+	s, err := spec.Load(g.specPath())
+	if err != nil {
+		return nil
+	}
+	if g.env != "" {
+		if s, err = s.ForEnvironment(g.env); err != nil {
+			return nil
+		}
+	}
+	names := make([]string, 0, len(counts))
+	for n := range counts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		svc := s.Services[name]
+		if svc == nil {
+			return usageErr("no service %q in %s%s", name, s.Path, didYouMean(name, s.Order))
+		}
+		if n := counts[name]; n > svc.MaxCount {
+			return usageErr("%s=%d: %s may run at most %d tasks (max_count, %s:%d); raise max_count there to run more", name, n, name, svc.MaxCount, s.Path, svc.Line)
+		}
+	}
+	return nil
+}
+
 // environmentNames are the environments the spec defines, sorted.
 func (g *globals) environmentNames() []string {
 	s, err := spec.Load(g.specPath())
