@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -173,6 +174,7 @@ func TestCompletion_OffersServicesAndEnvironments(t *testing.T) {
 		{[]string{"scale", ""}, "catalog= orders= web="},
 		{[]string{"status", "--env", ""}, "dev prod"},
 		{[]string{"history", "web", ""}, ""},
+		{[]string{"deploy", "--services", "web,"}, "web,catalog web,orders web,web"},
 	} {
 		if got := strings.Join(complete(tc.args...), " "); got != tc.want {
 			t.Errorf("complete %v = %q, want %q", tc.args, got, tc.want)
@@ -219,5 +221,20 @@ func TestScale_RefusesCountsAboveMaxCountBeforeAsking(t *testing.T) {
 	code, _, stderr = runCLI(t, "-f", spec, "scale", "ordres=1")
 	if code != exitUsage || !strings.Contains(stderr, `(did you mean "orders"?)`) {
 		t.Errorf("exit %d; stderr:\n%s", code, stderr)
+	}
+}
+
+func TestLoadSpec_PrintsWarnings(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "berth.yaml")
+	if err := os.WriteFile(p, []byte("project: p\nservices:\n  a: {run: x, deploy: {strategy: canary, bake: 1m}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	g := &globals{file: p, stdout: io.Discard, stderr: &errb}
+	if _, err := g.loadSpec(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "warning: " + p + ":3:42: services.a.deploy.bake: bake has no effect on a canary deployment"; !strings.HasPrefix(errb.String(), want) {
+		t.Errorf("stderr = %q, want it to start with %q", errb.String(), want)
 	}
 }

@@ -170,6 +170,20 @@ func plainBoolUsage(c *cobra.Command) {
 // completeServices offers the spec's service names as the arguments of
 // commands whose usage takes SERVICE (and SERVICE= for SERVICE=N).
 func completeServices(g *globals, c *cobra.Command) {
+	if f := c.LocalFlags().Lookup("services"); f != nil && f.Value.Type() != "bool" {
+		// --services a,b: complete the name after the last comma.
+		_ = c.RegisterFlagCompletionFunc("services", func(cmd *cobra.Command, _ []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			done := ""
+			if i := strings.LastIndex(prefix, ","); i >= 0 {
+				done = prefix[:i+1]
+			}
+			var out []cobra.Completion
+			for _, n := range g.serviceNames(cmd.Context()) {
+				out = append(out, done+n)
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		})
+	}
 	if c.ValidArgsFunction != nil || !strings.Contains(c.Use, "SERVICE") {
 		return
 	}
