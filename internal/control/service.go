@@ -59,7 +59,7 @@ type svc struct {
 
 type relInfo struct {
 	rec store.Release
-	cfg releaseConfig
+	cfg storedConfig
 }
 
 type task struct {
@@ -97,7 +97,7 @@ func (v *svc) release(ctx context.Context, n int) (*relInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load release %s #%d: %w", v.name, n, err)
 	}
-	rc, err := decodeReleaseConfig(rec.Config)
+	rc, err := decodeStoredConfig(rec.Config)
 	if err != nil {
 		return nil, fmt.Errorf("release %s #%d: %w", v.name, n, err)
 	}
@@ -324,6 +324,19 @@ func (v *svc) finish(ctx context.Context, state, reason string) {
 	d.State, d.Reason, d.FinishedAt = state, reason, v.s.cfg.Clock.Now()
 	if err := v.s.cfg.Store.UpdateDeployment(ctx, *d); err != nil {
 		v.log.Error("record deployment", "deployment", d.ID, "err", err)
+	}
+	v.finishRecorded(state, reason)
+}
+
+// finishRecorded ends the active deployment in memory, tells subscribers
+// and webhooks, and lets dependents move; its end is already in the store.
+// Caller holds mu.
+func (v *svc) finishRecorded(state, reason string) {
+	ctx := context.Background()
+	d := v.dep
+	d.State, d.Reason = state, reason
+	if d.FinishedAt.IsZero() {
+		d.FinishedAt = v.s.cfg.Clock.Now()
 	}
 	kind, msg := api.EventDeploySucceeded, fmt.Sprintf("%s release %d is live (%d tasks healthy)", v.name, d.ToRelease, v.state.Count)
 	switch state {
