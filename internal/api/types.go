@@ -183,4 +183,7 @@ const (
 	EventTaskAdopted     = "task.adopted"
 	EventTaskLost        = "task.lost"
 	EventServiceScaled   = "service.scaled"
+	// EventServicePanic records an internal error in one of a service's
+	// control-loop passes; the active deployment is rolled back.
+	EventServicePanic = "service.panic"
 )

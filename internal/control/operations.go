@@ -209,7 +209,7 @@ func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) st
 	}
 	d := st.Deployment
 	v.state = st.Service
-	v.dep = &d
+	v.setDep(&d)
 	v.failures = nil
 	v.crashes = 0
 	v.notBefore = time.Time{}
@@ -233,6 +233,15 @@ func countOf(s *spec.Service) int {
 // earlier release with a rolling deployment. No artifact is rebuilt.
 func (s *Server) Rollback(ctx context.Context, req api.RollbackRequest) (api.DeployResponse, error) {
 	var resp api.DeployResponse
+	if req.Service != "" && !spec.ValidServiceName(req.Service) {
+		return resp, fmt.Errorf("%w: service: %q is not a service name", ErrBadRequest, req.Service)
+	}
+	if req.To < 0 {
+		return resp, fmt.Errorf("%w: to: release %d does not exist (releases are numbered from 1)", ErrBadRequest, req.To)
+	}
+	if len(req.Set) > 200 || len(req.ToCommit) > 200 {
+		return resp, fmt.Errorf("%w: set or to_commit is longer than 200 characters", ErrBadRequest)
+	}
 	s.opsMu.Lock()
 	defer s.opsMu.Unlock()
 	targets := map[string]int{}

@@ -49,6 +49,11 @@ type Config struct {
 	// service; release.DefaultMaxCount when zero.
 	MaxCount int
 
+	// Stepped runs no per-service loop goroutines: passes run only when
+	// the owner calls Server.Step (tests step the loop synchronously on a
+	// fake clock).
+	Stepped bool
+
 	// Engine names the task driver ("process" or "docker"); Status reports it.
 	Engine string
 }
@@ -237,13 +242,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Detach stops the control plane's loops but leaves tasks running, as a
 // crash would; the next Start adopts them. Used by tests.
 func (s *Server) Detach() {
-	s.mu.Lock()
-	for _, v := range s.services {
+	// s.mu is a leaf lock: never held while taking a service's.
+	for _, v := range s.allServices() {
 		v.mu.Lock()
 		v.closed = true
 		v.mu.Unlock()
 	}
-	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 }
@@ -310,11 +314,27 @@ func (s *Server) depsReady(deps []string, setID string) bool {
 		if !ok {
 			continue
 		}
-		if v.busyInSet(setID) {
+		if v.inSet(setID) {
 			return false
 		}
 	}
 	return true
+}
+
+// Step runs one pass of every service that has a wake-up pending and
+// reports how many ran. With Config.Stepped it is the only way passes
+// run; tests call it until it returns 0 to let the control plane settle.
+func (s *Server) Step() int {
+	n := 0
+	for _, v := range s.allServices() {
+		select {
+		case <-v.wake:
+			v.step()
+			n++
+		default:
+		}
+	}
+	return n
 }
 
 // kickAll re-evaluates every service (after a deployment finished, so
