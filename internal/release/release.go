@@ -145,9 +145,11 @@ const DefaultMaxCount = 100
 // typo, not a setting.
 const maxDuration = spec.Duration(7 * 24 * time.Hour)
 
-// Validate applies the built-in defaults to what the config leaves unset
-// (a health check, deployment settings) and rejects what cannot run,
-// naming the field. It changes c.Service in place.
+// Validate rejects what cannot run, naming the field, and applies the
+// built-in defaults to the keys the config's sections leave unset. The
+// health: and deploy: sections must be present (a release carries the
+// resolved spec); a key in them left zero gets its default. It changes
+// c.Service in place.
 func (c *Config) Validate(lim Limits) error {
 	if lim.MaxCount <= 0 {
 		lim.MaxCount = DefaultMaxCount
@@ -195,8 +197,7 @@ func (c *Config) Validate(lim Limits) error {
 func validateHealth(s *spec.Service, bad func(string, string, ...any) error) error {
 	def := spec.BuiltinHealth()
 	if s.Health == nil {
-		s.Health = def
-		return nil
+		return bad("health", "is missing: a release carries the resolved spec (berth fills the defaults when it loads berth.yaml; ForArtifact and ForImage keep them)")
 	}
 	h := s.Health
 	if h.Path == "" {
@@ -235,8 +236,7 @@ func validateHealth(s *spec.Service, bad func(string, string, ...any) error) err
 func validateDeploy(s *spec.Service, bad func(string, string, ...any) error) error {
 	def := spec.BuiltinDeploy()
 	if s.Deploy == nil {
-		s.Deploy = def
-		return nil
+		return bad("deploy", "is missing: a release carries the resolved spec (berth fills the defaults when it loads berth.yaml; ForArtifact and ForImage keep them)")
 	}
 	d := s.Deploy
 	if d.Strategy == "" {

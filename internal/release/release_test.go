@@ -9,7 +9,7 @@ import (
 )
 
 func TestValidateAppliesDefaults(t *testing.T) {
-	c, err := Decode([]byte(`{"service":{"name":"web","run":"./web"}}`))
+	c, err := Decode([]byte(`{"service":{"name":"web","run":"./web","health":{},"deploy":{}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,19 +50,21 @@ func TestRejectsNamingTheField(t *testing.T) {
 		lim               Limits
 	}{
 		{"no service", `{"root":"/x"}`, "service", Limits{}},
+		{"no health", `{"service":{"name":"web","deploy":{}}}`, "service.health", Limits{}},
+		{"no deploy", `{"service":{"name":"web","health":{}}}`, "service.deploy", Limits{}},
 		{"bad name", `{"service":{"name":"../../x"}}`, "service.name", Limits{}},
 		{"wrong type count", `{"service":{"name":"web","count":"many"}}`, "service.count", Limits{}},
 		{"wrong type health", `{"service":{"name":"web","health":"yes"}}`, "service.health", Limits{}},
 		{"unknown key", `{"service":{"name":"web","helth":{}}}`, "helth", Limits{}},
-		{"negative count", `{"service":{"name":"web","count":-1}}`, "service.count", Limits{}},
-		{"huge count", `{"service":{"name":"web","count":101}}`, "service.count", Limits{}},
-		{"over configured max", `{"service":{"name":"web","count":11}}`, "service.count", Limits{MaxCount: 10}},
-		{"bad strategy", `{"service":{"name":"web","deploy":{"strategy":"yolo"}}}`, "service.deploy.strategy", Limits{}},
-		{"huge interval", `{"service":{"name":"web","health":{"interval":"1000h"}}}`, "service.health.interval", Limits{}},
-		{"health path", `{"service":{"name":"web","health":{"path":"health"}}}`, "service.health.path", Limits{}},
-		{"stuck rolling", `{"service":{"name":"web","deploy":{"max_surge":0,"max_unavailable":0}}}`, "service.deploy.max_surge", Limits{}},
-		{"canary steps", `{"service":{"name":"web","deploy":{"strategy":"canary","steps":["50%","10%"]}}}`, "service.deploy.steps[1]", Limits{}},
-		{"bad dep", `{"service":{"name":"web","depends_on":["../db"]}}`, "service.depends_on[0]", Limits{}},
+		{"negative count", `{"service":{"name":"web","count":-1,"health":{},"deploy":{}}}`, "service.count", Limits{}},
+		{"huge count", `{"service":{"name":"web","count":101,"health":{},"deploy":{}}}`, "service.count", Limits{}},
+		{"over configured max", `{"service":{"name":"web","count":11,"health":{},"deploy":{}}}`, "service.count", Limits{MaxCount: 10}},
+		{"bad strategy", `{"service":{"name":"web","health":{},"deploy":{"strategy":"yolo"}}}`, "service.deploy.strategy", Limits{}},
+		{"huge interval", `{"service":{"name":"web","deploy":{},"health":{"interval":"1000h"}}}`, "service.health.interval", Limits{}},
+		{"health path", `{"service":{"name":"web","deploy":{},"health":{"path":"health"}}}`, "service.health.path", Limits{}},
+		{"stuck rolling", `{"service":{"name":"web","health":{},"deploy":{"max_surge":0,"max_unavailable":0}}}`, "service.deploy.max_surge", Limits{}},
+		{"canary steps", `{"service":{"name":"web","health":{},"deploy":{"strategy":"canary","steps":["50%","10%"]}}}`, "service.deploy.steps[1]", Limits{}},
+		{"bad dep", `{"service":{"name":"web","health":{},"deploy":{},"depends_on":["../db"]}}`, "service.depends_on[0]", Limits{}},
 		{"trailing", `{"service":{"name":"web"}} {}`, "config", Limits{}},
 		{"not json", `{"service":`, "config", Limits{}},
 	}
@@ -132,9 +134,9 @@ func TestForImageCarriesNoLocalPath(t *testing.T) {
 }
 
 func FuzzDecodeValidate(f *testing.F) {
-	f.Add([]byte(`{"service":{"name":"web","run":"x","count":2}}`))
-	f.Add([]byte(`{"service":{"name":"web","deploy":{"strategy":"canary","linear":{"step":"10%","every":"1s"}}}}`))
-	f.Add([]byte(`{"service":{"name":"web","health":{"interval":"1s"}}}`))
+	f.Add([]byte(`{"service":{"name":"web","run":"x","count":2,"health":{},"deploy":{}}}`))
+	f.Add([]byte(`{"service":{"name":"web","health":{},"deploy":{"strategy":"canary","linear":{"step":"10%","every":"1s"}}}}`))
+	f.Add([]byte(`{"service":{"name":"web","deploy":{},"health":{"interval":"1s"}}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c, err := Decode(raw)
 		if err != nil {
