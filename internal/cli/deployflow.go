@@ -247,7 +247,7 @@ func imageReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, com
 // when any did not succeed.
 func (g *globals) follow(ctx context.Context, e engine.Engine, deps []api.Deployment, out io.Writer) error {
 	for _, d := range deps {
-		fmt.Fprintf(out, "  %s: release %d → %d (deployment %d)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
+		fmt.Fprintf(out, "  %s: release %d → %d (deployment %s)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
 	}
 	final, err := engine.Wait(ctx, e, deps, func(ev api.Event) {
 		fmt.Fprintf(out, "%s %-10s %s\n", ev.Time.Local().Format("15:04:05"), ev.Service, ev.Message)
@@ -258,7 +258,7 @@ func (g *globals) follow(ctx context.Context, e engine.Engine, deps []api.Deploy
 	var bad []string
 	sort.Slice(final, func(i, j int) bool { return final[i].Service < final[j].Service })
 	for _, d := range final {
-		if d.State != "succeeded" {
+		if d.State != api.DeploySucceeded {
 			bad = append(bad, fmt.Sprintf("%s: %s: %s", d.Service, strings.ReplaceAll(d.State, "_", " "), d.Reason))
 		}
 	}

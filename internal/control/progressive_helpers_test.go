@@ -195,7 +195,7 @@ func (p *progPlane) deployStable() {
 }
 
 // deployment returns the deployment as the current control plane reports it.
-func (p *progPlane) deployment(id int64) api.Deployment {
+func (p *progPlane) deployment(id string) api.Deployment {
 	p.t.Helper()
 	d, err := p.srv.Deployment(context.Background(), id)
 	if err != nil {
@@ -210,14 +210,14 @@ func progressOf(t *testing.T, d api.Deployment) deploy.Progress {
 	var pr deploy.Progress
 	if len(d.Progress) > 0 {
 		if err := json.Unmarshal(d.Progress, &pr); err != nil {
-			t.Fatalf("decode progress of deployment %d: %v", d.ID, err)
+			t.Fatalf("decode progress of deployment %s: %v", d.ID, err)
 		}
 	}
 	return pr
 }
 
 // waitDeployment polls a deployment until cond holds or d passes.
-func (p *progPlane) waitDeployment(id int64, what string, d time.Duration, cond func(api.Deployment) bool) api.Deployment {
+func (p *progPlane) waitDeployment(id string, what string, d time.Duration, cond func(api.Deployment) bool) api.Deployment {
 	p.t.Helper()
 	var got api.Deployment
 	waitUntil(p.t, what, d, func() bool {
@@ -228,16 +228,16 @@ func (p *progPlane) waitDeployment(id int64, what string, d time.Duration, cond 
 }
 
 // waitFinished waits for a deployment to end, whatever its outcome.
-func (p *progPlane) waitFinished(id int64, d time.Duration) api.Deployment {
+func (p *progPlane) waitFinished(id string, d time.Duration) api.Deployment {
 	p.t.Helper()
-	return p.waitDeployment(id, fmt.Sprintf("deployment %d to finish", id), d, api.Deployment.Finished)
+	return p.waitDeployment(id, fmt.Sprintf("deployment %s to finish", id), d, api.Deployment.Finished)
 }
 
 // finishPromoting waits for a deployment to end, promoting it whenever it
 // waits at a gate.
-func (p *progPlane) finishPromoting(id int64, d time.Duration) api.Deployment {
+func (p *progPlane) finishPromoting(id string, d time.Duration) api.Deployment {
 	p.t.Helper()
-	return p.waitDeployment(id, fmt.Sprintf("deployment %d to finish", id), d, func(got api.Deployment) bool {
+	return p.waitDeployment(id, fmt.Sprintf("deployment %s to finish", id), d, func(got api.Deployment) bool {
 		if !got.Finished() && got.Phase == deploy.PhaseGate {
 			if err := p.srv.Promote(context.Background(), "catalog"); err != nil {
 				p.t.Errorf("promote at the gate: %v", err)

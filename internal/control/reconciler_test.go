@@ -295,7 +295,7 @@ func (p *plane) until(what string, step time.Duration, cond func() bool) {
 	}
 }
 
-func (p *plane) deployment(id int64) api.Deployment {
+func (p *plane) deployment(id string) api.Deployment {
 	d, err := p.srv.Deployment(context.Background(), id)
 	if err != nil {
 		p.t.Fatal(err)

@@ -131,12 +131,12 @@ func (p *secretsPlane) wait(deps []api.Deployment) {
 			}
 			if got.Finished() {
 				if got.State != store.DeploySucceeded {
-					p.t.Fatalf("deployment %d of %s: %s: %s", got.ID, got.Service, got.State, got.Reason)
+					p.t.Fatalf("deployment %s of %s: %s: %s", got.ID, got.Service, got.State, got.Reason)
 				}
 				break
 			}
 			if time.Now().After(deadline) {
-				p.t.Fatalf("deployment %d of %s still running", d.ID, d.Service)
+				p.t.Fatalf("deployment %s of %s still running", d.ID, d.Service)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
