@@ -35,6 +35,8 @@ type daemonOptions struct {
 	token     string
 	engine    string
 	logLevel  string
+	// maxCount is the per-service task maximum (0: the default).
+	maxCount int
 }
 
 // daemon is a running control plane with its router and API listeners.
@@ -64,7 +66,7 @@ func (d *daemon) routerURL() string { return "http://" + d.routeLn.Addr().String
 // the state directory or an address is taken.
 func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, err error) {
 	if o.apiListen != "" && o.token == "" {
-		return nil, usageErr("--api-listen needs --token (or BERTH_TOKEN): the TCP API must not be open to anyone")
+		return nil, usageErr("--api-listen needs a token (BERTH_TOKEN, --token-file or --token): the TCP API must not be open to anyone")
 	}
 	state := g.stateDir()
 	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
@@ -138,6 +140,7 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, 
 		LogDir:         filepath.Join(state, "logs"),
 		Env:            g.secretEnv(st, state),
 		SecretVersions: g.secretVersions(st, state),
+		MaxCount:       o.maxCount,
 	})
 	if err := d.server.Start(ctx); err != nil {
 		return nil, fmt.Errorf("recover control plane state: %w", err)
