@@ -24,6 +24,7 @@ type serveCommand struct {
 	token     string
 	tokenFile string
 	maxCount  int
+	discard   bool
 	engine    string
 	project   string
 	logLevel  string
@@ -47,6 +48,7 @@ Deploy to it with ` + "`berth deploy`" + `.`,
 	f.StringVar(&c.apiListen, "api-listen", os.Getenv("BERTH_API_LISTEN"), "also serve the API over TCP on this address (needs --token)")
 	f.StringVar(&c.token, "token", "", "bearer token required on the TCP API (visible in ps: prefer BERTH_TOKEN or --token-file)")
 	f.StringVar(&c.tokenFile, "token-file", os.Getenv("BERTH_TOKEN_FILE"), "read the TCP API's bearer token from this file (env BERTH_TOKEN_FILE)")
+	f.BoolVar(&c.discard, "discard-orphans", false, "when state.db is missing or empty, stop the project's running tasks instead of refusing to start")
 	f.IntVar(&c.maxCount, "max-count", envInt("BERTH_MAX_COUNT"), "largest task count a deploy or scale may ask of one service (env BERTH_MAX_COUNT; default 100)")
 	f.StringVar(&c.engine, "engine", os.Getenv("BERTH_ENGINE"), "process, docker or auto (env BERTH_ENGINE)")
 	f.StringVar(&c.project, "project", "", "project name when there is no spec file")
@@ -64,7 +66,7 @@ func (c *serveCommand) run(parent context.Context) error {
 	if c.maxCount < 0 {
 		return usageErr("--max-count %d: must be positive", c.maxCount)
 	}
-	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: token, engine: c.engine, logLevel: c.logLevel, maxCount: c.maxCount}
+	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: token, engine: c.engine, logLevel: c.logLevel, maxCount: c.maxCount, discardOrphans: c.discard}
 	if sp, err := c.g.loadSpec(); err == nil {
 		if o.project == "" {
 			o.project = sp.Project
