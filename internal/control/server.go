@@ -81,7 +81,8 @@ type Server struct {
 	// ctx lives as long as the server; task goroutines hang off it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // task work: launches, waits, probes, stops
+	loops  sync.WaitGroup // the services' loops, which end with ctx
 }
 
 // ErrUnknownService is returned for a service the control plane has never
@@ -236,6 +237,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	s.cancel()
 	s.wg.Wait()
+	s.loops.Wait()
 	return nil
 }
 
@@ -250,6 +252,7 @@ func (s *Server) Detach() {
 	}
 	s.cancel()
 	s.wg.Wait()
+	s.loops.Wait()
 }
 
 func (s *Server) allServices() []*svc {

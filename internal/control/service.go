@@ -100,7 +100,7 @@ func newSvc(s *Server, st store.ServiceState) *svc {
 	if s.cfg.Stepped {
 		return v
 	}
-	s.wg.Add(1)
+	s.loops.Add(1)
 	go v.run()
 	return v
 }
@@ -222,7 +222,7 @@ func (v *svc) kick() {
 // run is the service's loop: one pass per (coalesced) wake-up, until the
 // server stops.
 func (v *svc) run() {
-	defer v.s.wg.Done()
+	defer v.s.loops.Done()
 	for {
 		select {
 		case <-v.s.ctx.Done():
