@@ -83,6 +83,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // task work: launches, waits, probes, stops
 	loops  sync.WaitGroup // the services' loops, which end with ctx
+	act    *activity      // work in flight, for Settle
 }
 
 // ErrUnknownService is returned for a service the control plane has never
@@ -113,6 +114,7 @@ func New(cfg Config) *Server {
 		services: map[string]*svc{},
 		routes:   map[string][]router.Route{},
 		events:   newBroadcaster(),
+		act:      newActivity(),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -196,7 +198,9 @@ func (s *Server) sampleUsage() {
 	}
 	// Not in s.wg: a sample in flight at shutdown only ends its Inspect
 	// calls (they take s.ctx) and writes to tasks nobody reads any more.
+	s.act.begin()
 	go func() {
+		defer s.act.end()
 		sem := make(chan struct{}, 4)
 		var wg sync.WaitGroup
 		for _, p := range probes {
@@ -333,6 +337,7 @@ func (s *Server) Step() int {
 		select {
 		case <-v.wake:
 			v.step()
+			s.act.end()
 			n++
 		default:
 		}
