@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
@@ -211,8 +210,7 @@ func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) st
 	v.state = st.Service
 	v.setDep(&d)
 	v.failures = nil
-	v.crashes = 0
-	v.notBefore = time.Time{}
+	v.crash = deploy.Crashes{}
 	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, d.ToRelease, d.Strategy, st.Service.Count)
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease)}})
