@@ -109,8 +109,12 @@ type Task struct {
 
 // Service is one service's live state.
 type Service struct {
-	Name       string      `json:"name"`
-	Release    int         `json:"release"`
+	Name    string `json:"name"`
+	Release int    `json:"release"`
+	// Commit is the live commit: the one the release was made from, or a
+	// later one a deploy found it unchanged at (POST /v1/deploy of the
+	// same artifact and config records the new commit without a new
+	// release or a restart).
 	Commit     string      `json:"commit,omitempty"`
 	Desired    int         `json:"desired"`
 	Healthy    int         `json:"healthy"`
@@ -177,4 +181,7 @@ const (
 	EventTaskAdopted     = "task.adopted"
 	EventTaskLost        = "task.lost"
 	EventServiceScaled   = "service.scaled"
+	// EventServiceRecommitted: a deploy found the service's release
+	// unchanged at a newer commit and recorded that commit as live.
+	EventServiceRecommitted = "service.recommitted"
 )
