@@ -196,4 +196,3 @@ func taskIDs(t *testing.T, p *localtest.Plane) []string {
 func equalStrings(a, b []string) bool {
 	return strings.Join(a, ",") == strings.Join(b, ",")
 }
-
