@@ -100,7 +100,7 @@ func newSvc(s *Server, st store.ServiceState) *svc {
 	if s.cfg.Stepped {
 		return v
 	}
-	s.wg.Add(1)
+	s.loops.Add(1)
 	go v.run()
 	return v
 }
@@ -213,22 +213,25 @@ func (v *svc) put(rec store.Task) {
 // kick asks the service's loop for a pass. It never blocks: wake-ups that
 // arrive while a pass is due coalesce into that pass.
 func (v *svc) kick() {
+	v.s.act.begin()
 	select {
 	case v.wake <- struct{}{}:
 	default:
+		v.s.act.end() // a pass is already due
 	}
 }
 
 // run is the service's loop: one pass per (coalesced) wake-up, until the
 // server stops.
 func (v *svc) run() {
-	defer v.s.wg.Done()
+	defer v.s.loops.Done()
 	for {
 		select {
 		case <-v.s.ctx.Done():
 			return
 		case <-v.wake:
 			v.step()
+			v.s.act.end()
 		}
 	}
 }
@@ -552,8 +555,10 @@ func (v *svc) startTask(ctx context.Context, rel int, now time.Time) {
 	v.tasks[id] = t
 	v.put(t.rec)
 	v.s.wg.Add(1)
+	v.s.act.begin()
 	go func() {
 		defer v.s.wg.Done()
+		defer v.s.act.end()
 		v.launch(t, ri)
 	}()
 }
@@ -660,11 +665,16 @@ func (v *svc) watch(t *task) {
 	ri := v.releases[t.rec.Release]
 	if ri == nil || ri.cfg.Service.Health == nil || ri.cfg.Service.Health.Path == "" {
 		// No health check: a started task counts as healthy.
-		go v.healthResult(id, nil)
+		v.s.act.begin()
+		go func() {
+			defer v.s.act.end()
+			v.healthResult(id, nil)
+		}()
 		return
 	}
 	hc := ri.cfg.Service.Health
 	v.s.wg.Add(1)
+	v.s.act.begin() // the first probe; probeLoop ends it
 	go func() {
 		defer v.s.wg.Done()
 		v.probeLoop(ctx, id, h.Addr, hc)
@@ -682,21 +692,41 @@ func (v *svc) probeLoop(ctx context.Context, id, addr string, hc *spec.Health) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
+	// Each probe and its result count as activity (Settle): from the
+	// moment the timer fires to the result applied.
 	for {
 		err := v.s.cfg.Probe(ctx, addr, hc.Path, timeout)
 		if ctx.Err() != nil {
+			v.s.act.end()
 			return
 		}
 		starting := v.healthResult(id, err)
+		v.s.act.end()
 		wait := interval
 		if starting && wait > 100*time.Millisecond {
 			wait = 100 * time.Millisecond
 		}
 		done := make(chan struct{})
-		cancel := v.s.cfg.Clock.AfterFunc(wait, func() { close(done) })
+		var mu sync.Mutex
+		fired, stopped := false, false
+		cancel := v.s.cfg.Clock.AfterFunc(wait, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !stopped {
+				fired = true
+				v.s.act.begin()
+				close(done)
+			}
+		})
 		select {
 		case <-ctx.Done():
 			cancel()
+			mu.Lock()
+			stopped = true
+			if fired {
+				v.s.act.end()
+			}
+			mu.Unlock()
 			return
 		case <-done:
 		}
@@ -820,8 +850,10 @@ func (v *svc) stopTask(id string) {
 	drain := drainOf(cfg)
 	h := t.handle
 	v.s.wg.Add(1)
+	v.s.act.begin()
 	go func() {
 		defer v.s.wg.Done()
+		defer v.s.act.end()
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
 		if h.Addr != "" {
 			_ = v.s.cfg.Router.WaitDrained(ctx, h.Addr)
