@@ -105,7 +105,7 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 			}
 		}
 		releases, errs, err = imageReleases(ctx, sp, svcs, ImageOptions{
-			Commit: res.Commit, Registry: reg, Push: reg != "", Pinned: pinned, KeepGoing: o.KeepGoing, Out: out,
+			Commit: res.Commit, Registry: reg, Push: reg != "", Pinned: pinned, Platform: target.Platform, KeepGoing: o.KeepGoing, Out: out,
 		})
 		if err != nil {
 			return res, err
