@@ -89,10 +89,13 @@ services:
 	if !reflect.DeepEqual(c.Services["db"].Volumes, wantV) || !reflect.DeepEqual(c.Services["db"].Ports, wantP) {
 		t.Errorf("clone lost volumes or ports: %+v %+v", c.Services["db"].Volumes, c.Services["db"].Ports)
 	}
-	if err := s.CheckEngine("docker"); err != nil {
+	if err := s.CheckEngine("docker", nil); err != nil {
 		t.Errorf("CheckEngine(docker) = %v", err)
 	}
-	err = s.CheckEngine("process")
+	if err := s.CheckEngine("process", []*Service{}); err != nil {
+		t.Errorf("CheckEngine(process) of no service = %v", err)
+	}
+	err = s.CheckEngine("process", nil)
 	if !errors.Is(err, ErrNeedsDocker) || !strings.Contains(err.Error(), "service db: image, volumes, ports") || !strings.Contains(err.Error(), "--engine docker") {
 		t.Errorf("CheckEngine(process) = %v", err)
 	}
