@@ -35,7 +35,7 @@ func TestECRRepositoriesAuthAndImages(t *testing.T) {
 	ctx := context.Background()
 	c := ecr.NewFromConfig(cfg)
 	repo := must(c.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("shop/web"),
-		ImageTagMutability: ecrtypes.ImageTagMutabilityImmutable,
+		ImageTagMutability:         ecrtypes.ImageTagMutabilityImmutable,
 		ImageScanningConfiguration: &ecrtypes.ImageScanningConfiguration{ScanOnPush: true}}))(t).Repository
 	if repo.ImageTagMutability != ecrtypes.ImageTagMutabilityImmutable || aws.ToString(repo.RepositoryUri) == "" {
 		t.Fatalf("repository = %+v", repo)
