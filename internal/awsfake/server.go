@@ -285,9 +285,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveQuery(w, r)
 		return
 	}
-	if strings.HasPrefix(r.URL.Path, "/service/") {
-		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException",
-			"awsfake serves CloudWatch over AWS JSON 1.0 only; set the client's Protocol to awsjson.New10")
+	if strings.HasPrefix(r.URL.Path, cborPrefix) && r.Method == http.MethodPost {
+		s.serveCBOR(w, r)
 		return
 	}
 	http.Error(w, "awsfake: unrecognised request", http.StatusBadRequest)
