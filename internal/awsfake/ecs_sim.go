@@ -29,6 +29,11 @@ type TaskFailure struct {
 	// stream (awslogs-group, <awslogs-stream-prefix>/<container>/<task
 	// id>), as the application's last output.
 	LogLines []string
+	// Unhealthy makes the task run but fail its target groups' health
+	// checks instead of exiting: ECS stops it ("Task failed ELB health
+	// checks in (target-group …)") once the service's health-check grace
+	// period is over. The other fields are ignored, except LogLines.
+	Unhealthy bool
 }
 
 // FailTaskDefinition makes every task started from now on from the given
@@ -42,6 +47,9 @@ func (s *Server) FailTaskDefinition(taskDefinition string, f TaskFailure) {
 	}
 	if f.ExitCode == 0 && !f.AtStart {
 		f.ExitCode = 1
+	}
+	if f.Unhealthy {
+		f.AtStart = false
 	}
 	s.failing[tdKey(taskDefinition)] = f
 }
@@ -338,6 +346,9 @@ func (s *Server) advanceTasks(svc *service) {
 				for i, arn := range t.tgs {
 					if tg := s.elb.tgs[arn]; tg != nil {
 						s.registerTarget(tg, t.ip, t.ports[i])
+						if t.failure != nil && t.failure.Unhealthy {
+							s.setTargetUnhealthy(tg, t.ip)
+						}
 						registered[arn]++
 					}
 				}
@@ -348,7 +359,7 @@ func (s *Server) advanceTasks(svc *service) {
 				t.last = "PENDING"
 			}
 		case "RUNNING":
-			if f := t.failure; f != nil && !f.AtStart && !s.now.Before(t.started.Add(s.opts.FailDelay)) {
+			if f := t.failure; f != nil && !f.AtStart && !f.Unhealthy && !s.now.Before(t.started.Add(s.opts.FailDelay)) {
 				code := f.ExitCode
 				s.failTask(t, f.StoppedReason, "EssentialContainerExited", f.ContainerReason, &code)
 				continue

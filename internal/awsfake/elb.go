@@ -540,6 +540,15 @@ func (s *Server) registerTarget(tg *targetGroup, id string, port int) {
 	})
 }
 
+// setTargetUnhealthy makes target id fail its health checks.
+func (s *Server) setTargetUnhealthy(tg *targetGroup, id string) {
+	for _, t := range tg.targets {
+		if t.id == id {
+			t.unhealthy = true
+		}
+	}
+}
+
 // deregisterTarget starts draining id:port.
 func (s *Server) deregisterTarget(tg *targetGroup, id string, port int) {
 	for _, t := range tg.targets {

@@ -3,6 +3,7 @@ package awsfake_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -298,5 +299,30 @@ func TestProgressiveValidation(t *testing.T) {
 		if !errors.As(err, &ipe) {
 			t.Errorf("%s: err = %v, want InvalidParameterException", name, err)
 		}
+	}
+}
+
+func TestCanaryPreProductionHookFiresBeforeEveryStep(t *testing.T) {
+	w := newBGWorld(t, &ecstypes.DeploymentConfiguration{Strategy: ecstypes.DeploymentStrategyCanary, BakeTimeInMinutes: aws.Int32(0),
+		CanaryConfiguration: &ecstypes.CanaryConfiguration{CanaryPercent: aws.Float64(10), CanaryBakeTimeInMinutes: aws.Int32(1)},
+		LifecycleHooks:      []ecstypes.DeploymentLifecycleHook{pauseHook(ecstypes.DeploymentLifecycleHookStagePreProductionTrafficShift, 60)}})
+	ctx := context.Background()
+	sdArn := w.deploy(t, "repo:v2")
+	var weightsAtGates []int32
+	for gate := 0; gate < 2; gate++ {
+		w.waitFor(t, 5*time.Minute, fmt.Sprintf("gate %d", gate+1), func() bool { return awaitingHook(w.serviceDeployment(t, sdArn)) != "" })
+		_, g := w.weights(t, w.prodRule)
+		weightsAtGates = append(weightsAtGates, g)
+		must(w.ecs.ContinueServiceDeployment(ctx, &ecs.ContinueServiceDeploymentInput{ServiceDeploymentArn: aws.String(sdArn),
+			HookId: aws.String(awaitingHook(w.serviceDeployment(t, sdArn)))}))(t)
+	}
+	w.waitFor(t, 5*time.Minute, "success", func() bool {
+		return w.serviceDeployment(t, sdArn).Status == ecstypes.ServiceDeploymentStatusSuccessful
+	})
+	if weightsAtGates[0] != 0 || weightsAtGates[1] != 10 {
+		t.Fatalf("green weight at the gates = %v, want [0 10] (one gate before each step)", weightsAtGates)
+	}
+	if n := len(w.serviceDeployment(t, sdArn).LifecycleHookDetails); n != 2 {
+		t.Fatalf("hook runs = %d, want 2", n)
 	}
 }

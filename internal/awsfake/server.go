@@ -97,6 +97,7 @@ type Server struct {
 	seq      int
 	calls    []Call
 	throttle map[string]int // "service/op" or "service/" → remaining
+	denied   map[string]bool
 	failing  map[string]TaskFailure
 
 	ecs   *ecsState
@@ -139,6 +140,7 @@ func New(opts Options) *Server {
 		opts:     opts,
 		now:      opts.Start.UTC(),
 		throttle: map[string]int{},
+		denied:   map[string]bool{},
 		failing:  map[string]TaskFailure{},
 		ecs:      newECSState(),
 		elb:      newELBState(),
@@ -248,6 +250,35 @@ func (s *Server) Throttle(service, operation string, n int) {
 	s.throttle[service+"/"+operation] += n
 }
 
+// Deny makes every call to service's operation (every operation of the
+// service if operation is "") fail with AWS's access-denied error, as a
+// missing IAM permission does, until Allow.
+func (s *Server) Deny(service, operation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[service+"/"+operation] = true
+}
+
+// Allow undoes Deny for the same service and operation.
+func (s *Server) Allow(service, operation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.denied, service+"/"+operation)
+}
+
+// deniedLocked returns the access-denied error for a denied call, or nil.
+func (s *Server) deniedLocked(service, op string, query bool) error {
+	if !s.denied[service+"/"+op] && !s.denied[service+"/"] {
+		return nil
+	}
+	msg := fmt.Sprintf("User: arn:aws:iam::%s:user/berth-test is not authorized to perform: %s:%s because no identity-based policy allows the %s:%s action",
+		s.opts.Account, service, op, service, op)
+	if query {
+		return &apiError{Code: "AccessDenied", Message: msg, Status: http.StatusForbidden}
+	}
+	return &apiError{Code: "AccessDeniedException", Message: msg}
+}
+
 func (s *Server) takeThrottleLocked(service, op string) bool {
 	for _, k := range []string{service + "/" + op, service + "/"} {
 		if s.throttle[k] > 0 {
@@ -314,6 +345,8 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 	switch {
 	case !s.authorized(r):
 		err = &apiError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+	case s.deniedLocked(service, op, false) != nil:
+		err = s.deniedLocked(service, op, false)
 	case s.takeThrottleLocked(service, op):
 		err = &apiError{Code: "ThrottlingException", Message: "Rate exceeded"}
 	default:
@@ -383,6 +416,8 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !s.authorized(r):
 		err = &apiError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
+	case s.deniedLocked(service, op, true) != nil:
+		err = s.deniedLocked(service, op, true)
 	case s.takeThrottleLocked(service, op):
 		err = &apiError{Code: "Throttling", Message: "Rate exceeded"}
 	default:

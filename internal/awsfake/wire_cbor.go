@@ -52,6 +52,8 @@ func (s *Server) serveCBOR(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !s.authorized(r):
 		err = &apiError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+	case s.deniedLocked(ServiceCloudWatch, op, false) != nil:
+		err = s.deniedLocked(ServiceCloudWatch, op, false)
 	case s.takeThrottleLocked(ServiceCloudWatch, op):
 		err = &apiError{Code: "Throttling", Message: "Rate exceeded"}
 	default:
