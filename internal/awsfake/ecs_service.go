@@ -746,6 +746,13 @@ func (s *Server) ecsDeleteService(in struct {
 	}
 	svc.status = "DRAINING"
 	svc.desired = 0
+	if sd := svc.currentSD; sd != nil && !sd.terminal() {
+		sd.status, sd.statusReason = "STOPPED", "The service was deleted."
+		sd.stopped, sd.finished, sd.updated, sd.stage = s.now, s.now, s.now, ""
+		if sd.prog != nil {
+			sd.prog.done = true
+		}
+	}
 	for _, t := range s.liveTasks(svc) {
 		s.stopTask(t, "Service deletion", "ServiceSchedulerInitiated")
 	}

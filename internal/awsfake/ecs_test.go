@@ -483,3 +483,19 @@ func TestECSThrottlingIsRetriedBySDK(t *testing.T) {
 		t.Fatalf("err = %v, want ThrottlingException once retries ran out", err)
 	}
 }
+
+func TestECSDeletingAServiceStopsItsDeployment(t *testing.T) {
+	w := newWorld(t, awsfake.Options{})
+	ctx := context.Background()
+	svc := w.createService(t, w.register(t, "repo:v1"), 2, nil)
+	must(w.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("shop-prod"), Service: aws.String("web"), Force: aws.Bool(true)}))(t)
+	if sd := w.serviceDeployment(t, aws.ToString(svc.CurrentServiceDeployment)); sd.Status != ecstypes.ServiceDeploymentStatusStopped {
+		t.Fatalf("deployment of a deleted service = %s, want STOPPED", sd.Status)
+	}
+	w.waitFor(t, time.Minute, "INACTIVE", func() bool { return aws.ToString(w.service(t).Status) == "INACTIVE" })
+	// A deleted service's name can be used again.
+	again := w.createService(t, w.register(t, "repo:v2"), 1, nil)
+	if aws.ToString(again.Status) != "ACTIVE" {
+		t.Fatalf("re-created service status = %s", aws.ToString(again.Status))
+	}
+}
