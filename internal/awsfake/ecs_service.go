@@ -158,6 +158,8 @@ type svcDeployment struct {
 	hooks                       []*hookRun
 	// progressive state (BLUE_GREEN, CANARY, LINEAR)
 	prog *progressive
+	// bakeUntil ends the alarm bake of a rolling deployment.
+	bakeUntil time.Time
 }
 
 // hookRun is one firing of a lifecycle hook.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -497,7 +498,19 @@ func (s *Server) reconcileRolling(svc *service) {
 			sd.stage = "CLEAN_UP"
 		}
 	}
-	if prim.rollout == "IN_PROGRESS" && primHealthy >= desired && len(s.unstoppedTasks(svc, prim)) == desired && oldLeft == 0 {
+	done := prim.rollout == "IN_PROGRESS" && primHealthy >= desired && len(s.unstoppedTasks(svc, prim)) == desired && oldLeft == 0
+	if done && !prim.rollbackTarget && sd.alarmStatus == "MONITORING" && !sd.terminal() {
+		// With alarms, ECS watches them for a bake period before it
+		// calls a rolling deployment done.
+		if sd.bakeUntil.IsZero() {
+			sd.bakeUntil = s.now.Add(s.alarmBake(sd))
+		}
+		if s.now.Before(sd.bakeUntil) {
+			sd.stage = "BAKE_TIME"
+			return
+		}
+	}
+	if done {
 		prim.rollout = "COMPLETED"
 		prim.reason = fmt.Sprintf("ECS deployment %s completed.", prim.id)
 		prim.updated = s.now
@@ -549,4 +562,28 @@ func (s *Server) writeTaskLogs(t *task, lines []string) {
 		s.appendLogs(o["awslogs-group"], o["awslogs-stream-prefix"]+"/"+c.Name+"/"+t.id, lines)
 		return
 	}
+}
+
+// alarmBake is how long a rolling deployment with alarms watches them
+// after its tasks are healthy: bakeTimeInMinutes when set, otherwise the
+// longest of its alarms' evaluation windows (EvaluationPeriods × Period),
+// at least a minute.
+func (s *Server) alarmBake(sd *svcDeployment) time.Duration {
+	if sd.dc.BakeTimeInMinutes != nil {
+		return time.Duration(*sd.dc.BakeTimeInMinutes) * time.Minute
+	}
+	bake := time.Minute
+	for _, n := range sd.dc.Alarms.AlarmNames {
+		a := s.cw.alarms[n]
+		if a == nil {
+			continue
+		}
+		periods, _ := strconv.Atoi(fmt.Sprint(a.raw["EvaluationPeriods"]))
+		period, _ := strconv.Atoi(fmt.Sprint(a.raw["Period"]))
+		if period == 0 {
+			period = 60
+		}
+		bake = max(bake, time.Duration(periods*period)*time.Second)
+	}
+	return bake
 }

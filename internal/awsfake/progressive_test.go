@@ -51,7 +51,7 @@ func newBGWorld(t *testing.T, dc *ecstypes.DeploymentConfiguration) *bgWorld {
 				RoleArn: aws.String("arn:aws:iam::123456789012:role/ecs-infra")}}},
 		DeploymentConfiguration: dc,
 	}))(t)
-	w.waitFor(t, time.Minute, "v1 live", func() bool {
+	w.waitFor(t, 5*time.Minute, "v1 live", func() bool {
 		return w.service(t).Deployments[0].RolloutState == ecstypes.DeploymentRolloutStateCompleted
 	})
 	return w
