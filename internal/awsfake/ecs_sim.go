@@ -38,8 +38,9 @@ type TaskFailure struct {
 }
 
 // FailTaskDefinition makes every task started from now on from the given
-// task definition ("family:revision" or its ARN) fail as f says. It may
-// be called before the revision is registered.
+// task definition ("family:revision" or its ARN, or a bare family for all
+// its revisions) fail as f says. It may be called before the revision is
+// registered.
 func (s *Server) FailTaskDefinition(taskDefinition string, f TaskFailure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -114,7 +115,11 @@ func (s *Server) launchTask(svc *service, d *deployment, tgs []string, ports []i
 		tgs:        tgs,
 		ports:      ports,
 	}
-	if f, ok := s.failing[tdKey(d.rev.td)]; ok {
+	key := tdKey(d.rev.td)
+	fam, _, _ := strings.Cut(key, ":")
+	if f, ok := s.failing[key]; ok {
+		t.failure = &f
+	} else if f, ok := s.failing[fam]; ok {
 		t.failure = &f
 	}
 	s.ecs.tasks[t.arn] = t

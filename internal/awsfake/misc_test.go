@@ -51,7 +51,7 @@ func TestCallLogSeparatesReadsFromWrites(t *testing.T) {
 func TestFailedTaskLeavesItsLastLogLines(t *testing.T) {
 	w := newWorld(t, awsfake.Options{})
 	ctx := context.Background()
-	w.srv.FailTaskDefinition("shop-prod-web:1", awsfake.TaskFailure{LogLines: []string{"listening on :8080", "panic: no DATABASE_URL"}})
+	w.srv.FailTaskDefinition("shop-prod-web", awsfake.TaskFailure{LogLines: []string{"listening on :8080", "panic: no DATABASE_URL"}})
 	w.createService(t, w.register(t, "repo:v1"), 1, rollingBreaker(1))
 	w.waitFor(t, time.Minute, "the failure", func() bool {
 		return w.service(t).Deployments[0].RolloutState == ecstypes.DeploymentRolloutStateFailed

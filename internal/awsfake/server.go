@@ -60,7 +60,7 @@ type Options struct {
 	// group has no deregistration_delay.timeout_seconds attribute, and how
 	// long a task without a load balancer takes to stop. Default 5s.
 	DrainDelay time.Duration
-	// Credentials, when set, makes the fake check the access key id in each
+	// AccessKeys, when set, makes the fake check the access key id in each
 	// request's SigV4 Authorization header: an unknown key is answered with
 	// UnrecognizedClientException (JSON) or InvalidClientTokenId (query).
 	AccessKeys []string
