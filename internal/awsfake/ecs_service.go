@@ -462,11 +462,17 @@ func (s *Server) ecsUpdateService(in serviceInput) (any, error) {
 	if err := s.checkServiceConfig(td, launchType, network, lbs, dc); err != nil {
 		return nil, err
 	}
-	if cur := svc.currentSD; cur != nil && cur.prog != nil && !cur.terminal() && td.arn != svc.taskDefinition {
-		return nil, errorf("InvalidParameterException", "A service deployment is in progress for this service; wait for it to finish or stop it with StopServiceDeployment.")
-	}
 	newDeployment := in.ForceNewDeployment || td.arn != svc.taskDefinition ||
 		!reflect.DeepEqual(lbs, svc.lbs) || !reflect.DeepEqual(network, svc.network) || launchType != svc.launchType
+	if cur := svc.currentSD; newDeployment && cur != nil && cur.prog != nil && !cur.terminal() && !cur.prog.done {
+		// A new deployment supersedes a blue/green-family one in flight:
+		// traffic goes back to blue, its green tasks stop, and the new one
+		// starts from blue (startDeployment marks the old one STOPPED).
+		if !cur.prog.rolledBack {
+			s.rollbackProgressive(svc, cur)
+		}
+		cur.prog.done = true
+	}
 	svc.taskDefinition = td.arn
 	svc.dc = dc
 	svc.lbs = lbs

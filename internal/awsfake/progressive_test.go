@@ -326,3 +326,28 @@ func TestCanaryPreProductionHookFiresBeforeEveryStep(t *testing.T) {
 		t.Fatalf("hook runs = %d, want 2", n)
 	}
 }
+
+func TestANewDeploymentSupersedesAPausedBlueGreen(t *testing.T) {
+	w := newBGWorld(t, &ecstypes.DeploymentConfiguration{Strategy: ecstypes.DeploymentStrategyBlueGreen, BakeTimeInMinutes: aws.Int32(1),
+		LifecycleHooks: []ecstypes.DeploymentLifecycleHook{pauseHook(ecstypes.DeploymentLifecycleHookStagePostTestTrafficShift, 30)}})
+	ctx := context.Background()
+	sd2 := w.deploy(t, "repo:v2")
+	w.waitFor(t, 5*time.Minute, "v2 gate", func() bool { return awaitingHook(w.serviceDeployment(t, sd2)) != "" })
+	sd3 := w.deploy(t, "repo:v3")
+	if st := w.serviceDeployment(t, sd2); st.Status != ecstypes.ServiceDeploymentStatusStopped {
+		t.Fatalf("superseded deployment = %s, want STOPPED", st.Status)
+	}
+	w.waitFor(t, 5*time.Minute, "v3 gate", func() bool { return awaitingHook(w.serviceDeployment(t, sd3)) != "" })
+	if b, g := w.weights(t, w.prodRule); b != 100 || g != 0 {
+		t.Fatalf("production rule at v3's gate: %d/%d, want all on blue", b, g)
+	}
+	must(w.ecs.ContinueServiceDeployment(ctx, &ecs.ContinueServiceDeploymentInput{ServiceDeploymentArn: aws.String(sd3),
+		HookId: aws.String(awaitingHook(w.serviceDeployment(t, sd3)))}))(t)
+	w.waitFor(t, 5*time.Minute, "v3 live", func() bool {
+		return w.serviceDeployment(t, sd3).Status == ecstypes.ServiceDeploymentStatusSuccessful
+	})
+	s := w.service(t)
+	if !strings.HasSuffix(aws.ToString(s.TaskDefinition), ":3") || s.RunningCount != 2 {
+		t.Fatalf("after v3: td %s running %d", aws.ToString(s.TaskDefinition), s.RunningCount)
+	}
+}
