@@ -134,3 +134,19 @@ func TestUnhealthyRevisionFailsELBHealthChecksAfterGrace(t *testing.T) {
 		t.Fatalf("stopped v2 tasks = %d, want ≥ 2 (the breaker's threshold)", failed)
 	}
 }
+
+func TestInjectedErrors(t *testing.T) {
+	w := newWorld(t, awsfake.Options{})
+	ctx := context.Background()
+	w.srv.InjectError(awsfake.ServiceECS, "RegisterTaskDefinition", 1, "ServerException", 500)
+	td := w.register(t, "repo:v1") // the SDK retries a 500
+	if n := w.srv.CallCount(awsfake.ServiceECS, "RegisterTaskDefinition"); n != 2 || !strings.HasSuffix(td, ":1") {
+		t.Fatalf("calls = %d, td = %s; want 2 calls and only revision 1 registered", n, td)
+	}
+	w.srv.InjectError(awsfake.ServiceELBv2, "", 1, "InternalFailure", 400)
+	_, err := w.elb.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(w.alb.ListenerArn)})
+	if errCode(err) != "InternalFailure" {
+		t.Fatalf("err = %v, want the injected InternalFailure", err)
+	}
+	must(w.elb.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(w.alb.ListenerArn)}))(t)
+}

@@ -98,6 +98,7 @@ type Server struct {
 	calls    []Call
 	throttle map[string]int // "service/op" or "service/" → remaining
 	denied   map[string]bool
+	injected map[string][]*apiError // "service/op" or "service/" → errors to answer, in order
 	failing  map[string]TaskFailure
 
 	ecs   *ecsState
@@ -141,6 +142,7 @@ func New(opts Options) *Server {
 		now:      opts.Start.UTC(),
 		throttle: map[string]int{},
 		denied:   map[string]bool{},
+		injected: map[string][]*apiError{},
 		failing:  map[string]TaskFailure{},
 		ecs:      newECSState(),
 		elb:      newELBState(),
@@ -250,6 +252,36 @@ func (s *Server) Throttle(service, operation string, n int) {
 	s.throttle[service+"/"+operation] += n
 }
 
+// InjectError makes the next n calls to service's operation (any
+// operation of the service if operation is "") fail with the AWS error
+// code and HTTP status given (e.g. "ServerException", 500, which the SDK
+// retries, or "InvalidParameterException", 400, which it does not), as if
+// AWS had failed them. The request is not applied.
+func (s *Server) InjectError(service, operation string, n int, code string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		k := service + "/" + operation
+		s.injected[k] = append(s.injected[k], &apiError{Code: code, Message: "injected by the test", Status: status})
+	}
+}
+
+// peekInjected reports whether an injected error waits for the call.
+func (s *Server) peekInjected(service, op string) bool {
+	return len(s.injected[service+"/"+op]) > 0 || len(s.injected[service+"/"]) > 0
+}
+
+// takeInjectedLocked pops the next injected error for the call, or nil.
+func (s *Server) takeInjectedLocked(service, op string) error {
+	for _, k := range []string{service + "/" + op, service + "/"} {
+		if q := s.injected[k]; len(q) > 0 {
+			s.injected[k] = q[1:]
+			return q[0]
+		}
+	}
+	return nil
+}
+
 // Deny makes every call to service's operation (every operation of the
 // service if operation is "") fail with AWS's access-denied error, as a
 // missing IAM permission does, until Allow.
@@ -349,6 +381,8 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		err = s.deniedLocked(service, op, false)
 	case s.takeThrottleLocked(service, op):
 		err = &apiError{Code: "ThrottlingException", Message: "Rate exceeded"}
+	case s.peekInjected(service, op):
+		err = s.takeInjectedLocked(service, op)
 	default:
 		out, err = s.dispatchJSON(service, op, body)
 	}
@@ -420,6 +454,8 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 		err = s.deniedLocked(service, op, true)
 	case s.takeThrottleLocked(service, op):
 		err = &apiError{Code: "Throttling", Message: "Rate exceeded"}
+	case s.peekInjected(service, op):
+		err = s.takeInjectedLocked(service, op)
 	default:
 		out, err = s.dispatchQuery(service, op, parseQueryForm(form))
 	}

@@ -56,6 +56,8 @@ func (s *Server) serveCBOR(w http.ResponseWriter, r *http.Request) {
 		err = s.deniedLocked(ServiceCloudWatch, op, false)
 	case s.takeThrottleLocked(ServiceCloudWatch, op):
 		err = &apiError{Code: "Throttling", Message: "Rate exceeded"}
+	case s.peekInjected(ServiceCloudWatch, op):
+		err = s.takeInjectedLocked(ServiceCloudWatch, op)
 	default:
 		out, err = s.dispatchJSON(ServiceCloudWatch, op, jsonBody)
 	}
