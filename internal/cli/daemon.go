@@ -155,6 +155,8 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, 
 		Env:            g.secretEnv(st, state),
 		SecretVersions: g.secretVersions(st, state),
 		MaxCount:       o.maxCount,
+		// The router is the one prober of task health.
+		Health: rt,
 	})
 	if err := d.server.Start(ctx); err != nil {
 		return nil, fmt.Errorf("recover control plane state: %w", err)

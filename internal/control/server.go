@@ -32,7 +32,13 @@ type Config struct {
 	RouterURL string
 	// LogDir is where task logs go.
 	LogDir string
-	// Probe checks one task's health; defaults to an HTTP GET.
+	// Health, when set, is the one prober of the tasks' health (the
+	// router): the control plane reads its verdicts and probes nothing
+	// itself, so the two cannot disagree. Without it the control plane
+	// probes with Probe (tests on a fake clock, benchmarks).
+	Health HealthWatcher
+	// Probe checks one task's health when Health is nil; defaults to an
+	// HTTP GET.
 	Probe func(ctx context.Context, addr, path string, timeout time.Duration) error
 	// Env resolves extra environment (secrets) for a task of a release.
 	Env func(ctx context.Context, rel store.Release, cfg *spec.Service) (map[string]string, error)
