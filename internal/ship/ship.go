@@ -111,6 +111,11 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 			return res, err
 		}
 	case engine.TargetArtifact:
+		// Artifacts run as processes: image services, volumes and ports
+		// cannot (engine auto without a Docker engine, or --engine process).
+		if err := sp.CheckEngine("process", svcs); err != nil {
+			return res, &InputError{Err: err}
+		}
 		releases, errs = artifactReleases(ctx, sp, svcs, res.Commit, o.StateDir, o.KeepGoing, out)
 	default:
 		return res, fmt.Errorf("deploy: the engine asks for a %q build, which berth cannot make", target.Kind)
