@@ -21,6 +21,10 @@ const PreviewHeader = "X-Berth-Preview"
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := r.cfg.Now()
 	now := start.UnixNano()
+	if err := r.checkRequest(req); err != nil {
+		r.fail(w, req, nil, nil, nil, start, err)
+		return
+	}
 	var (
 		rt     *route
 		groups []*group
@@ -71,6 +75,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.upgrade(w, req, rt, g, t, start)
 		return
 	}
+	if r.cfg.Upstream == UpstreamStd {
+		r.forwardStd(w, req, rt, groups, g, t, start)
+		return
+	}
 	r.forward(w, req, rt, groups, g, t, start)
 }
 
@@ -80,6 +88,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, groups []*group, g *group, t *target, start time.Time) {
 	var f forwardReq
 	f.init(req, rt)
+	f.allowUnderscore = r.cfg.AllowUnderscoreHeaders
+	if f.hasBody {
+		f.rc, f.bodyIdle = http.NewResponseController(w), r.cfg.ClientBodyTimeout
+	}
 	h := w.Header()
 	var tried []*target
 	var resp *upResponse
@@ -267,6 +279,9 @@ func (r *Router) outbound(req *http.Request, rt *route) *http.Request {
 	out.URL = u
 	h := make(http.Header, len(req.Header)+5)
 	for k, vv := range req.Header {
+		if !forwardHeaderName(k, r.cfg.AllowUnderscoreHeaders) {
+			continue
+		}
 		if isHopHeader(k) {
 			if k == "Te" && len(vv) == 1 && vv[0] == "trailers" {
 				h[k] = vv
@@ -363,8 +378,18 @@ func removeConnectionTokens(dst, src http.Header) {
 }
 
 func isUpgrade(req *http.Request) bool {
-	if _, ok := req.Header["Upgrade"]; !ok {
+	up, ok := req.Header["Upgrade"]
+	if !ok {
 		return false
+	}
+	// h2c is a hop-by-hop switch of this connection's protocol, never
+	// tunnelled to a target: such a request is forwarded as a plain one.
+	for _, v := range up {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "h2c") {
+				return false
+			}
+		}
 	}
 	for _, v := range req.Header["Connection"] {
 		for tok := range strings.SplitSeq(v, ",") {

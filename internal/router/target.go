@@ -45,11 +45,12 @@ func newTarget(addr string, cfg Config) *target {
 			}
 			return c, nil
 		},
-		MaxIdleConns:          0, // bounded per host below
-		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerTarget,
-		IdleConnTimeout:       cfg.UpstreamIdleTimeout,
-		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
-		DisableCompression:    true,
+		MaxIdleConns:           0, // bounded per host below
+		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerTarget,
+		IdleConnTimeout:        cfg.UpstreamIdleTimeout,
+		ResponseHeaderTimeout:  cfg.ResponseHeaderTimeout,
+		MaxResponseHeaderBytes: int64(cfg.MaxResponseHeaderBytes),
+		DisableCompression:     true,
 		// Targets speak HTTP/1.1; keep-alive pools make that cheap.
 		ForceAttemptHTTP2:     false,
 		WriteBufferSize:       16 << 10,
