@@ -189,21 +189,24 @@ func (r *Router) respond(w http.ResponseWriter, req *http.Request, resp *upRespo
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-func copyBody(w http.ResponseWriter, src io.Reader, flush bool) error {
+// copyBody copies a target's body to the client. Whatever arrived is
+// flushed before a read that would wait on the target (always, with
+// flush set: a stream), so a slow body reaches the client as it comes.
+func copyBody(w http.ResponseWriter, src *upBody, flush bool) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
 	var rc *http.ResponseController
-	if flush {
-		rc = http.NewResponseController(w)
-	}
 	for {
 		n, rerr := src.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
 			}
-			if rc != nil {
+			if rerr == nil && (flush || src.br.Buffered() == 0) {
+				if rc == nil {
+					rc = http.NewResponseController(w)
+				}
 				_ = rc.Flush()
 			}
 		}
@@ -245,6 +248,12 @@ func (r *Router) fail(w http.ResponseWriter, req *http.Request, rt *route, g *gr
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
+		var re *requestError
+		if errors.As(err, &re) {
+			// The request's framing or body cannot be trusted: nothing
+			// more is read from this connection.
+			h.Set("Connection", "close")
+		}
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, b.String())
 	}

@@ -34,11 +34,8 @@ func (r *Router) checkRequest(req *http.Request) error {
 	if !validHost(req.Host) {
 		return badRequest("invalid Host %q", req.Host)
 	}
-	if req.Header["Content-Length"] != nil && req.TransferEncoding != nil {
-		return badRequest("both Content-Length and Transfer-Encoding")
-	}
-	if req.ProtoMajor == 1 && req.ProtoMinor == 0 && req.Header["Transfer-Encoding"] != nil {
-		return badRequest("Transfer-Encoding in an HTTP/1.0 request")
+	if req.ProtoMajor == 1 && ambiguousFraming(req.Context()) {
+		return badRequest("ambiguous framing: Transfer-Encoding with Content-Length or in HTTP/1.0")
 	}
 	if max := r.cfg.MaxRequestBodyBytes; max >= 0 && req.ContentLength > max {
 		return &requestError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is over the limit of %d (router: max_request_body)", req.ContentLength, max)}

@@ -29,7 +29,10 @@ func (r *Router) forwardStd(w http.ResponseWriter, req *http.Request, rt *route,
 		req.Body = &limitedBody{rc: req.Body, f: &f, max: r.cfg.MaxRequestBodyBytes}
 	}
 	rp := &httputil.ReverseProxy{
-		Transport: t.transport,
+		Transport: t.std,
+		// What arrived reaches the client before the next wait on the
+		// target, as with the router's own client.
+		FlushInterval: -1,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			o := r.outbound(pr.In, rt)
 			pr.Out.URL = o.URL

@@ -20,6 +20,14 @@ type target struct {
 	removed   atomic.Bool     // absent from the current table
 	client    *upstream       // ordinary requests
 	transport *http.Transport // upgrades and health checks
+	// std carries ordinary requests when Config.Upstream is "std": a
+	// transport that never reuses a connection. net/http's Transport
+	// pools a connection the moment a response ends and checks for
+	// unsolicited bytes only afterwards, so a backend writing past the
+	// end of a response can hand its stray bytes to the next request
+	// (TestDesyncNeverCrossesResponses/std showed it). Correct framing
+	// first: the fallback pays a connection per request.
+	std *http.Transport
 
 	// Guarded by Router.mu.
 	check       HealthCheck
@@ -56,6 +64,10 @@ func newTarget(addr string, cfg Config) *target {
 		WriteBufferSize:       16 << 10,
 		ReadBufferSize:        16 << 10,
 		ExpectContinueTimeout: time.Second,
+	}
+	if cfg.Upstream == UpstreamStd {
+		t.std = t.transport.Clone()
+		t.std.DisableKeepAlives = true
 	}
 	return t
 }
