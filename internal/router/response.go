@@ -367,6 +367,9 @@ func readFields(br *bufio.Reader, h http.Header, prefix string, budget *int) err
 func readTrailers(br *bufio.Reader, h http.Header, budget *int) error {
 	t := http.Header{}
 	if err := readFields(br, t, "", budget); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // the body ended before its trailer section
+		}
 		return err
 	}
 	for k, vv := range t {
