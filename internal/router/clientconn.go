@@ -82,7 +82,7 @@ func (c *clientConn) Read(p []byte) (int, error) {
 func (c *clientConn) Write(p []byte) (int, error) {
 	if d := c.l.wd; d > 0 {
 		now := time.Now()
-		if c.wdl.Sub(now) < d-d/64 {
+		if !fresh(c.wdl.Sub(now), d) {
 			c.wdl = now.Add(d)
 			if err := c.Conn.SetWriteDeadline(c.wdl); err != nil {
 				return 0, err

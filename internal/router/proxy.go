@@ -203,7 +203,7 @@ func copyBody(w http.ResponseWriter, src *upBody, flush bool) error {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
 			}
-			if rerr == nil && (flush || src.br.Buffered() == 0) {
+			if flush || (rerr == nil && src.br.Buffered() == 0) {
 				if rc == nil {
 					rc = http.NewResponseController(w)
 				}
@@ -249,7 +249,7 @@ func (r *Router) fail(w http.ResponseWriter, req *http.Request, rt *route, g *gr
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
 		var re *requestError
-		if errors.As(err, &re) {
+		if errors.As(err, &re) || errors.Is(err, errClientBody) {
 			// The request's framing or body cannot be trusted: nothing
 			// more is read from this connection.
 			h.Set("Connection", "close")

@@ -268,7 +268,7 @@ func (f *forwardReq) extendBodyRead() {
 		return
 	}
 	now := time.Now()
-	if f.rdl.Sub(now) >= f.bodyIdle-f.bodyIdle/64 {
+	if fresh(f.rdl.Sub(now), f.bodyIdle) {
 		return
 	}
 	f.rdl = now.Add(f.bodyIdle)

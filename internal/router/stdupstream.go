@@ -24,9 +24,11 @@ func (r *Router) forwardStd(w http.ResponseWriter, req *http.Request, rt *route,
 	failed := false
 	var f forwardReq
 	f.allowUnderscore = r.cfg.AllowUnderscoreHeaders
+	var lb *limitedBody
 	if req.Body != nil && req.Body != http.NoBody {
 		f.rc, f.bodyIdle = http.NewResponseController(w), r.cfg.ClientBodyTimeout
-		req.Body = &limitedBody{rc: req.Body, f: &f, max: r.cfg.MaxRequestBodyBytes}
+		lb = &limitedBody{rc: req.Body, f: &f, max: r.cfg.MaxRequestBodyBytes}
+		req.Body = lb
 	}
 	rp := &httputil.ReverseProxy{
 		Transport: t.std,
@@ -59,6 +61,9 @@ func (r *Router) forwardStd(w http.ResponseWriter, req *http.Request, rt *route,
 			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 				err = cause
 			}
+			if lb != nil && lb.err != nil {
+				err = lb.err // the client's body failed, not the target
+			}
 			if status != 0 {
 				// Headers are gone: the client sees a truncated response.
 				r.log.Warn("response body copy failed", "route", rt.name, "target", t.addr, "err", err)
@@ -86,6 +91,7 @@ type limitedBody struct {
 	f    *forwardReq
 	max  int64
 	read int64
+	err  error // the first failure reading the client's body
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -93,10 +99,12 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.read += int64(n)
 	if b.max >= 0 && b.read > b.max {
-		return n, fmt.Errorf("%w: %w", errClientBody, errBodyTooLarge)
-	}
-	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", errClientBody, errBodyTooLarge)
+	} else if err != nil && err != io.EOF {
 		err = fmt.Errorf("%w: %w", errClientBody, err)
+	}
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
 	}
 	return n, err
 }

@@ -103,7 +103,7 @@ func (c *upConn) refreshRead() error {
 		return nil
 	}
 	now := time.Now()
-	if c.deadline.Sub(now) >= c.readIdle-c.readIdle/64 {
+	if fresh(c.deadline.Sub(now), c.readIdle) {
 		return nil
 	}
 	c.deadline = now.Add(c.readIdle)
@@ -117,7 +117,7 @@ func (c *upConn) refreshRead() error {
 func (c *upConn) refreshWrite() error {
 	d := c.up.writeTimeout
 	now := time.Now()
-	if c.wdl.Sub(now) >= d-d/64 {
+	if fresh(c.wdl.Sub(now), d) {
 		return nil
 	}
 	c.wdl = now.Add(d)
@@ -125,6 +125,13 @@ func (c *upConn) refreshWrite() error {
 		return err
 	}
 	return c.abortedErr()
+}
+
+// fresh reports whether a deadline left seconds away can stand for one
+// d from now: between 63/64 of d and d. Moving it only when not saves a
+// call per read or write.
+func fresh(left, d time.Duration) bool {
+	return left >= d-d/64 && left <= d
 }
 
 // abortedErr reports the exchange's cancellation: abort may have set its
@@ -322,7 +329,7 @@ func (c *upConn) exchange(f *forwardReq, h http.Header, now time.Time, headerTim
 		return err
 	}
 	werr := c.writeRequest(f)
-	if werr != nil && (c.nwritten == 0 || !f.hasBody || errors.Is(werr, errClientBody)) {
+	if werr != nil && (c.nwritten == 0 || !f.hasBody || errors.Is(werr, errClientBody) || isTimeout(werr)) {
 		return werr
 	}
 	// Also after a failed body write: the target may have answered early
