@@ -24,6 +24,7 @@ import (
 	"github.com/berth-dev/berth/internal/driver/docker"
 	"github.com/berth-dev/berth/internal/driver/process"
 	"github.com/berth-dev/berth/internal/router"
+	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -35,6 +36,7 @@ type daemonOptions struct {
 	token     string
 	engine    string
 	logLevel  string
+	router    *spec.Router // the spec's router: section; nil takes the defaults
 }
 
 // daemon is a running control plane with its router and API listeners.
@@ -124,7 +126,9 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, 
 	if c, ok := drv.(io.Closer); ok {
 		closers = append(closers, c)
 	}
-	rt := router.New(router.Config{Logger: log.With("component", "router")})
+	rcfg := routerConfig(o.router)
+	rcfg.Logger = log.With("component", "router")
+	rt := router.New(rcfg)
 	closers = append(closers, rt)
 	d := &daemon{g: g, log: log, store: st, router: rt, routeLn: routeLn, done: make(chan struct{}), errc: make(chan error, 4)}
 	d.server = control.New(control.Config{

@@ -32,6 +32,7 @@ var (
 	durationType = reflect.TypeFor[Duration]()
 	percentType  = reflect.TypeFor[Percent]()
 	stepType     = reflect.TypeFor[Step]()
+	sizeType     = reflect.TypeFor[Size]()
 	buildPtrType = reflect.TypeFor[*Build]()
 )
 
@@ -139,6 +140,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case percentType:
 		d.parsed(n, v, path, "a percentage like 10%", func(s string) (any, error) { return ParsePercent(s) })
+		return
+	case sizeType:
+		d.parsed(n, v, path, "a size like 64k or 1m", func(s string) (any, error) { return ParseSize(s) })
 		return
 	case stepType:
 		d.parsed(n, v, path, "a percentage like 10% or pause", func(s string) (any, error) { return ParseStep(s) })

@@ -28,6 +28,13 @@ func Schema() []byte {
 				map[string]any{"type": "number", "minimum": 0, "maximum": 100},
 			},
 		},
+		"size": map[string]any{
+			"description": "A byte count such as 512, 64k, 1m or 2g (powers of 1024), or unlimited.",
+			"oneOf": []any{
+				map[string]any{"type": "string", "pattern": `^([0-9]+ *([bB]|[kKmMgG]([iI]?[bB])?)?|unlimited)$`},
+				map[string]any{"type": "integer", "minimum": 0},
+			},
+		},
 		"step": map[string]any{
 			"description": "A canary step: a whole percentage from 1% to 100%, or pause (a manual gate released by berth promote).",
 			"oneOf": []any{
@@ -92,6 +99,8 @@ func (g *schemaGen) typ(t reflect.Type) map[string]any {
 		return ref("percent")
 	case stepType:
 		return ref("step")
+	case sizeType:
+		return ref("size")
 	case buildPtrType:
 		if _, ok := g.defs["Build"]; !ok {
 			g.defs["Build"] = map[string]any{

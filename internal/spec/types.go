@@ -24,6 +24,8 @@ type Spec struct {
 	Services map[string]*Service `yaml:"services" json:"services"`
 	// Notify lists webhook targets for deployment events.
 	Notify []Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// Router tunes the router's limits and protocol checks.
+	Router *Router `yaml:"router,omitempty" json:"router,omitempty"`
 
 	// Order is the service names in dependency order (depends_on first).
 	Order []string `yaml:"-" json:"order"`
