@@ -170,3 +170,44 @@ func fuzzBackend(f *testing.F) string {
 	}()
 	return ln.Addr().String()
 }
+
+// FuzzFramingGuard feeds a client byte stream, split at an arbitrary
+// point, to the framing guard and to net/http's request reader: while the
+// guard follows the stream (and found nothing ambiguous) it has counted
+// at least every request net/http read, so its request numbers stay in
+// step with the server's.
+func FuzzFramingGuard(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nab",
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+	} {
+		f.Add([]byte(s), uint16(7))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, split uint16) {
+		g := &framingGuard{maxHead: 64 << 10}
+		g.firstBad.Store(-1)
+		k := int(split) % (len(raw) + 1)
+		g.scan(raw[:k])
+		g.scan(raw[k:])
+
+		n := int64(0)
+		br := bufio.NewReader(bytes.NewReader(raw))
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				break
+			}
+			if _, err := io.Copy(io.Discard, req.Body); err != nil {
+				break
+			}
+			n++
+		}
+		if g.state != gDead && g.firstBad.Load() < 0 && g.heads < n {
+			t.Fatalf("guard counted %d requests, net/http read %d: %q", g.heads, n, raw)
+		}
+	})
+}
