@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -49,7 +50,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if len(rt.preview) > 0 && req.Header.Get(PreviewHeader) == "1" {
 			groups = rt.preview
 		}
-		g = pickGroup(groups, &rt.rr, now)
+		g = nil
+		if len(groups) > 1 && (rt.sticky.Cookie != "" || rt.sticky.Header != "") && !preview(rt, groups) {
+			g = r.pickSticky(w, req, rt, now)
+		}
+		if g == nil {
+			g = pickGroup(groups, &rt.rr, now)
+		}
 		if g == nil {
 			err = ErrNoHealthyTargets
 			if g = blameGroup(groups); g == nil {
@@ -412,8 +419,15 @@ func isUpgrade(req *http.Request) bool {
 
 // upgrade proxies a protocol upgrade (websocket) through httputil's
 // ReverseProxy, which handles 101 and the bidirectional copy.
+//
+// The upgraded connection lives as long as the request's context:
+// WaitDrained cancels it when the drain window ends.
 func (r *Router) upgrade(w http.ResponseWriter, req *http.Request, rt *route, g *group, t *target, start time.Time) {
 	defer t.release()
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	req = req.WithContext(ctx)
+	defer t.trackUpgrade(req, cancel)()
 	status := http.StatusSwitchingProtocols
 	rp := &httputil.ReverseProxy{
 		Transport: t.transport,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -28,6 +29,9 @@ type target struct {
 	// (TestDesyncNeverCrossesResponses/std showed it). Correct framing
 	// first: the fallback pays a connection per request.
 	std *http.Transport
+
+	upMu     sync.Mutex
+	upgrades map[*http.Request]context.CancelFunc // open upgraded connections
 
 	// Guarded by Router.mu.
 	check       HealthCheck
@@ -91,6 +95,33 @@ func (t *target) acquire() bool {
 }
 
 func (t *target) release() { t.inflight.Add(-1) }
+
+// trackUpgrade registers an upgraded connection's cancel; untrack with
+// the returned func.
+func (t *target) trackUpgrade(req *http.Request, cancel context.CancelFunc) func() {
+	t.upMu.Lock()
+	if t.upgrades == nil {
+		t.upgrades = map[*http.Request]context.CancelFunc{}
+	}
+	t.upgrades[req] = cancel
+	t.upMu.Unlock()
+	return func() {
+		t.upMu.Lock()
+		delete(t.upgrades, req)
+		t.upMu.Unlock()
+	}
+}
+
+// closeUpgraded closes every upgraded connection to the target and
+// returns how many there were.
+func (t *target) closeUpgraded() int {
+	t.upMu.Lock()
+	defer t.upMu.Unlock()
+	for _, cancel := range t.upgrades {
+		cancel()
+	}
+	return len(t.upgrades)
+}
 
 // eject skips the target until now+d.
 func (t *target) eject(now int64, d time.Duration) {

@@ -123,6 +123,10 @@ var metas = map[string]meta{
 	"Preview.header": {desc: "Requests carrying this header with value 1 go to the new fleet. Default X-Berth-Preview."},
 	"Preview.host":   {desc: "Host that is routed to the new fleet."},
 
+	"Deploy.sticky": {desc: "Keep each client on one release while several serve traffic: {cookie: NAME} (the router sets it) or {header: NAME} (a header clients send)."},
+	"Sticky.cookie": {desc: "Cookie that pins a client; the router sets it (random id, HttpOnly, SameSite=Lax) when absent."},
+	"Sticky.header": {desc: "Request header whose value pins a client (e.g. X-User-Id); requests without it are spread by weight."},
+
 	"Spec.router": {desc: "The router's limits and protocol checks (defaults like nginx's)."},
 
 	"Router.upstream":                 {desc: "HTTP/1.1 client to services: berth (default) or std (net/http's, a connection per request).", enum: upstreams},

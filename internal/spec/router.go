@@ -38,6 +38,14 @@ type Router struct {
 	EncodedSlashes string `yaml:"encoded_slashes,omitempty" json:"encoded_slashes,omitempty"`
 }
 
+// Sticky keeps a client on one release during a canary or blue/green
+// switch: by a cookie the router sets (Cookie) or by a request header the
+// client already sends (Header, e.g. X-User-Id). Set one of them.
+type Sticky struct {
+	Cookie string `yaml:"cookie,omitempty" json:"cookie,omitempty"`
+	Header string `yaml:"header,omitempty" json:"header,omitempty"`
+}
+
 // Size is a byte count written "512", "64k", "1m" or "2g" (powers of
 // 1024; "kb"/"KiB" spellings too), or "unlimited" (stored as -1).
 type Size int64

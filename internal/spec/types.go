@@ -130,6 +130,8 @@ type Deploy struct {
 	Preview        *Preview  `yaml:"preview,omitempty" json:"preview,omitempty"`
 	// CircuitBreaker is how many task failures in a row end a deployment.
 	CircuitBreaker int `yaml:"circuit_breaker,omitempty" json:"circuit_breaker,omitempty"`
+	// Sticky keeps a client on one release while several serve traffic.
+	Sticky *Sticky `yaml:"sticky,omitempty" json:"sticky,omitempty"`
 }
 
 // Step is one canary step: a traffic percentage, or a manual gate
