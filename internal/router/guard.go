@@ -73,12 +73,20 @@ func (g *framingGuard) scan(p []byte) {
 				g.appendLine(p)
 				return
 			}
-			g.appendLine(p[:i])
-			p = p[i+1:]
-			if g.state == gDead {
-				return
+			var line []byte
+			if len(g.line) == 0 { // the whole line is in p: no copy
+				if g.grow(i) {
+					return
+				}
+				line = p[:i]
+			} else {
+				g.appendLine(p[:i])
+				if g.state == gDead {
+					return
+				}
+				line = g.line
 			}
-			line := g.line
+			p = p[i+1:]
 			if n := len(line); n > 0 && line[n-1] == '\r' {
 				line = line[:n-1]
 			}
@@ -89,12 +97,21 @@ func (g *framingGuard) scan(p []byte) {
 }
 
 func (g *framingGuard) appendLine(b []byte) {
-	g.hsize += len(b) + 1
-	if len(g.line)+len(b) > 16<<10 || (g.state == gHead || g.state == gTrailer) && g.hsize > g.maxHead {
-		g.state = gDead
+	if g.grow(len(b)) {
 		return
 	}
 	g.line = append(g.line, b...)
+}
+
+// grow accounts n more bytes of the current line and reports (and
+// enters) the dead state when a line or head grows past its bound.
+func (g *framingGuard) grow(n int) bool {
+	g.hsize += n + 1
+	if len(g.line)+n > 16<<10 || (g.state == gHead || g.state == gTrailer) && g.hsize > g.maxHead {
+		g.state = gDead
+		return true
+	}
+	return false
 }
 
 func (g *framingGuard) endLine(line []byte) {
@@ -136,7 +153,11 @@ func (g *framingGuard) headLine(line []byte) {
 		if i <= 0 {
 			return // the server rejects it
 		}
-		name, v := line[:i], bytes.Trim(line[i+1:], " \t")
+		name := line[:i]
+		if len(name) != len("Content-Length") && len(name) != len("Transfer-Encoding") {
+			return
+		}
+		v := bytes.Trim(line[i+1:], " \t")
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, ok := parseContentLength(string(v))
