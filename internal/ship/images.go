@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -139,7 +140,9 @@ func BuildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o Ima
 		})
 	}
 	run.wait(errs, func(i int) string { return svcs[i].Name })
-	say("images ready in %s", time.Since(start).Round(100*time.Millisecond))
+	if errors.Join(errs...) == nil {
+		say("images ready in %s", time.Since(start).Round(100*time.Millisecond))
+	}
 	return out, errs, nil
 }
 

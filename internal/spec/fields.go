@@ -36,6 +36,8 @@ var (
 	engines    = []string{"auto", "process", "docker"}
 	strategies = []string{"rolling", "bluegreen", "canary"}
 	formats    = []string{"json", "slack"}
+	upstreams  = []string{"berth", "std"}
+	slashModes = []string{"decode", "keep", "reject"}
 )
 
 // metas is keyed by "<Go type name>.<yaml key>".
@@ -146,6 +148,28 @@ var metas = map[string]meta{
 
 	"Preview.header": {desc: "Requests carrying this header with value 1 go to the new fleet. Default X-Berth-Preview."},
 	"Preview.host":   {desc: "Host that is routed to the new fleet."},
+
+	"Deploy.sticky": {desc: "Keep each client on one release while several serve traffic: {cookie: NAME} (the router sets it) or {header: NAME} (a header clients send)."},
+	"Sticky.cookie": {desc: "Cookie that pins a client; the router sets it (random id, HttpOnly, SameSite=Lax) when absent."},
+	"Sticky.header": {desc: "Request header whose value pins a client (e.g. X-User-Id); requests without it are spread by weight."},
+
+	"Spec.router": {desc: "The router's limits and protocol checks (defaults like nginx's)."},
+
+	"Router.upstream":                 {desc: "HTTP/1.1 client to services: berth (default) or std (net/http's, a connection per request).", enum: upstreams},
+	"Router.client_header_timeout":    {desc: "Time to read a client's request head. Default 10s."},
+	"Router.client_body_timeout":      {desc: "Longest wait between two reads of a request body; then 408. Default 60s."},
+	"Router.client_send_timeout":      {desc: "Longest wait between two writes to a client that stopped reading; then it is disconnected. Default 60s."},
+	"Router.client_idle_timeout":      {desc: "How long an idle keep-alive client connection is kept. Default 120s."},
+	"Router.upstream_connect_timeout": {desc: "Time to connect to a task (the request is retried on another). Default 2s."},
+	"Router.upstream_header_timeout":  {desc: "Time for a task to answer with its response head; then 504. Default 60s."},
+	"Router.upstream_read_timeout":    {desc: "Longest wait between two reads of a task's response body; then the response is cut. Default 60s."},
+	"Router.upstream_send_timeout":    {desc: "Longest wait between two writes of a request to a task that stopped reading; then 504. Default 60s."},
+	"Router.max_request_header":       {desc: "Largest client request head. Default 64k."},
+	"Router.max_response_header":      {desc: "Largest response head (and trailers) from a task; larger is answered 502. Default 64k."},
+	"Router.max_request_body":         {desc: "Largest request body; larger is answered 413. Default 1m; unlimited lifts it."},
+	"Router.max_connections":          {desc: "Concurrent client connections; more wait to be accepted. Default 4096.", min: ptr(1)},
+	"Router.underscores_in_headers":   {desc: "Forward request header names containing _ (dropped by default: backends that read _ as - would see Transfer_Encoding as Transfer-Encoding)."},
+	"Router.encoded_slashes":          {desc: "%2F in a request path: decode (default, a /), keep, or reject (400).", enum: slashModes},
 
 	"Notify.url":    {desc: "http(s) URL POSTed each event."},
 	"Notify.format": {desc: "json or slack. Default json.", enum: formats},

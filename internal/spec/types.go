@@ -28,6 +28,8 @@ type Spec struct {
 	// an autoscaler's max) unless the service sets its own max_count.
 	// Default DefaultMaxCount.
 	MaxCount int `yaml:"max_count,omitempty" json:"max_count,omitempty"`
+	// Router tunes the router's limits and protocol checks.
+	Router *Router `yaml:"router,omitempty" json:"router,omitempty"`
 
 	// Order is the service names in dependency order (depends_on first).
 	Order []string `yaml:"-" json:"order"`
@@ -170,6 +172,8 @@ type Deploy struct {
 	Preview        *Preview  `yaml:"preview,omitempty" json:"preview,omitempty"`
 	// CircuitBreaker is how many task failures in a row end a deployment.
 	CircuitBreaker int `yaml:"circuit_breaker,omitempty" json:"circuit_breaker,omitempty"`
+	// Sticky keeps a client on one release while several serve traffic.
+	Sticky *Sticky `yaml:"sticky,omitempty" json:"sticky,omitempty"`
 }
 
 // Step is one canary step: a traffic percentage, or a manual gate
