@@ -209,7 +209,7 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 	for name := range names {
 		svc := &Service{Name: name, Health: builtinHealth(), Deploy: builtinDeploy(), Count: ptr(1)}
 		v := reflect.ValueOf(svc).Elem()
-		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config"} {
+		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config", "cpu", "memory"} {
 			if n := child(defaultsNode, key); n != nil {
 				quiet.decode(n, v.FieldByIndex(serviceField(key)), "")
 			}

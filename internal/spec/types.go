@@ -27,6 +27,11 @@ type Spec struct {
 
 	// Order is the service names in dependency order (depends_on first).
 	Order []string `yaml:"-" json:"order"`
+
+	// Env is the environment ForEnvironment applied ("" for none), and AWS
+	// that environment's aws: block (engine ecs).
+	Env string `yaml:"-" json:"env,omitempty"`
+	AWS *AWS   `yaml:"-" json:"aws,omitempty"`
 }
 
 // Environment is a named target with its engine and overrides.
@@ -37,6 +42,8 @@ type Environment struct {
 	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
 	// Env is merged into every service's env (these values win).
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	// AWS is where an environment with engine ecs runs.
+	AWS *AWS `yaml:"aws,omitempty" json:"aws,omitempty"`
 }
 
 // Defaults apply to every service that does not set the key itself.
@@ -47,6 +54,8 @@ type Defaults struct {
 	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	Secrets map[string]string `yaml:"secrets,omitempty" json:"secrets,omitempty"`
 	Config  map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
+	CPU     int               `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	Memory  int               `yaml:"memory,omitempty" json:"memory,omitempty"`
 }
 
 // Service is one long-running program with a port, health check, route and count.
@@ -76,6 +85,10 @@ type Service struct {
 	Count     *int              `yaml:"count,omitempty" json:"count,omitempty"`
 	DependsOn []string          `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
 	Deploy    *Deploy           `yaml:"deploy,omitempty" json:"deploy,omitempty"`
+	// CPU (units, 1024 = one vCPU) and Memory (MiB) size a task on ECS
+	// Fargate; an ECS environment needs both, as a Fargate combination.
+	CPU    int `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	Memory int `yaml:"memory,omitempty" json:"memory,omitempty"`
 
 	// Line is the line of the service's key in the spec file (for errors).
 	Line int `yaml:"-" json:"-"`
