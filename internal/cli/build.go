@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/build"
@@ -105,6 +106,8 @@ type imageOptions struct {
 	registry string
 	push     bool
 	out      io.Writer
+	// keychain resolves the registry's credentials (nil: the docker config).
+	keychain authn.Keychain
 }
 
 // serviceImage is the image a service deploys.
@@ -149,7 +152,7 @@ func buildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o ima
 	if err != nil {
 		return nil, err
 	}
-	b, err := build.New(ctx, build.Config{Logger: slog.New(slog.DiscardHandler)})
+	b, err := build.New(ctx, build.Config{Logger: slog.New(slog.DiscardHandler), Keychain: o.keychain})
 	if err != nil {
 		return nil, usageErr("%v\n  images need the Docker engine: start it (or set DOCKER_HOST), or deploy with --engine process", err)
 	}

@@ -212,8 +212,21 @@ func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o 
 		svcs = keep
 	}
 	var releases []api.ReleaseSpec
-	if st.Engine == "docker" {
-		releases, err = imageReleases(ctx, sp, svcs, commit, o.out)
+	printWarnings(o.out, e)
+	if st.Engine == "docker" || st.Engine == "ecs" {
+		im := imageOptions{commit: commit, registry: registryOf(sp), out: o.out}
+		im.push = im.registry != ""
+		if r, ok := e.(imageRegistry); ok {
+			names := make([]string, len(svcs))
+			for i, s := range svcs {
+				names[i] = s.Name
+			}
+			if im.registry, im.keychain, err = r.Registry(ctx, names); err != nil {
+				return g.explain(fmt.Errorf("deploy: %w", err))
+			}
+			im.push = !g.dryRun
+		}
+		releases, err = imageReleases(ctx, sp, svcs, im)
 	} else {
 		releases, err = g.buildReleases(ctx, sp, svcs, commit, o.out)
 	}
@@ -227,6 +240,10 @@ func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o 
 	for _, n := range resp.Unchanged {
 		fmt.Fprintf(o.out, "%s: unchanged, nothing to deploy\n", n)
 	}
+	if g.dryRun {
+		fmt.Fprintln(o.out, "dry run: nothing was changed")
+		return nil
+	}
 	if len(resp.Deployments) == 0 {
 		fmt.Fprintln(o.out, "nothing changed; no deployment started")
 		return nil
@@ -238,9 +255,9 @@ func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o 
 // imageReleases builds the services' images (pushing them when a registry
 // is named) and returns one release per service that runs its image by an
 // immutable reference, so an unchanged image makes no new release.
-func imageReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, commit string, out io.Writer) ([]api.ReleaseSpec, error) {
-	reg := registryOf(sp)
-	imgs, err := buildImages(ctx, sp, svcs, imageOptions{commit: commit, registry: reg, push: reg != "", out: out})
+func imageReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o imageOptions) ([]api.ReleaseSpec, error) {
+	commit := o.commit
+	imgs, err := buildImages(ctx, sp, svcs, o)
 	if err != nil {
 		return nil, err
 	}
