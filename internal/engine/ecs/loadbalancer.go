@@ -319,7 +319,7 @@ func (e *Engine) Priorities() map[string]int {
 		if s.Route == nil {
 			continue
 		}
-		if s.Route.Default && s.Route.Path == "" && s.Route.Host == "" && len(s.Route.Hosts) == 0 {
+		if s.Route.Default {
 			out[name] = base + priorityBlock - 1
 			continue
 		}
