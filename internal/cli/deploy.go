@@ -36,7 +36,8 @@ the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.`,
 				}
 				return g.deployFrom(cmd.Context(), g.engine(), sp, c.from, append(args, c.services...), c.force, g.stdout)
 			}
-			return g.deploy(cmd.Context(), g.engine(), sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
+			_, err = g.deploy(cmd.Context(), g.engine(), sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
+			return err
 		},
 	}
 	c.cmd.Flags().BoolVar(&c.allowDirty, "allow-dirty", false, "deploy even when the working tree has uncommitted changes (the commit is marked -dirty)")

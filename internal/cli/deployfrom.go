@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/ship"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -26,7 +27,7 @@ func (g *globals) deployFrom(ctx context.Context, target engine.Engine, sp *spec
 		return err
 	}
 	source := srcG.engine()
-	svcs, err := selectServices(sp, names)
+	svcs, err := ship.Select(sp, names)
 	if err != nil {
 		return err
 	}
@@ -53,11 +54,11 @@ func (g *globals) deployFrom(ctx context.Context, target engine.Engine, sp *spec
 		if !strings.Contains(live.Image, "@sha256:") {
 			fmt.Fprintf(out, "warning: %s runs %s in %s, a tag rather than a digest\n", s.Name, live.Image, from)
 		}
-		cfg, fp, err := releaseConfig(sp, containerService(s))
+		rel, err := ship.ImageRelease(sp, s, live.Commit, live.Image)
 		if err != nil {
 			return err
 		}
-		req.Releases = append(req.Releases, api.ReleaseSpec{Service: s.Name, Commit: live.Commit, Image: live.Image, ArtifactDigest: live.Image, Config: cfg, Fingerprint: fp})
+		req.Releases = append(req.Releases, rel)
 		commits[live.Commit] = true
 		fmt.Fprintf(out, "%s: promoting release %d of %s (commit %s, %s)\n", s.Name, live.Number, from, orDash(live.Commit), live.Image)
 	}

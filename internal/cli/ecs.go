@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/ecs"
@@ -59,12 +57,6 @@ func newECSEngine(sp *spec.Spec, dryRun bool, plan io.Writer) (*ecs.Engine, erro
 	return ecs.New(ecs.Config{Spec: sp, AWS: cfg, PollInterval: poll, DryRun: dryRun, Plan: plan})
 }
 
-// imageRegistry is an engine that names the registry images are pushed
-// to, and the credentials to push with (ECR on ECS).
-type imageRegistry interface {
-	Registry(ctx context.Context, services []string) (string, authn.Keychain, error)
-}
-
 // warner is an engine that adjusts the spec to fit its platform and says so.
 type warner interface {
 	Warnings() []string
@@ -83,6 +75,9 @@ func printWarnings(w io.Writer, e engine.Engine) {
 // engine from being built.
 type failingEngine struct{ err error }
 
+func (f failingEngine) Target(context.Context) (engine.BuildTarget, error) {
+	return engine.BuildTarget{}, f.err
+}
 func (f failingEngine) Status(context.Context) (api.Status, error) { return api.Status{}, f.err }
 func (f failingEngine) Deploy(context.Context, api.DeployRequest) (api.DeployResponse, error) {
 	return api.DeployResponse{}, f.err

@@ -24,10 +24,35 @@ type LogOptions struct {
 	Tail   int
 }
 
+// Build target kinds: what an engine runs.
+const (
+	// TargetArtifact is a file built by the service's build command and run
+	// as a process (the process engine).
+	TargetArtifact = "artifact"
+	// TargetImage is an OCI image (the Docker engine, ECS).
+	TargetImage = "image"
+)
+
+// BuildTarget says what the deploy flow must build for an engine, and
+// where the engine expects it.
+type BuildTarget struct {
+	// Kind is TargetArtifact or TargetImage.
+	Kind string `json:"kind"`
+	// Registry is where the engine pulls images from (e.g. an ECR
+	// repository host). Empty means the engine runs images from the local
+	// Docker engine's store: a push is optional and nothing is pulled back.
+	Registry string `json:"registry,omitempty"`
+	// Platform is the OS/architecture the engine runs (e.g. linux/arm64);
+	// empty means the build host's.
+	Platform string `json:"platform,omitempty"`
+}
+
 // Engine runs a project's services somewhere and reports what runs. The
 // CLI talks only to it; the local engines implement it as a client of the
 // control plane's API.
 type Engine interface {
+	// Target says what to build for this engine.
+	Target(ctx context.Context) (BuildTarget, error)
 	Status(ctx context.Context) (api.Status, error)
 	Deploy(ctx context.Context, r api.DeployRequest) (api.DeployResponse, error)
 	Deployment(ctx context.Context, id int64) (api.Deployment, error)

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/spec"
@@ -128,6 +130,9 @@ type Engine struct {
 	lbChecked bool
 	// clusterReady is set once the cluster is known to exist.
 	clusterReady bool
+	// ecrHost and ecrKeychain are the ECR registry and its token, once asked.
+	ecrHost     string
+	ecrKeychain authn.Keychain
 }
 
 var _ engine.Engine = (*Engine)(nil)

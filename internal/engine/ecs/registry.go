@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/berth-dev/berth/internal/engine"
 )
 
 // RegistryECR, as a spec's registry:, means the account's ECR registry in
@@ -25,14 +27,49 @@ func isECR(registry string) bool {
 	return registry == "" || registry == RegistryECR || ecrHost.MatchString(registry)
 }
 
-// Registry returns the registry images of the services are pushed to and
-// the credentials to push with. With ECR (registry: ecr, an ECR host, or
-// none) it asks ECR for a token (GetAuthorizationToken) and creates the
-// services' repositories, tagged and with immutable tags, when they are
-// missing; any other OCI registry is used as the docker config says.
-func (e *Engine) Registry(ctx context.Context, services []string) (string, authn.Keychain, error) {
+// platform is what Fargate tasks run unless told otherwise.
+const platform = "linux/amd64"
+
+// Target says the ECS engine runs images pulled from its registry: ECR
+// (registry: ecr, an ECR host, or none) or any other OCI registry the
+// spec names.
+func (e *Engine) Target(ctx context.Context) (engine.BuildTarget, error) {
+	host, _, err := e.registry(ctx)
+	if err != nil {
+		return engine.BuildTarget{}, err
+	}
+	return engine.BuildTarget{Kind: engine.TargetImage, Registry: host, Platform: platform}, nil
+}
+
+// PrepareImages creates the services' ECR repositories (tagged, with
+// immutable tags) when they are missing and returns the credentials to
+// push with: the ECR token, or the docker config for other registries.
+func (e *Engine) PrepareImages(ctx context.Context, services []string) (authn.Keychain, error) {
+	_, kc, err := e.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if isECR(e.sp.Registry) {
+		for _, s := range services {
+			if err := e.ensureRepository(ctx, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return kc, nil
+}
+
+// registry resolves the registry host and its credentials, once: with
+// ECR, GetAuthorizationToken gives both.
+func (e *Engine) registry(ctx context.Context) (string, authn.Keychain, error) {
 	if !isECR(e.sp.Registry) {
 		return e.sp.Registry, authn.DefaultKeychain, nil
+	}
+	e.mu.Lock()
+	host, kc := e.ecrHost, e.ecrKeychain
+	e.mu.Unlock()
+	if kc != nil {
+		return host, kc, nil
 	}
 	out, err := e.c.ecr.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
@@ -50,19 +87,17 @@ func (e *Engine) Registry(ctx context.Context, services []string) (string, authn
 	if !ok {
 		return "", nil, fmt.Errorf("decode the ECR token: not user:password")
 	}
-	host := aws.ToString(ad.ProxyEndpoint)
+	host = aws.ToString(ad.ProxyEndpoint)
 	if u, err := url.Parse(host); err == nil && u.Host != "" {
 		host = u.Host
 	}
 	if ecrHost.MatchString(e.sp.Registry) {
 		host = e.sp.Registry
 	}
-	for _, s := range services {
-		if err := e.ensureRepository(ctx, s); err != nil {
-			return "", nil, err
-		}
-	}
-	kc := ecrKeychain{host: host, auth: authn.FromConfig(authn.AuthConfig{Username: user, Password: pass})}
+	kc = ecrKeychain{host: host, auth: authn.FromConfig(authn.AuthConfig{Username: user, Password: pass})}
+	e.mu.Lock()
+	e.ecrHost, e.ecrKeychain = host, kc
+	e.mu.Unlock()
 	return host, kc, nil
 }
 

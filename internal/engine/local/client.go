@@ -121,6 +121,20 @@ func (e *APIError) Error() string {
 	return e.Message
 }
 
+// Target implements engine.Engine: a control plane running containers
+// takes images from the local Docker engine's store; one running processes
+// takes artifacts.
+func (c *Client) Target(ctx context.Context) (engine.BuildTarget, error) {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return engine.BuildTarget{}, err
+	}
+	if st.Engine == "docker" {
+		return engine.BuildTarget{Kind: engine.TargetImage}, nil
+	}
+	return engine.BuildTarget{Kind: engine.TargetArtifact}, nil
+}
+
 // Status implements engine.Engine.
 func (c *Client) Status(ctx context.Context) (api.Status, error) {
 	var s api.Status
