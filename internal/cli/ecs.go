@@ -14,17 +14,15 @@ import (
 )
 
 // ecsEngine returns the ECS engine when --env names an environment with
-// engine: ecs (ok false otherwise). A spec or AWS configuration problem
-// comes back as an engine whose every call fails with it.
+// engine: ecs (ok false otherwise). An AWS configuration problem comes
+// back as an engine whose every call fails with it.
 func (g *globals) ecsEngine() (engine.Engine, bool) {
 	if g.env == "" {
 		return nil, false
 	}
 	sp, err := g.loadSpec()
-	if err != nil {
-		return failingEngine{err}, true
-	}
-	if sp.Engine != spec.EngineECS {
+	if err != nil || sp.Engine != spec.EngineECS {
+		// Commands that need the spec report its problems themselves.
 		return nil, false
 	}
 	if g.ecs != nil {
