@@ -1,6 +1,8 @@
 package ecs
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -207,5 +209,21 @@ func TestTargetGroupName_FitsALB(t *testing.T) {
 func TestRevisionOf(t *testing.T) {
 	if n := revisionOf("arn:aws:ecs:eu-west-1:1:task-definition/shop-prod-web:12"); n != 12 {
 		t.Errorf("revision = %d", n)
+	}
+}
+
+// The policy in docs/ecs.md is the one `berth aws policy` prints.
+func TestPolicy_MatchesDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "ecs.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Policy(PolicyInput{Project: "PROJECT", Cluster: "CLUSTER", Roles: []string{"arn:aws:iam::ACCOUNT:role/EXECUTION_ROLE", "arn:aws:iam::ACCOUNT:role/TASK_ROLE"}})
+	if !strings.Contains(string(doc), "```json\n"+p+"```") {
+		t.Error("docs/ecs.md does not hold the policy berth aws policy prints: paste the output of `berth aws policy` outside a project")
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(p), &v); err != nil {
+		t.Fatalf("policy is not JSON: %v", err)
 	}
 }
