@@ -25,6 +25,10 @@ type TaskFailure struct {
 	// that cannot be read does (set StoppedReason accordingly, e.g.
 	// "CannotPullContainerError: ...").
 	AtStart bool
+	// LogLines are written, when the task stops, to the task's awslogs
+	// stream (awslogs-group, <awslogs-stream-prefix>/<container>/<task
+	// id>), as the application's last output.
+	LogLines []string
 }
 
 // FailTaskDefinition makes every task started from now on from the given
@@ -157,6 +161,9 @@ func (s *Server) stopTask(t *task, reason, code string) {
 // failTask stops t at once with a failure and feeds the circuit breaker.
 func (s *Server) failTask(t *task, reason, code, containerReason string, exit *int) {
 	s.stopTask(t, reason, code)
+	if t.failure != nil && len(t.failure.LogLines) > 0 {
+		s.writeTaskLogs(t, t.failure.LogLines)
+	}
 	t.last, t.stopped = "STOPPED", s.now
 	t.exitCode, t.containerReason = exit, containerReason
 	d := t.dep
@@ -509,4 +516,21 @@ func taskList(ids []string) string {
 		parts[i] = "(task " + id + ")"
 	}
 	return strings.Join(parts, " ")
+}
+
+// writeTaskLogs appends lines to the awslogs stream of t's first
+// container that logs with awslogs.
+func (s *Server) writeTaskLogs(t *task, lines []string) {
+	td := s.taskDefByRef(t.td)
+	if td == nil {
+		return
+	}
+	for _, c := range td.containers {
+		if c.LogConfiguration == nil || c.LogConfiguration.LogDriver != "awslogs" {
+			continue
+		}
+		o := c.LogConfiguration.Options
+		s.appendLogs(o["awslogs-group"], o["awslogs-stream-prefix"]+"/"+c.Name+"/"+t.id, lines)
+		return
+	}
 }

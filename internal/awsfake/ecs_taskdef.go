@@ -53,6 +53,10 @@ type containerDef struct {
 	PortMappings []struct {
 		ContainerPort int `json:"containerPort"`
 	} `json:"portMappings"`
+	LogConfiguration *struct {
+		LogDriver string            `json:"logDriver"`
+		Options   map[string]string `json:"options"`
+	} `json:"logConfiguration"`
 }
 
 // ecsTag is a tag on the ECS wire (lower-case key/value).
