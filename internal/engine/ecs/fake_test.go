@@ -302,8 +302,8 @@ func TestFake_FailedReleaseRolledBackByTheBreakerWithTheReason(t *testing.T) {
 	v1 := map[string]string{"api": "a@sha256:1"}
 	w.deploy(w.engine(), releases("1111111", v1))
 	// Release 2 of api crashes on start.
-	w.srv.FailTaskDefinition("shop-prod-api:2", awsfake.TaskFailure{ContainerReason: "panic: no DATABASE_URL", ExitCode: 2})
-	w.srv.PutLogLines("/berth/shop/prod/api", "", "ignored")
+	w.srv.FailTaskDefinition("shop-prod-api:2", awsfake.TaskFailure{ContainerReason: "panic: no DATABASE_URL", ExitCode: 2,
+		LogLines: []string{"starting api", "panic: no DATABASE_URL"}})
 	resp, final, evs := w.deploy(w.engine(), releases("2222222", map[string]string{"api": "a@sha256:bad"}))
 	if len(resp.Deployments) != 1 || final[0].State != "rolled_back" {
 		t.Fatalf("failing release: %+v", final)
@@ -319,6 +319,15 @@ func TestFake_FailedReleaseRolledBackByTheBreakerWithTheReason(t *testing.T) {
 	}
 	if !sawStopped {
 		t.Errorf("no stopped-task reason among the events: %+v", evs)
+	}
+	var sawLogs bool
+	for _, ev := range evs {
+		if strings.Contains(ev.Message, "log lines of task") && strings.Contains(ev.Message, "starting api\n    panic: no DATABASE_URL") {
+			sawLogs = true
+		}
+	}
+	if !sawLogs {
+		t.Errorf("no last log lines of the failed task among the events: %+v", evs)
 	}
 	st, _ := w.engine().Status(context.Background())
 	if len(st.Services) != 1 || st.Services[0].Release != 1 || st.Services[0].Commit != "1111111" {
