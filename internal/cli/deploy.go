@@ -36,7 +36,9 @@ the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.`,
 				}
 				return g.deployFrom(cmd.Context(), g.engine(), sp, c.from, append(args, c.services...), c.force, g.stdout)
 			}
-			_, err = g.deploy(cmd.Context(), g.engine(), sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
+			e := g.engine()
+			printWarnings(g.stdout, e)
+			_, err = g.deploy(cmd.Context(), e, sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
 			return err
 		},
 	}

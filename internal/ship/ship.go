@@ -120,12 +120,14 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 		im := ImageOptions{
 			Commit: res.Commit, Registry: reg, Push: reg != "" && !o.DryRun, Pinned: pinned, KeepGoing: o.KeepGoing, Out: out,
 		}
-		if p, ok := e.(ImagePreparer); ok && im.Push {
-			names := make([]string, len(svcs))
-			for i, s := range svcs {
-				names[i] = s.Name
+		var built []string
+		for _, s := range svcs {
+			if s.Build != nil {
+				built = append(built, s.Name)
 			}
-			if im.Keychain, err = p.PrepareImages(ctx, names); err != nil {
+		}
+		if p, ok := e.(ImagePreparer); ok && im.Push && len(built) > 0 {
+			if im.Keychain, err = p.PrepareImages(ctx, built); err != nil {
 				return res, fmt.Errorf("deploy: %w", err)
 			}
 		}

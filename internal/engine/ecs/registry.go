@@ -33,7 +33,12 @@ const platform = "linux/amd64"
 // Target says the ECS engine runs images pulled from its registry: ECR
 // (registry: ecr, an ECR host, or none) or any other OCI registry the
 // spec names.
+// It first checks the credentials and the listener, so a deploy that
+// cannot work fails before anything is built or pushed.
 func (e *Engine) Target(ctx context.Context) (engine.BuildTarget, error) {
+	if err := e.preflight(ctx); err != nil {
+		return engine.BuildTarget{}, err
+	}
 	host, _, err := e.registry(ctx)
 	if err != nil {
 		return engine.BuildTarget{}, err
@@ -148,4 +153,19 @@ func (e *Engine) ensureRepository(ctx context.Context, svc string) error {
 		}
 		return nil
 	})
+}
+
+// preflight checks, with reads only, what every deploy needs: working
+// credentials and, when services are routed, an ALB listener.
+func (e *Engine) preflight(ctx context.Context) error {
+	if _, err := e.accountID(ctx); err != nil {
+		return err
+	}
+	for _, n := range e.sp.Order {
+		if e.sp.Services[n].Route != nil {
+			_, err := e.checkListener(ctx)
+			return err
+		}
+	}
+	return nil
 }
