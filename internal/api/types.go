@@ -24,9 +24,15 @@ type ReleaseSpec struct {
 	// artifact with an unchanged config makes no new release.
 	ArtifactDigest string `json:"artifact_digest,omitempty"`
 	Image          string `json:"image,omitempty"`
-	// Config is the service's resolved spec (spec.Service as JSON).
+	// Config is the release's configuration as internal/release encodes
+	// it: {"root": ..., "service": {...}, "notify": [...]}, where service
+	// is the resolved service spec, root the project directory commands and
+	// artifacts run in (absent for images) and notify the webhooks. The
+	// control plane validates it (release.Decode and Validate) and answers
+	// 400 naming the field when it cannot run.
 	Config json.RawMessage `json:"config"`
-	// Fingerprint is a stable hash of Config's runtime-relevant parts.
+	// Fingerprint is a stable hash of Config's runtime-relevant parts
+	// (release.Config.Fingerprint); the server computes it when absent.
 	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
@@ -109,8 +115,12 @@ type Task struct {
 
 // Service is one service's live state.
 type Service struct {
-	Name       string      `json:"name"`
-	Release    int         `json:"release"`
+	Name    string `json:"name"`
+	Release int    `json:"release"`
+	// Commit is the live commit: the one the release was made from, or a
+	// later one a deploy found it unchanged at (POST /v1/deploy of the
+	// same artifact and config records the new commit without a new
+	// release or a restart).
 	Commit     string      `json:"commit,omitempty"`
 	Desired    int         `json:"desired"`
 	Healthy    int         `json:"healthy"`
@@ -177,4 +187,10 @@ const (
 	EventTaskAdopted     = "task.adopted"
 	EventTaskLost        = "task.lost"
 	EventServiceScaled   = "service.scaled"
+	// EventServiceRecommitted: a deploy found the service's release
+	// unchanged at a newer commit and recorded that commit as live.
+	EventServiceRecommitted = "service.recommitted"
+	// EventServicePanic records an internal error in one of a service's
+	// control-loop passes; the active deployment is rolled back.
+	EventServicePanic = "service.panic"
 )

@@ -162,11 +162,13 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, 
 	reg.MustRegister(rt.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var downOnce sync.Once
 	onDown := func() { downOnce.Do(func() { close(d.done) }) }
+	// Every route, /metrics included (it lists task addresses), needs the
+	// token over TCP.
 	api := func(token string) http.Handler {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.Handle("/", d.server.Handler(token, onDown))
-		return mux
+		mux.Handle("/", d.server.Handler("", onDown))
+		return control.RequireToken(token, mux)
 	}
 	d.serveAPI(unixLn, api(""))
 	if tcpLn != nil {

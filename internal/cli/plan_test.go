@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
 )
 
 // planRepo is a git repository whose spec sits in app/, with services

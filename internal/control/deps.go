@@ -32,6 +32,7 @@ type Store interface {
 	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
 
 	CreateReleaseSet(ctx context.Context, s store.ReleaseSet) error
+	RecordRollout(ctx context.Context, r store.Rollout) (store.Rollout, error)
 	ReleaseSet(ctx context.Context, id string) (store.ReleaseSet, error)
 	ReleaseSets(ctx context.Context, limit int) ([]store.ReleaseSet, error)
 	ReleaseSetByCommit(ctx context.Context, commit string) (store.ReleaseSet, error)

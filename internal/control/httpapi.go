@@ -109,16 +109,24 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 			go onDown()
 		}
 	})
+	return RequireToken(token, mux)
+}
+
+// RequireToken returns h guarded by a bearer token: every request must
+// carry "Authorization: Bearer <token>". An empty token guards nothing (the
+// unix socket, protected by file permissions).
+func RequireToken(token string, h http.Handler) http.Handler {
 	if token == "" {
-		return mux
+		return h
 	}
+	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			writeJSON(w, http.StatusUnauthorized, api.Error{Error: "missing or wrong API token", Hint: "set BERTH_TOKEN to the token berth serve was started with"})
 			return
 		}
-		mux.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -233,14 +241,40 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	wg.Wait()
 }
 
+// maxBody bounds a request body: a deploy of every service of a large
+// project is well under it.
+const maxBody = 8 << 20
+
+// readJSON decodes a request body strictly: unknown keys, wrong types,
+// trailing data and bodies over maxBody are a 4xx naming the problem.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<20))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, api.Error{Error: "invalid request body: " + err.Error()})
-		return false
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
 	}
-	return true
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		writeJSON(w, http.StatusRequestEntityTooLarge, api.Error{Error: fmt.Sprintf("request body is larger than %d bytes", maxBody),
+			Hint: "deploy fewer services per request"})
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		writeJSON(w, http.StatusBadRequest, api.Error{Error: fmt.Sprintf("invalid request body: %s: must be a %s, not %s", field, typeErr.Type, typeErr.Value)})
+	case errors.Is(err, io.EOF):
+		writeJSON(w, http.StatusBadRequest, api.Error{Error: "invalid request body: empty"})
+	default:
+		writeJSON(w, http.StatusBadRequest, api.Error{Error: "invalid request body: " + strings.TrimPrefix(err.Error(), "json: ")})
+	}
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -256,7 +256,7 @@ func (v *svc) runChecks(req *deploy.CheckRequest) {
 		v.checking = false
 		v.checks = &res
 		v.mu.Unlock()
-		v.step()
+		v.kick()
 	}()
 }
 
@@ -294,6 +294,6 @@ func (s *Server) signal(service string, abort bool, set func(*svc)) error {
 	}
 	set(v)
 	v.mu.Unlock()
-	v.step()
+	v.kick()
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/driver/process"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
@@ -168,7 +169,7 @@ func (p *progPlane) deploy(deployLines, envLines string) api.Deployment {
 	if err != nil {
 		p.t.Fatalf("parse spec: %v\n%s", err, yaml)
 	}
-	raw, err := json.Marshal(map[string]any{"root": sp.Root, "service": sp.Services["catalog"]})
+	raw, err := release.ForArtifact(sp, sp.Services["catalog"]).Encode()
 	if err != nil {
 		p.t.Fatal(err)
 	}

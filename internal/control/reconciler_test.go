@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
@@ -272,7 +273,7 @@ func (p *plane) deploy(env map[string]string) api.Deployment {
 	}
 	svc := sp.Services["web"]
 	svc.Env = env
-	raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: svc})
+	raw, _ := release.Config{Root: "/tmp", Service: svc}.Encode()
 	resp, err := p.srv.Deploy(context.Background(), api.DeployRequest{Commit: "c", Force: true,
 		Releases: []api.ReleaseSpec{{Service: "web", Commit: "c", Config: raw}}})
 	if err != nil {
@@ -414,7 +415,7 @@ func TestReconciler_NotifiesWebhooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: sp.Services["web"], Notify: []spec.Notify{{URL: hook.URL}}})
+	raw, _ := release.Config{Root: "/tmp", Service: sp.Services["web"], Notify: []spec.Notify{{URL: hook.URL}}}.Encode()
 	resp, err := p.srv.Deploy(context.Background(), api.DeployRequest{Commit: "c",
 		Releases: []api.ReleaseSpec{{Service: "web", Commit: "c", Config: raw}}})
 	if err != nil {
@@ -446,7 +447,7 @@ func TestReconciler_BlueGreenPreviewHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: sp.Services["web"]})
+	raw, _ := release.ForArtifact(sp, sp.Services["web"]).Encode()
 	resp, err := p.srv.Deploy(context.Background(), api.DeployRequest{Commit: "c2",
 		Releases: []api.ReleaseSpec{{Service: "web", Commit: "c2", Config: raw}}})
 	if err != nil {
@@ -500,7 +501,7 @@ func (p *plane) deploySet(commit string, names ...string) api.DeployResponse {
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: sp.Services[n]})
+		raw, _ := release.ForArtifact(sp, sp.Services[n]).Encode()
 		req.Releases = append(req.Releases, api.ReleaseSpec{Service: n, Commit: commit, Config: raw})
 	}
 	resp, err := p.srv.Deploy(context.Background(), req)

@@ -2,7 +2,6 @@ package control_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/driver/drivertest"
 	"github.com/berth-dev/berth/internal/driver/process"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/secrets"
 	"github.com/berth-dev/berth/internal/spec"
@@ -110,7 +110,7 @@ func (p *secretsPlane) deployReq(names ...string) api.DeployRequest {
 	p.t.Helper()
 	req := api.DeployRequest{Commit: "abc123"}
 	for _, n := range names {
-		raw, err := json.Marshal(map[string]any{"root": p.spec.Root, "service": p.spec.Services[n]})
+		raw, err := release.ForArtifact(p.spec, p.spec.Services[n]).Encode()
 		if err != nil {
 			p.t.Fatal(err)
 		}

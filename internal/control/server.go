@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
@@ -43,6 +45,15 @@ type Config struct {
 	// deployment before it starts (e.g. a missing secret).
 	SecretVersions func(ctx context.Context, cfg *spec.Service) (map[string]int, error)
 
+	// MaxCount is the largest task count a deploy or scale may ask of one
+	// service; release.DefaultMaxCount when zero.
+	MaxCount int
+
+	// Stepped runs no per-service loop goroutines: passes run only when
+	// the owner calls Server.Step (tests step the loop synchronously on a
+	// fake clock).
+	Stepped bool
+
 	// Engine names the task driver ("process" or "docker"); Status reports it.
 	Engine string
 }
@@ -52,6 +63,11 @@ type Config struct {
 type Server struct {
 	cfg Config
 	log *slog.Logger
+
+	// opsMu serialises the requests that change desired state (deploy,
+	// rollback, scale, secret rollout): each decides, records in one
+	// transaction and starts, with no other request in between.
+	opsMu sync.Mutex
 
 	mu       sync.Mutex
 	services map[string]*svc
@@ -85,6 +101,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Probe == nil {
 		cfg.Probe = httpProbe
+	}
+	if cfg.MaxCount <= 0 {
+		cfg.MaxCount = release.DefaultMaxCount
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
@@ -223,13 +242,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Detach stops the control plane's loops but leaves tasks running, as a
 // crash would; the next Start adopts them. Used by tests.
 func (s *Server) Detach() {
-	s.mu.Lock()
-	for _, v := range s.services {
+	// s.mu is a leaf lock: never held while taking a service's.
+	for _, v := range s.allServices() {
 		v.mu.Lock()
 		v.closed = true
 		v.mu.Unlock()
 	}
-	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 }
@@ -296,11 +314,27 @@ func (s *Server) depsReady(deps []string, setID string) bool {
 		if !ok {
 			continue
 		}
-		if v.busyInSet(setID) {
+		if v.inSet(setID) {
 			return false
 		}
 	}
 	return true
+}
+
+// Step runs one pass of every service that has a wake-up pending and
+// reports how many ran. With Config.Stepped it is the only way passes
+// run; tests call it until it returns 0 to let the control plane settle.
+func (s *Server) Step() int {
+	n := 0
+	for _, v := range s.allServices() {
+		select {
+		case <-v.wake:
+			v.step()
+			n++
+		default:
+		}
+	}
+	return n
 }
 
 // kickAll re-evaluates every service (after a deployment finished, so
@@ -343,22 +377,31 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// releaseConfig is what a release stores as its config: the project root
-// and the resolved service spec.
-type releaseConfig struct {
-	Root    string        `json:"root"`
-	Service *spec.Service `json:"service"`
-	// Notify lists the webhooks told about this release's deployments.
-	Notify []spec.Notify `json:"notify,omitempty"`
+// storedConfig is what a release stores as its config: the release
+// config and what recognises an unchanged deploy.
+type storedConfig struct {
+	release.Config
+	releaseExtra
 }
 
-func decodeReleaseConfig(raw json.RawMessage) (releaseConfig, error) {
-	var rc releaseConfig
-	if err := json.Unmarshal(raw, &rc); err != nil {
-		return rc, fmt.Errorf("decode release config: %w", err)
+// releaseExtra is stored beside the release config so an unchanged deploy
+// can be recognised.
+type releaseExtra struct {
+	Print          string `json:"fingerprint,omitempty"` // the config's fingerprint
+	ArtifactDigest string `json:"artifact_digest,omitempty"`
+}
+
+// decodeStoredConfig reads a stored release config and validates it, so
+// a release recorded by an older berth (or by hand) gets the defaults
+// every decision reads, and one that cannot run is an error, not a panic.
+func decodeStoredConfig(raw json.RawMessage) (storedConfig, error) {
+	var sc storedConfig
+	if err := json.Unmarshal(raw, &sc); err != nil {
+		return sc, fmt.Errorf("decode release config: %w", err)
 	}
-	if rc.Service == nil {
-		return rc, fmt.Errorf("decode release config: no service")
+	// Stored counts were accepted under whatever maximum applied then.
+	if err := sc.Validate(release.Limits{MaxCount: math.MaxInt32}); err != nil {
+		return sc, fmt.Errorf("release config: %w", err)
 	}
-	return rc, nil
+	return sc, nil
 }

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/internal/api"
@@ -55,11 +57,19 @@ type svc struct {
 
 	notifier  *notify.Notifier
 	notifyKey string
+
+	// activeSet is the release set of the active deployment ("" when none
+	// or not in a set), readable without mu so a dependent service can
+	// check it while holding its own lock.
+	activeSet atomic.Pointer[string]
+	// wake asks the service's loop for a pass; a full channel means one
+	// is already due, so wake-ups coalesce.
+	wake chan struct{}
 }
 
 type relInfo struct {
 	rec store.Release
-	cfg releaseConfig
+	cfg storedConfig
 }
 
 type task struct {
@@ -78,14 +88,38 @@ type task struct {
 }
 
 func newSvc(s *Server, st store.ServiceState) *svc {
-	return &svc{
+	v := &svc{
 		s:        s,
 		name:     st.Name,
 		log:      s.log.With("service", st.Name),
 		state:    st,
 		releases: map[int]*relInfo{},
 		tasks:    map[string]*task{},
+		wake:     make(chan struct{}, 1),
 	}
+	if s.cfg.Stepped {
+		return v
+	}
+	s.wg.Add(1)
+	go v.run()
+	return v
+}
+
+// setDep makes d the active deployment (nil: none). Caller holds mu.
+func (v *svc) setDep(d *store.Deployment) {
+	v.dep = d
+	set := ""
+	if d != nil {
+		set = d.SetID
+	}
+	v.activeSet.Store(&set)
+}
+
+// inSet reports whether the active deployment belongs to the release set.
+// It takes no lock.
+func (v *svc) inSet(setID string) bool {
+	p := v.activeSet.Load()
+	return p != nil && *p == setID
 }
 
 // release returns a release with its decoded config, cached. Caller holds mu.
@@ -97,7 +131,7 @@ func (v *svc) release(ctx context.Context, n int) (*relInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load release %s #%d: %w", v.name, n, err)
 	}
-	rc, err := decodeReleaseConfig(rec.Config)
+	rc, err := decodeStoredConfig(rec.Config)
 	if err != nil {
 		return nil, fmt.Errorf("release %s #%d: %w", v.name, n, err)
 	}
@@ -112,7 +146,16 @@ func (v *svc) recover(ctx context.Context, active store.Deployment) error {
 	defer v.mu.Unlock()
 	if active.ID != 0 {
 		d := active
-		v.dep = &d
+		v.setDep(&d)
+		// A deployment whose release cannot be read or run (recorded by an
+		// older berth, or damaged) cannot be decided: fail it with the
+		// reason rather than crash on it at every restart.
+		if d.ToRelease != 0 {
+			if _, err := v.release(ctx, d.ToRelease); err != nil {
+				v.log.Error("undecidable deployment", "deployment", d.ID, "err", err)
+				v.rollback(ctx, fmt.Sprintf("cannot be decided after a restart: %v", err))
+			}
+		}
 	}
 	recs, err := v.s.cfg.Store.Tasks(ctx, v.name)
 	if err != nil {
@@ -167,8 +210,28 @@ func (v *svc) put(rec store.Task) {
 	}
 }
 
-// kick runs step in the background.
-func (v *svc) kick() { go v.step() }
+// kick asks the service's loop for a pass. It never blocks: wake-ups that
+// arrive while a pass is due coalesce into that pass.
+func (v *svc) kick() {
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the service's loop: one pass per (coalesced) wake-up, until the
+// server stops.
+func (v *svc) run() {
+	defer v.s.wg.Done()
+	for {
+		select {
+		case <-v.s.ctx.Done():
+			return
+		case <-v.wake:
+			v.step()
+		}
+	}
+}
 
 // views returns the live tasks as the decisions see them. Caller holds mu.
 func (v *svc) views() []deploy.TaskView {
@@ -182,13 +245,25 @@ func (v *svc) views() []deploy.TaskView {
 	return out
 }
 
-// step decides and applies the next move toward the desired state.
+// step decides and applies the next move toward the desired state. A
+// panic in a pass is recorded as an event and fails the active deployment;
+// it never takes the control plane down.
 func (v *svc) step() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
 		return
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			v.log.Error("pass panicked", "panic", r, "stack", string(debug.Stack()))
+			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventServicePanic,
+				Message: fmt.Sprintf("%s: internal error deciding the next step: %v", v.name, r)})
+			if v.dep != nil {
+				v.rollback(context.Background(), fmt.Sprintf("internal error: %v", r))
+			}
+		}
+	}()
 	ctx := context.Background()
 	now := v.s.cfg.Clock.Now()
 
@@ -292,7 +367,7 @@ func (v *svc) arm(now, at time.Time) {
 		v.mu.Lock()
 		v.timerAt = time.Time{}
 		v.mu.Unlock()
-		v.step()
+		v.kick()
 	})
 }
 
@@ -325,6 +400,19 @@ func (v *svc) finish(ctx context.Context, state, reason string) {
 	if err := v.s.cfg.Store.UpdateDeployment(ctx, *d); err != nil {
 		v.log.Error("record deployment", "deployment", d.ID, "err", err)
 	}
+	v.finishRecorded(state, reason)
+}
+
+// finishRecorded ends the active deployment in memory, tells subscribers
+// and webhooks, and lets dependents move; its end is already in the store.
+// Caller holds mu.
+func (v *svc) finishRecorded(state, reason string) {
+	ctx := context.Background()
+	d := v.dep
+	d.State, d.Reason = state, reason
+	if d.FinishedAt.IsZero() {
+		d.FinishedAt = v.s.cfg.Clock.Now()
+	}
 	kind, msg := api.EventDeploySucceeded, fmt.Sprintf("%s release %d is live (%d tasks healthy)", v.name, d.ToRelease, v.state.Count)
 	switch state {
 	case store.DeployRolledBack:
@@ -337,17 +425,9 @@ func (v *svc) finish(ctx context.Context, state, reason string) {
 	if ri, err := v.release(ctx, d.ToRelease); err == nil {
 		v.notifyDeployment(ri, kind, msg, d)
 	}
-	v.dep = nil
+	v.setDep(nil)
 	v.failures = nil
-	go v.s.kickAll()
-}
-
-// busyInSet reports whether this service's active deployment belongs to
-// the release set.
-func (v *svc) busyInSet(setID string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.dep != nil && v.dep.SetID == setID
+	v.s.kickAll()
 }
 
 // applyRoutes publishes this service's routes with exactly the given
@@ -671,7 +751,7 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 	starting = t.phase != deploy.Healthy
 	v.mu.Unlock()
 	if changed {
-		v.step()
+		v.kick()
 	}
 	return starting
 }
@@ -714,7 +794,7 @@ func (v *svc) taskExited(id string, st driver.ExitStatus) {
 	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskExited,
 		Message: fmt.Sprintf("task %s (release %d) exited: %s", id, t.rec.Release, st.String())})
 	v.mu.Unlock()
-	v.step()
+	v.kick()
 }
 
 // stopTask takes a task out of routing (already done by the caller's

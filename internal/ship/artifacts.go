@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/artifact"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -37,7 +38,7 @@ func artifactReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, 
 				say("built %s in %s (artifact %s)", s.Name, time.Since(start).Round(100*time.Millisecond), res.Digest[:12])
 				rs.Artifact, rs.ArtifactDigest = res.Path, res.Digest
 			}
-			cfg, fp, err := releaseConfig(sp, s)
+			cfg, fp, err := encodeRelease(release.ForArtifact(sp, s))
 			if err != nil {
 				return err
 			}
@@ -63,7 +64,7 @@ func imageReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o I
 		if errs[i] != nil {
 			continue
 		}
-		cfg, fp, err := releaseConfig(sp, containerService(s))
+		cfg, fp, err := encodeRelease(release.ForImage(sp, s))
 		if err != nil {
 			errs[i] = err
 			continue

@@ -2,7 +2,6 @@ package ecs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -17,6 +16,7 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/berth-dev/berth/internal/api"
+	relconfig "github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -183,11 +183,12 @@ func (e *Engine) liveRelease(ctx context.Context, s *types.Service) (release, er
 // to the spec's.
 func (e *Engine) releaseService(r api.ReleaseSpec) (*spec.Service, error) {
 	if len(r.Config) > 0 {
-		var doc struct {
-			Service *spec.Service `json:"service"`
+		c, err := relconfig.Decode(r.Config)
+		if err != nil {
+			return nil, fmt.Errorf("release of %s: %w", r.Service, err)
 		}
-		if err := json.Unmarshal(r.Config, &doc); err == nil && doc.Service != nil && doc.Service.Name == r.Service {
-			return doc.Service, nil
+		if c.Service.Name == r.Service {
+			return c.Service, nil
 		}
 	}
 	return e.serviceSpec(r.Service)
