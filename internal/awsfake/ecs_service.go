@@ -1131,11 +1131,18 @@ func (s *Server) ecsStopServiceDeployment(in struct {
 	case "ROLLBACK":
 		s.rollback(sd, "Service deployment rolled back because of a StopServiceDeployment request.")
 	case "ABORT":
-		sd.status, sd.statusReason = "STOPPED", "Service deployment stopped because of a StopServiceDeployment request."
-		sd.stopped, sd.finished, sd.updated, sd.stage = s.now, s.now, s.now, ""
-		if sd.prog != nil {
-			sd.prog.done = true
+		reason := "Service deployment stopped because of a StopServiceDeployment request."
+		if sd.prog != nil && sd.svc.steady != nil {
+			// Traffic goes back to blue and green is removed, but the
+			// deployment ends STOPPED rather than rolled back.
+			sd.status, sd.statusReason = "STOP_REQUESTED", reason
+			sd.prog.finalStatus = "STOPPED"
+			sd.svc.taskDefinition = sd.svc.steady.td
+			s.rollbackProgressive(sd.svc, sd)
+			break
 		}
+		sd.status, sd.statusReason = "STOPPED", reason
+		sd.stopped, sd.finished, sd.updated, sd.stage = s.now, s.now, s.now, ""
 	default:
 		return nil, errorf("InvalidParameterException", "stopType must be ROLLBACK or ABORT.")
 	}

@@ -288,7 +288,7 @@ func (s *Server) reconcileECS() {
 			}
 			continue
 		}
-		sd := svc.deployments[0].sd
+		sd := svc.currentSD
 		if sd.status == "PENDING" {
 			sd.status, sd.started, sd.updated = "IN_PROGRESS", s.now, s.now
 		}

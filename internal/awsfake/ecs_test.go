@@ -119,12 +119,13 @@ type world struct {
 	elb      *elb.Client
 	tg, rule string
 	alb      awsfake.LoadBalancer
+	cfg      aws.Config
 }
 
 func newWorld(t *testing.T, opts awsfake.Options) *world {
 	t.Helper()
 	srv, cfg := start(t, opts)
-	w := &world{srv: srv, ecs: ecs.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg)}
+	w := &world{srv: srv, cfg: cfg, ecs: ecs.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg)}
 	ctx := context.Background()
 	must(w.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("shop-prod")}))(t)
 	w.alb = srv.AddLoadBalancer("shop", "application")
