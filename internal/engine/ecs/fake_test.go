@@ -389,3 +389,48 @@ func TestFake_ScaleLogsAndDown(t *testing.T) {
 		t.Errorf("history after down: %+v %v", h.Releases, err)
 	}
 }
+
+// A deploy that dies half-way (here: ECS refuses CreateService until the
+// SDK gives up) leaves a registered task definition, a target group and a
+// rule behind; running it again converges on them: nothing is created
+// twice.
+func TestFake_InterruptedDeployRerunConvergesWithoutDuplicates(t *testing.T) {
+	w := newWorld(t, fakeSpec)
+	// The test's SDK makes 5 attempts: all of them are throttled.
+	w.srv.Throttle(awsfake.ServiceECS, "CreateService", 5)
+	v1 := map[string]string{"api": "a@sha256:1"}
+	if _, err := w.engine().Deploy(context.Background(), releases("1111111", v1)); err == nil {
+		t.Fatal("the deploy succeeded although ECS refused every CreateService")
+	}
+	before := map[string]int{}
+	for _, op := range []string{"RegisterTaskDefinition", "CreateTargetGroup", "CreateRule", "CreateLogGroup", "CreateCluster"} {
+		before[op] = callsOf(w.srv, op)
+	}
+	if before["RegisterTaskDefinition"] != 1 || before["CreateTargetGroup"] != 1 || before["CreateRule"] != 1 {
+		t.Fatalf("the interrupted deploy got to %v; the test expects it to stop at CreateService", before)
+	}
+	_, final, _ := w.deploy(w.engine(), releases("1111111", v1))
+	if len(final) != 1 || final[0].State != "succeeded" || final[0].ToRelease != 1 {
+		t.Fatalf("re-run: %+v", final)
+	}
+	for op, n := range before {
+		if got := callsOf(w.srv, op); got != n {
+			t.Errorf("%s called %d times after the re-run, %d before: the re-run duplicated what the first run made", op, got, n)
+		}
+	}
+	h, _ := w.engine().History(context.Background(), "api")
+	if len(h.Releases) != 1 {
+		t.Errorf("releases after the re-run: %+v", h.Releases)
+	}
+}
+
+// callsOf counts successful calls of an operation in the fake's log.
+func callsOf(srv *awsfake.Server, op string) int {
+	n := 0
+	for _, c := range srv.Calls() {
+		if c.Operation == op && c.Err == "" {
+			n++
+		}
+	}
+	return n
+}
