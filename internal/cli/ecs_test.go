@@ -281,3 +281,49 @@ func TestECS_CLIBadInput(t *testing.T) {
 		}
 	})
 }
+
+// deploy --env prod --from staging deploys exactly what staging runs
+// (images and commits), with prod's settings, building nothing.
+func TestECS_CLIPromoteFromAnotherEnvironment(t *testing.T) {
+	c := newECSCLI(t, awsfake.Options{}, "application")
+	b, err := os.ReadFile(c.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// staging: the same account, its own cluster.
+	s := strings.Replace(string(b), "environments:\n", "environments:\n  staging:\n    engine: ecs\n    aws:\n      cluster: shop-staging\n      subnets: [subnet-s]\n      listener: LISTENER\n      execution_role: arn:aws:iam::123456789012:role/shop-exec\n", 1)
+	lb := c.srv.AddLoadBalancer("shop-staging", "application")
+	s = strings.Replace(s, "LISTENER", lb.ListenerArn, 1)
+	if err := os.WriteFile(c.spec, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	planCommit(t, c.top, "staging")
+	c.mustRun("deploy", "--env", "staging")
+	staged := planGit(t, c.top, "rev-parse", "HEAD")[:12]
+
+	// The code moves on; prod gets what staging runs, not HEAD.
+	c.setImage("api", "9999")
+	out := c.mustRun("deploy", "--env", "prod", "--from", "staging")
+	for _, want := range []string{"api: promoting release 1 of staging (commit " + staged + ", reg.example/shop/api@sha256:1111)", "all 2 deployments succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("promotion output lacks %q:\n%s", want, out)
+		}
+	}
+	st := c.status()
+	if st["api"].Commit != staged || st["web"].Commit != staged {
+		t.Errorf("prod after promotion: %+v", st)
+	}
+	var h api.History
+	if err := json.Unmarshal([]byte(c.mustRun("history", "--env", "prod", "api", "-o", "json")), &h); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Releases) != 1 || h.Releases[0].Image != "reg.example/shop/api@sha256:1111" {
+		t.Errorf("prod's api runs %+v, want staging's image", h.Releases)
+	}
+	// Promoting again changes nothing.
+	c.srv.ResetCalls()
+	out = c.mustRun("deploy", "--env", "prod", "--from", "staging")
+	if !strings.Contains(out, "nothing to promote") || len(c.mutating()) != 0 {
+		t.Errorf("second promotion: %s (mutating %v)", out, c.mutating())
+	}
+}
