@@ -196,6 +196,16 @@ func TestECS_CLIDeployFollowStatusRollback(t *testing.T) {
 		t.Errorf("history:\n%s", out)
 	}
 
+	c.srv.ResetCalls()
+	out = c.mustRun("rollback", "--env", "prod", "api", "--dry-run")
+	if !strings.Contains(out, "update ECS service shop-prod-api: task definition") || !strings.Contains(out, "(release 2 → 1") || !strings.Contains(out, "dry run: nothing was changed") || len(c.mutating()) != 0 {
+		t.Errorf("rollback --dry-run: %s (mutating %v)", out, c.mutating())
+	}
+	out = c.mustRun("scale", "--env", "prod", "web=5", "--dry-run")
+	if !strings.Contains(out, "desired count 1 → 5") || len(c.mutating()) != 0 {
+		t.Errorf("scale --dry-run: %s (mutating %v)", out, c.mutating())
+	}
+
 	out = c.mustRun("rollback", "--env", "prod", "api")
 	if !strings.Contains(out, "api: release 2 → 1") || !strings.Contains(out, "all 1 deployments succeeded") {
 		t.Errorf("rollback:\n%s", out)
