@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/awsfake"
@@ -434,3 +435,38 @@ func callsOf(srv *awsfake.Server, op string) int {
 	}
 	return n
 }
+
+// A changed secret value makes a new release of the services that use
+// it, and only those; a Secrets Manager value is pinned to its version.
+func TestFake_ChangedSecretRollsTheServicesThatUseIt(t *testing.T) {
+	w := newWorld(t, strings.Replace(fakeSpec, "    secrets: {DB_PASSWORD: ssm:/shop/prod/db}\n", "    secrets: {DB_PASSWORD: ssm:/shop/prod/db, API_KEY: \"secretsmanager:shop/api#key\"}\n", 1))
+	w.srv.SetSecret("shop/api", `{"key":"k1"}`)
+	v1 := map[string]string{"web": "w@sha256:1", "api": "a@sha256:1", "worker": "k@sha256:1"}
+	w.deploy(w.engine(), releases("1111111", v1))
+
+	w.srv.SetParameter("/shop/prod/db", "SecureString", "hunter3")
+	resp, final, _ := w.deploy(w.engine(), releases("1111111", v1))
+	if len(resp.Deployments) != 1 || resp.Deployments[0].Service != "api" || final[0].State != "succeeded" || len(resp.Unchanged) != 2 {
+		t.Errorf("after changing api's SSM parameter: %+v", resp)
+	}
+	w.srv.SetSecret("shop/api", `{"key":"k2"}`)
+	resp, _, _ = w.deploy(w.engine(), releases("1111111", v1))
+	if len(resp.Deployments) != 1 || resp.Deployments[0].Service != "api" || resp.Deployments[0].ToRelease != 3 {
+		t.Errorf("after changing api's Secrets Manager value: %+v", resp)
+	}
+	out, err := ecsClient(w).DescribeTaskDefinition(context.Background(), &awsecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("shop-prod-api:3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apiKey string
+	for _, s := range out.TaskDefinition.ContainerDefinitions[0].Secrets {
+		if aws.ToString(s.Name) == "API_KEY" {
+			apiKey = aws.ToString(s.ValueFrom)
+		}
+	}
+	if !strings.Contains(apiKey, ":secret:shop/api") || !strings.Contains(apiKey, ":key::") || strings.HasSuffix(apiKey, "::") {
+		t.Errorf("API_KEY valueFrom = %q, want the secret's ARN, its key and a pinned version", apiKey)
+	}
+}
+
+func ecsClient(w *world) *awsecs.Client { return awsecs.NewFromConfig(w.cfg) }

@@ -101,7 +101,7 @@ func TestDeploymentConfiguration_PercentagesOfDesired(t *testing.T) {
 func TestTaskDefinition_Mapping(t *testing.T) {
 	e := testEngine(t)
 	api := e.sp.Services["api"]
-	in := e.taskDefinition(api, "123.dkr.ecr.eu-west-1.amazonaws.com/shop/api@sha256:abc", map[string]string{"DB": "arn:aws:ssm:eu-west-1:1:parameter/shop/db"})
+	in := e.taskDefinition(api, "123.dkr.ecr.eu-west-1.amazonaws.com/shop/api@sha256:abc", resolvedSecrets{ValueFrom: map[string]string{"DB": "arn:aws:ssm:eu-west-1:1:parameter/shop/db"}, Version: "v1"})
 	if aws.ToString(in.Family) != "shop-prod-api" || aws.ToString(in.Cpu) != "256" || aws.ToString(in.Memory) != "512" || in.NetworkMode != "awsvpc" {
 		t.Errorf("task definition = family %s cpu %s memory %s mode %s", aws.ToString(in.Family), aws.ToString(in.Cpu), aws.ToString(in.Memory), in.NetworkMode)
 	}
@@ -124,14 +124,14 @@ func TestTaskDefinition_Mapping(t *testing.T) {
 	if c.HealthCheck != nil {
 		t.Error("a routed service got a container health check; the ALB checks it")
 	}
-	w := e.taskDefinition(e.sp.Services["worker"], "w@sha256:1", nil).ContainerDefinitions[0]
+	w := e.taskDefinition(e.sp.Services["worker"], "w@sha256:1", resolvedSecrets{}).ContainerDefinitions[0]
 	if w.HealthCheck == nil || !strings.Contains(strings.Join(w.HealthCheck.Command, " "), "http://127.0.0.1:8080/health") {
 		t.Errorf("worker health check = %+v", w.HealthCheck)
 	}
-	if fingerprint(in) == fingerprint(e.taskDefinition(api, "other@sha256:def", nil)) {
+	if fingerprint(in) == fingerprint(e.taskDefinition(api, "other@sha256:def", resolvedSecrets{})) {
 		t.Error("different images have the same fingerprint")
 	}
-	if fingerprint(in) != fingerprint(e.taskDefinition(api, "123.dkr.ecr.eu-west-1.amazonaws.com/shop/api@sha256:abc", map[string]string{"DB": "arn:aws:ssm:eu-west-1:1:parameter/shop/db"})) {
+	if fingerprint(in) != fingerprint(e.taskDefinition(api, "123.dkr.ecr.eu-west-1.amazonaws.com/shop/api@sha256:abc", resolvedSecrets{ValueFrom: map[string]string{"DB": "arn:aws:ssm:eu-west-1:1:parameter/shop/db"}, Version: "v1"})) {
 		t.Error("the same release has two fingerprints")
 	}
 }

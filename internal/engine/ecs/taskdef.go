@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -96,7 +99,8 @@ func revisionOf(arn string) int {
 
 // taskDefinition builds the task definition of one release of svc running
 // image. Secret references must already be resolved to ARNs (valueFrom).
-func (e *Engine) taskDefinition(svc *spec.Service, image string, valueFrom map[string]string) *ecs.RegisterTaskDefinitionInput {
+func (e *Engine) taskDefinition(svc *spec.Service, image string, secrets resolvedSecrets) *ecs.RegisterTaskDefinitionInput {
+	valueFrom := secrets.ValueFrom
 	c := types.ContainerDefinition{
 		Name:      aws.String(svc.Name),
 		Image:     aws.String(image),
@@ -123,6 +127,9 @@ func (e *Engine) taskDefinition(svc *spec.Service, image string, valueFrom map[s
 	}
 	if svc.Port > 0 {
 		c.Environment = append(c.Environment, types.KeyValuePair{Name: aws.String("PORT"), Value: aws.String(strconv.Itoa(svc.Port))})
+	}
+	if secrets.Version != "" {
+		c.Environment = append(c.Environment, types.KeyValuePair{Name: aws.String("BERTH_SECRETS_VERSION"), Value: aws.String(secrets.Version)})
 	}
 	secretNames := make([]string, 0, len(valueFrom))
 	for k := range valueFrom {
@@ -211,10 +218,22 @@ func credentialsError(err error) error {
 	return fmt.Errorf("check AWS credentials: %w\n  set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) to a principal allowed by `berth aws policy`", err)
 }
 
+// resolvedSecrets are a service's secrets: and config: references as ECS
+// reads them (valueFrom ARNs), and a digest of the versions they are at.
+type resolvedSecrets struct {
+	ValueFrom map[string]string
+	// Version changes whenever a referenced value does: it goes into the
+	// task definition (BERTH_SECRETS_VERSION), so a changed secret makes a
+	// new release that rolls the service, and rolling back restores the
+	// old Secrets Manager version (pinned in its valueFrom).
+	Version string
+}
+
 // valueFrom resolves the service's secrets: and config: references to
-// the ARNs ECS reads them from when a task starts.
-func (e *Engine) valueFrom(ctx context.Context, svc *spec.Service) (map[string]string, error) {
-	out := map[string]string{}
+// the ARNs ECS reads them from when a task starts, at their current
+// versions.
+func (e *Engine) valueFrom(ctx context.Context, svc *spec.Service) (resolvedSecrets, error) {
+	out := resolvedSecrets{ValueFrom: map[string]string{}}
 	refs := map[string]string{}
 	for k, v := range svc.Config {
 		refs[k] = v
@@ -222,43 +241,65 @@ func (e *Engine) valueFrom(ctx context.Context, svc *spec.Service) (map[string]s
 	for k, v := range svc.Secrets {
 		refs[k] = v
 	}
-	for name, ref := range refs {
-		arn, err := e.secretARN(ctx, ref)
-		if err != nil {
-			return nil, fmt.Errorf("secret %s of %s: %w", name, svc.Name, err)
-		}
-		out[name] = arn
+	if len(refs) == 0 {
+		return out, nil
 	}
+	names := make([]string, 0, len(refs))
+	for k := range refs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, name := range names {
+		arn, version, err := e.secretARN(ctx, refs[name])
+		if err != nil {
+			return out, fmt.Errorf("secret %s of %s: %w", name, svc.Name, err)
+		}
+		out.ValueFrom[name] = arn
+		fmt.Fprintf(h, "%s=%s@%s\n", name, refs[name], version)
+	}
+	out.Version = hex.EncodeToString(h.Sum(nil)[:6])
 	return out, nil
 }
 
-// secretARN turns ssm:/path and secretsmanager:name[#key] into ARNs.
-func (e *Engine) secretARN(ctx context.Context, ref string) (string, error) {
+// secretARN turns ssm:/path and secretsmanager:name[#key] into the ARN
+// ECS reads, and the value's current version. A Secrets Manager version is
+// pinned in the ARN; SSM cannot pin one there.
+func (e *Engine) secretARN(ctx context.Context, ref string) (arn, version string, err error) {
 	provider, rest, ok := strings.Cut(ref, ":")
 	switch {
 	case ok && provider == "ssm":
 		acct, err := e.accountID(ctx)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", e.region, acct, rest), nil
+		res, err := e.c.ssm.DescribeParameters(ctx, &ssm.DescribeParametersInput{ParameterFilters: []ssmtypes.ParameterStringFilter{{Key: aws.String("Name"), Option: aws.String("Equals"), Values: []string{rest}}}})
+		if err != nil {
+			return "", "", fmt.Errorf("describe SSM parameter %s: %w", rest, err)
+		}
+		if len(res.Parameters) == 0 {
+			return "", "", fmt.Errorf("SSM has no parameter %s: create it (aws ssm put-parameter --name %s --type SecureString --value ...)", rest, rest)
+		}
+		return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", e.region, acct, rest), strconv.FormatInt(res.Parameters[0].Version, 10), nil
 	case ok && provider == "secretsmanager":
 		name, key, _ := strings.Cut(rest, "#")
 		out, err := e.c.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 		if err != nil {
 			var ae smithy.APIError
 			if errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException" {
-				return "", fmt.Errorf("Secrets Manager has no secret %q: create it (aws secretsmanager create-secret --name %s)", name, name)
+				return "", "", fmt.Errorf("Secrets Manager has no secret %q: create it (aws secretsmanager create-secret --name %s)", name, name)
 			}
-			return "", fmt.Errorf("describe secret %s: %w", name, err)
+			return "", "", fmt.Errorf("describe secret %s: %w", name, err)
 		}
-		arn := aws.ToString(out.ARN)
-		if key != "" {
-			arn += ":" + key + "::"
+		for id, stages := range out.VersionIdsToStages {
+			if slices.Contains(stages, "AWSCURRENT") {
+				version = id
+			}
 		}
-		return arn, nil
+		// arn:…:secret:name-suffix:json-key:version-stage:version-id
+		return aws.ToString(out.ARN) + ":" + key + "::" + version, version, nil
 	}
-	return "", fmt.Errorf("%q is a local secret: on ECS write ssm:/path or secretsmanager:name#key", ref)
+	return "", "", fmt.Errorf("%q is a local secret: on ECS write ssm:/path or secretsmanager:name#key", ref)
 }
 
 // describeTaskDef reads one task definition (ARN or family) with its tags.

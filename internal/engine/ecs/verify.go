@@ -163,7 +163,7 @@ func (e *Engine) verifySecrets(ctx context.Context) []Check {
 					out = append(out, Check{Name: name, OK: true, Detail: "exists; the execution role needs ssm:GetParameters on it"})
 				}
 			case "secretsmanager":
-				if arn, err := e.secretARN(ctx, ref); err != nil {
+				if arn, _, err := e.secretARN(ctx, ref); err != nil {
 					out = append(out, Check{Name: name, Detail: firstLine(err), Fix: "create the secret, or fix the reference in berth.yaml"})
 				} else {
 					out = append(out, Check{Name: name, OK: true, Detail: arn + "; the execution role needs secretsmanager:GetSecretValue on it"})
