@@ -470,3 +470,26 @@ func TestFake_ChangedSecretRollsTheServicesThatUseIt(t *testing.T) {
 }
 
 func ecsClient(w *world) *awsecs.Client { return awsecs.NewFromConfig(w.cfg) }
+
+// abort rolls a deployment in progress back through ECS.
+func TestFake_AbortRollsTheDeploymentInProgressBack(t *testing.T) {
+	w := newWorld(t, fakeSpec)
+	w.deploy(w.engine(), releases("1111111", map[string]string{"api": "a@sha256:1"}))
+	e := w.engine()
+	ctx := context.Background()
+	resp, err := e.Deploy(ctx, releases("2222222", map[string]string{"api": "a@sha256:2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Abort(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	final, _ := w.follow(ctx, e, resp.Deployments)
+	if final[0].State != "rolled_back" {
+		t.Errorf("aborted deployment ended %s (%s)", final[0].State, final[0].Reason)
+	}
+	st, _ := w.engine().Status(ctx)
+	if st.Services[0].Release != 1 {
+		t.Errorf("after abort api runs release %d", st.Services[0].Release)
+	}
+}
