@@ -493,3 +493,60 @@ func TestFake_AbortRollsTheDeploymentInProgressBack(t *testing.T) {
 		t.Errorf("after abort api runs release %d", st.Services[0].Release)
 	}
 }
+
+// logs -f prints lines written after it started, until it is cancelled.
+func TestFake_LogsFollow(t *testing.T) {
+	w := newWorld(t, fakeSpec)
+	w.deploy(w.engine(), releases("1111111", map[string]string{"worker": "k@sha256:1"}))
+	w.srv.PutLogLines("/berth/shop/prod/worker", "worker/worker/t1", "old")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rc, err := w.engine().Logs(ctx, "worker", engine.LogOptions{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	lines := make(chan string, 10)
+	go func() {
+		defer close(lines)
+		buf := make([]byte, 4096)
+		var acc string
+		for {
+			n, err := rc.Read(buf)
+			acc += string(buf[:n])
+			for {
+				i := strings.IndexByte(acc, '\n')
+				if i < 0 {
+					break
+				}
+				lines <- acc[:i]
+				acc = acc[i+1:]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	next := func() string {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the log stream ended")
+			}
+			return l
+		case <-time.After(10 * time.Second):
+			t.Fatal("no log line within 10s")
+		}
+		return ""
+	}
+	if l := next(); l != "t1 old" {
+		t.Errorf("first line %q", l)
+	}
+	w.srv.PutLogLines("/berth/shop/prod/worker", "worker/worker/t2", "new")
+	if l := next(); l != "t2 new" {
+		t.Errorf("followed line %q", l)
+	}
+	cancel()
+	for range lines {
+	}
+}
