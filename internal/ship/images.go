@@ -40,6 +40,9 @@ type ImageOptions struct {
 	// Keychain resolves the registry's credentials (nil: the docker
 	// config), e.g. an ECR token the engine got.
 	Keychain authn.Keychain
+	// CommitTagOnly pushes only the commit tag (registries with
+	// immutable tags, where a branch tag cannot move).
+	CommitTagOnly bool
 }
 
 // Image is the image a service deploys.
@@ -118,6 +121,9 @@ func BuildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o Ima
 			if o.Push {
 				var dgst string
 				for _, tag := range res.Tags {
+					if o.CommitTagOnly && tag != res.Image {
+						continue
+					}
 					d, pushed, err := b.Push(ctx, tag)
 					if err != nil {
 						return fmt.Errorf("%w\n  check that the registry %s answers (`berth registry --listen %s` runs one on loopback) and that its credentials are in the docker config", err, o.Registry, o.Registry)

@@ -119,6 +119,7 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 		}
 		im := ImageOptions{
 			Commit: res.Commit, Registry: reg, Push: reg != "" && !o.DryRun, Pinned: pinned, KeepGoing: o.KeepGoing, Out: out,
+			CommitTagOnly: target.ImmutableTags,
 		}
 		var built []string
 		for _, s := range svcs {

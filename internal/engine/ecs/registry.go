@@ -43,7 +43,7 @@ func (e *Engine) Target(ctx context.Context) (engine.BuildTarget, error) {
 	if err != nil {
 		return engine.BuildTarget{}, err
 	}
-	return engine.BuildTarget{Kind: engine.TargetImage, Registry: host, Platform: platform}, nil
+	return engine.BuildTarget{Kind: engine.TargetImage, Registry: host, Platform: platform, ImmutableTags: isECR(e.sp.Registry)}, nil
 }
 
 // PrepareImages creates the services' ECR repositories (tagged, with
