@@ -37,7 +37,7 @@ type FailedError struct {
 func (e *FailedError) Error() string {
 	var builds, deploys []string
 	for _, f := range e.Failures {
-		line := f.Service + ": " + f.Reason
+		line := f.Service + ": " + strings.ReplaceAll(strings.TrimSpace(f.Reason), "\n", "\n    ")
 		if f.Stage == StageBuild {
 			builds = append(builds, line)
 		} else {
