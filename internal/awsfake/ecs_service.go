@@ -98,6 +98,7 @@ type service struct {
 	currentSD                          *svcDeployment
 	steady                             *svcRevision // revision of the last completed deployment
 	steadyEventAt                      time.Time
+	tasks                              []*task // every task the service started, oldest first
 }
 
 type serviceEvent struct {
@@ -194,13 +195,7 @@ func (s *Server) serviceByRef(clusterRef, ref string) (*cluster, *service, error
 	if strings.HasPrefix(ref, "arn:") {
 		name = ref[strings.LastIndex(ref, "/")+1:]
 	}
-	var found *service
-	for _, arn := range s.ecs.svcOrder {
-		svc := s.ecs.services[arn]
-		if svc.clusterArn == c.arn && svc.name == name && (found == nil || svc.status != "INACTIVE") {
-			found = svc
-		}
-	}
+	found := s.ecs.services[s.arn("ecs", fmt.Sprintf("service/%s/%s", c.name, name))]
 	if found == nil {
 		return c, nil, errorf("ServiceNotFoundException", "Service not found.")
 	}
@@ -420,7 +415,7 @@ func (s *Server) ecsCreateService(in serviceInput) (any, error) {
 	s.ecs.services[svc.arn] = svc
 	s.ecs.svcOrder = append(s.ecs.svcOrder, svc.arn)
 	s.startDeployment(svc, nil)
-	s.reconcileECS() // ECS places the first tasks at once
+	s.reconcileService(svc) // ECS places the first tasks at once
 	return map[string]any{"service": s.serviceJSON(svc)}, nil
 }
 
@@ -494,7 +489,7 @@ func (s *Server) ecsUpdateService(in serviceInput) (any, error) {
 		// A scale is not a deployment, but ECS reports it as settling again.
 		svc.steadyEventAt = time.Time{}
 	}
-	s.reconcileECS() // ECS acts on the update at once
+	s.reconcileService(svc) // ECS acts on the update at once
 	return map[string]any{"service": s.serviceJSON(svc)}, nil
 }
 
@@ -697,7 +692,11 @@ func (s *Server) ecsDescribeServices(in struct {
 			failures = append(failures, ecsFailure{Arn: arn, Reason: "MISSING"})
 			continue
 		}
-		services = append(services, s.serviceJSON(svc))
+		sj := s.serviceJSON(svc)
+		if !contains(in.Include, "TAGS") {
+			delete(sj, "tags") // as on AWS: tags only when asked for
+		}
+		services = append(services, sj)
 	}
 	return map[string]any{"services": services, "failures": failures}, nil
 }
@@ -799,7 +798,14 @@ func (s *Server) ecsListTasks(in struct {
 		desired = "RUNNING"
 	}
 	var arns []string
-	for _, arn := range s.ecs.taskOrder {
+	candidates := s.ecs.taskOrder
+	if svc != nil {
+		candidates = nil
+		for _, t := range svc.tasks {
+			candidates = append(candidates, t.arn)
+		}
+	}
+	for _, arn := range candidates {
 		t := s.ecs.tasks[arn]
 		if t.clusterArn != c.arn || t.desired != desired || (svc != nil && t.svc != svc) {
 			continue

@@ -63,9 +63,8 @@ func tdKey(ref string) string {
 // liveTasks are svc's tasks that are meant to run (desiredStatus RUNNING).
 func (s *Server) liveTasks(svc *service) []*task {
 	var out []*task
-	for _, arn := range s.ecs.taskOrder {
-		t := s.ecs.tasks[arn]
-		if t.svc == svc && t.desired == "RUNNING" && t.last != "STOPPED" {
+	for _, t := range svc.tasks {
+		if t.desired == "RUNNING" && t.last != "STOPPED" {
 			out = append(out, t)
 		}
 	}
@@ -75,9 +74,8 @@ func (s *Server) liveTasks(svc *service) []*task {
 // unstoppedTasks are svc's tasks of d that have not reached STOPPED.
 func (s *Server) unstoppedTasks(svc *service, d *deployment) []*task {
 	var out []*task
-	for _, arn := range s.ecs.taskOrder {
-		t := s.ecs.tasks[arn]
-		if t.svc == svc && t.dep == d && t.last != "STOPPED" {
+	for _, t := range svc.tasks {
+		if t.dep == d && t.last != "STOPPED" {
 			out = append(out, t)
 		}
 	}
@@ -112,6 +110,7 @@ func (s *Server) launchTask(svc *service, d *deployment, tgs []string, ports []i
 	}
 	s.ecs.tasks[t.arn] = t
 	s.ecs.taskOrder = append(s.ecs.taskOrder, t.arn)
+	svc.tasks = append(svc.tasks, t)
 	return t
 }
 
@@ -277,16 +276,23 @@ func (s *Server) checkAlarms(sd *svcDeployment) {
 func (s *Server) reconcileECS() {
 	s.reconcileTargets()
 	for _, arn := range s.ecs.svcOrder {
-		svc := s.ecs.services[arn]
+		s.reconcileService(s.ecs.services[arn])
+	}
+	s.reconcileHooks()
+}
+
+// reconcileService moves one service's tasks and deployment on.
+func (s *Server) reconcileService(svc *service) {
+	{
 		if svc.status == "INACTIVE" {
-			continue
+			return
 		}
 		s.advanceTasks(svc)
 		if svc.status == "DRAINING" {
 			if len(s.unstoppedAll(svc)) == 0 {
 				svc.status = "INACTIVE"
 			}
-			continue
+			return
 		}
 		sd := svc.currentSD
 		if sd.status == "PENDING" {
@@ -295,17 +301,16 @@ func (s *Server) reconcileECS() {
 		s.checkAlarms(sd)
 		if sd.prog != nil && !sd.prog.done {
 			s.reconcileProgressive(svc, sd)
-			continue
+			return
 		}
 		s.reconcileRolling(svc)
 	}
-	s.reconcileHooks()
 }
 
 func (s *Server) unstoppedAll(svc *service) []*task {
 	var out []*task
-	for _, arn := range s.ecs.taskOrder {
-		if t := s.ecs.tasks[arn]; t.svc == svc && t.last != "STOPPED" {
+	for _, t := range svc.tasks {
+		if t.last != "STOPPED" {
 			out = append(out, t)
 		}
 	}

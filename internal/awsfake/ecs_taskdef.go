@@ -193,7 +193,11 @@ func (s *Server) ecsDescribeClusters(in struct {
 			failures = append(failures, ecsFailure{Arn: arn, Reason: "MISSING"})
 			continue
 		}
-		clusters = append(clusters, s.clusterJSON(c))
+		cj := s.clusterJSON(c)
+		if !contains(in.Include, "TAGS") {
+			delete(cj, "tags")
+		}
+		clusters = append(clusters, cj)
 	}
 	return map[string]any{"clusters": clusters, "failures": failures}, nil
 }

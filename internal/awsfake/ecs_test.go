@@ -465,3 +465,21 @@ func TestAutoAdvanceMovesTheClockPerCall(t *testing.T) {
 		t.Fatalf("steady after %d polls; the clock moved too fast", polls)
 	}
 }
+
+func TestECSThrottlingIsRetriedBySDK(t *testing.T) {
+	w := newWorld(t, awsfake.Options{})
+	w.srv.Throttle(awsfake.ServiceECS, "RegisterTaskDefinition", 2)
+	w.register(t, "repo:v1")
+	if n := w.srv.CallCount(awsfake.ServiceECS, "RegisterTaskDefinition"); n != 3 {
+		t.Fatalf("calls = %d, want 3", n)
+	}
+	out := must(w.ecs.ListTaskDefinitions(context.Background(), &ecs.ListTaskDefinitionsInput{}))(t)
+	if len(out.TaskDefinitionArns) != 1 {
+		t.Fatalf("throttled calls registered %d revisions, want 1", len(out.TaskDefinitionArns))
+	}
+	w.srv.Throttle(awsfake.ServiceECS, "", 3)
+	_, err := w.ecs.ListClusters(context.Background(), &ecs.ListClustersInput{})
+	if errCode(err) != "ThrottlingException" {
+		t.Fatalf("err = %v, want ThrottlingException once retries ran out", err)
+	}
+}

@@ -745,12 +745,21 @@ func (s *Server) elbDescribeRules(in qmap) (*xmlNode, error) {
 			return nil, errorf("RuleNotFound", "One or more rules not found")
 		}
 	}
-	var items []*xmlNode
+	var matched []*rule
 	for _, a := range sortedArns(s.elb, s.elb.rules) {
 		r := s.elb.rules[a]
 		if (lnArn != "" && r.listenerArn != lnArn) || (len(arns) > 0 && !contains(arns, a)) {
 			continue
 		}
+		matched = append(matched, r)
+	}
+	sort.SliceStable(matched, func(i, j int) bool { // by priority, as ELB lists them
+		pi, _ := strconv.Atoi(matched[i].priority)
+		pj, _ := strconv.Atoi(matched[j].priority)
+		return pi < pj
+	})
+	var items []*xmlNode
+	for _, r := range matched {
 		items = append(items, s.ruleXML(r))
 	}
 	if ln := s.elb.listeners[lnArn]; ln != nil {

@@ -19,7 +19,7 @@ import (
 // start runs a fake for the test and returns an SDK config aimed at it:
 // static credentials, a region, BaseEndpoint, and the standard retryer
 // with its backoff removed so throttling retries cost no wall time.
-func start(t *testing.T, opts awsfake.Options) (*awsfake.Server, aws.Config) {
+func start(t testing.TB, opts awsfake.Options) (*awsfake.Server, aws.Config) {
 	t.Helper()
 	srv := awsfake.New(opts)
 	t.Cleanup(srv.Close)

@@ -433,3 +433,32 @@ func (s *Server) authorized(r *http.Request) bool {
 	}
 	return false
 }
+
+// Env returns environment variables that point the AWS CLI, the SDK's
+// default config and berth at the fake: AWS_ENDPOINT_URL, static
+// credentials (the first of Options.AccessKeys, if any) and the region.
+func (s *Server) Env() []string {
+	key := "AKIAAWSFAKE"
+	if len(s.opts.AccessKeys) > 0 {
+		key = s.opts.AccessKeys[0]
+	}
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.URL(),
+		"AWS_ACCESS_KEY_ID=" + key,
+		"AWS_SECRET_ACCESS_KEY=awsfake-secret",
+		"AWS_REGION=" + s.opts.Region,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// MutatingCalls returns the logged calls that change state (see
+// Call.Mutating), oldest first.
+func (s *Server) MutatingCalls() []Call {
+	var out []Call
+	for _, c := range s.Calls() {
+		if c.Mutating() {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package awsfake_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -205,5 +206,24 @@ func TestThrottlingIsRetriedBySDK(t *testing.T) {
 	}
 	if n := srv.CallCount(awsfake.ServiceSTS, ""); n != 3 {
 		t.Fatalf("sts calls = %d, want 3 (the standard retryer's attempts)", n)
+	}
+}
+
+func TestELBDescribeRulesOrdersByPriority(t *testing.T) {
+	srv, cfg := start(t, awsfake.Options{})
+	ctx := context.Background()
+	alb := srv.AddLoadBalancer("shop", "application")
+	c := elb.NewFromConfig(cfg)
+	tg := newTG(t, c, "tg")
+	for _, p := range []int32{300, 20, 1000} {
+		must(c.CreateRule(ctx, pathRule(alb.ListenerArn, p, map[string]int32{tg: 1})))(t)
+	}
+	out := must(c.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(alb.ListenerArn)}))(t)
+	var got []string
+	for _, r := range out.Rules {
+		got = append(got, aws.ToString(r.Priority))
+	}
+	if strings.Join(got, ",") != "20,300,1000,default" {
+		t.Fatalf("priorities = %v", got)
 	}
 }

@@ -35,10 +35,8 @@ func parseQueryForm(form url.Values) qmap {
 		}
 		parts := strings.Split(k, ".")
 		cur := root
-		ok := true
 		for i, p := range parts {
 			if p == "" {
-				ok = false
 				break
 			}
 			if i == len(parts)-1 {
@@ -54,9 +52,12 @@ func parseQueryForm(form url.Values) qmap {
 			}
 			cur = next
 		}
-		_ = ok
 	}
-	return normalizeQuery(root).(qmap)
+	out := qmap{}
+	for k, v := range root { // the root is a structure, never a list
+		out[k] = normalizeQuery(v)
+	}
+	return out
 }
 
 // normalizeQuery turns {member: {1: a, 2: b}} into [a, b] and plain maps
