@@ -209,12 +209,26 @@ func TestFake_FirstDeployChangeAwareRedeployAndNoOp(t *testing.T) {
 
 	// The same images again: nothing changes, and no mutating call is made.
 	w.srv.ResetCalls()
-	resp, _, _ = w.deploy(w.engine(), releases("bbbbbbb", v1))
+	resp, _, _ = w.deploy(w.engine(), releases("aaaaaaa", v1))
 	if len(resp.Deployments) != 0 || len(resp.Unchanged) != 3 {
 		t.Errorf("no-op deploy: %+v", resp)
 	}
 	if m := w.mutating(); len(m) != 0 {
 		t.Errorf("a deploy of unchanged releases made mutating calls: %v", m)
+	}
+	// At a newer commit: the services only learn that commit (a tag).
+	w.srv.ResetCalls()
+	resp, _, _ = w.deploy(w.engine(), releases("bbbbbbb", v1))
+	if len(resp.Deployments) != 0 || len(resp.Unchanged) != 3 {
+		t.Errorf("unchanged deploy at a new commit: %+v", resp)
+	}
+	for _, m := range w.mutating() {
+		if m != "ecs:TagResource" {
+			t.Errorf("an unchanged deploy at a new commit called %s", m)
+		}
+	}
+	if st, _ := w.engine().Status(context.Background()); st.Services[0].Commit != "bbbbbbb" || st.Services[0].Release != 1 {
+		t.Errorf("status after an unchanged deploy at a new commit: %+v", st.Services[0])
 	}
 
 	// One new image: only that service rolls, to release 2.

@@ -72,6 +72,9 @@ func (e *Engine) Rollback(ctx context.Context, r api.RollbackRequest) (api.Deplo
 		from, to release
 	}
 	var moves []move
+	// introduced are services a rolled-back set created: before it, they
+	// did not run, so they are deleted.
+	var introduced []string
 	live, err := e.describeServices(ctx, e.sp.Order)
 	if err != nil {
 		return resp, err
@@ -168,18 +171,32 @@ func (e *Engine) Rollback(ctx context.Context, r api.RollbackRequest) (api.Deplo
 			if inSet < 0 {
 				continue
 			}
+			before := false
 			for _, rel := range rels[inSet+1:] {
 				if rel.Set != set {
 					moves = append(moves, move{n, cur, rel})
+					before = true
 					break
 				}
 			}
+			if !before && cur.Set == set {
+				introduced = append(introduced, n)
+			}
 		}
-		if len(moves) == 0 {
+		if len(moves) == 0 && len(introduced) == 0 {
 			return resp, fmt.Errorf("rollback of set %s: %w: no live service has a release before it", set, ErrNoRelease)
 		}
 	default:
 		return resp, fmt.Errorf("rollback: name a service, a set or a commit")
+	}
+	for _, n := range introduced {
+		s := live[n]
+		err := e.mutate(fmt.Sprintf("delete ECS service %s: set %s introduced it", aws.ToString(s.ServiceName), resp.SetID), func() error {
+			return e.deleteService(ctx, n, s)
+		})
+		if err != nil {
+			return resp, err
+		}
 	}
 	sort.SliceStable(moves, func(i, j int) bool { return indexOf(e.sp.Order, moves[i].svc) < indexOf(e.sp.Order, moves[j].svc) })
 	for _, m := range moves {

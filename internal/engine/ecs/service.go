@@ -266,6 +266,13 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 			}
 			if from.Fingerprint == fp && !req.Force {
 				resp.Unchanged = append(resp.Unchanged, svc.Name)
+				if r.Commit != "" && r.Commit != from.Commit {
+					// The same release is live at a newer commit: say so on
+					// the service, so plans compare against this commit.
+					if err := e.retagCommit(ctx, ls, from, r.Commit); err != nil {
+						return resp, err
+					}
+				}
 				continue
 			}
 		}
@@ -352,6 +359,18 @@ func count(svc *spec.Service) int {
 		return 1
 	}
 	return *svc.Count
+}
+
+// retagCommit records on the service that its live release is also what
+// commit builds (an unchanged release deployed from a newer commit).
+func (e *Engine) retagCommit(ctx context.Context, s *types.Service, live release, commit string) error {
+	return e.mutate(fmt.Sprintf("tag ECS service %s: release %d is live at commit %s", aws.ToString(s.ServiceName), live.Number, commit), func() error {
+		tags := map[string]string{TagCommit: commit, TagTaskDef: live.ARN, TagRelease: strconv.Itoa(live.Number)}
+		if _, err := e.c.ecs.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: s.ServiceArn, Tags: toECSTags(tags)}); err != nil {
+			return fmt.Errorf("tag ECS service %s with commit %s: %w", aws.ToString(s.ServiceName), commit, err)
+		}
+		return nil
+	})
 }
 
 // submission is what submitting one deployment to ECS needs.
@@ -539,9 +558,12 @@ func (e *Engine) Status(ctx context.Context) (api.Status, error) {
 // percentages recomputed for the new count.
 func (e *Engine) Scale(ctx context.Context, counts map[string]int) error {
 	var names []string
-	for n := range counts {
+	for n, c := range counts {
 		if _, err := e.serviceSpec(n); err != nil {
 			return err
+		}
+		if c < 0 {
+			return fmt.Errorf("scale %s to %d: a count is 0 or more", n, c)
 		}
 		names = append(names, n)
 	}
@@ -614,13 +636,7 @@ func (e *Engine) Down(ctx context.Context) error {
 			continue
 		}
 		err := e.mutate("delete ECS service "+aws.ToString(s.ServiceName), func() error {
-			if _, err := e.c.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster()), Service: s.ServiceName, DesiredCount: aws.Int32(0)}); err != nil {
-				return fmt.Errorf("scale %s to 0: %w", name, err)
-			}
-			if _, err := e.c.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(e.cluster()), Service: s.ServiceName, Force: aws.Bool(true)}); err != nil {
-				return fmt.Errorf("delete ECS service %s: %w", aws.ToString(s.ServiceName), err)
-			}
-			return nil
+			return e.deleteService(ctx, name, s)
 		})
 		errs = append(errs, err)
 	}
@@ -628,6 +644,17 @@ func (e *Engine) Down(ctx context.Context) error {
 		errs = append(errs, e.deleteRoutes(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// deleteService scales a service to 0 and deletes it.
+func (e *Engine) deleteService(ctx context.Context, name string, s *types.Service) error {
+	if _, err := e.c.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster()), Service: s.ServiceName, DesiredCount: aws.Int32(0)}); err != nil {
+		return fmt.Errorf("scale %s to 0: %w", name, err)
+	}
+	if _, err := e.c.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(e.cluster()), Service: s.ServiceName, Force: aws.Bool(true)}); err != nil {
+		return fmt.Errorf("delete ECS service %s: %w", aws.ToString(s.ServiceName), err)
+	}
+	return nil
 }
 
 // deleteRoutes deletes the project's tagged listener rules, then its
