@@ -322,7 +322,7 @@ func (pl *plane) deploy(ctx context.Context, bin, deployLines, env string) (api.
 }
 
 // waitFinished polls a deployment until it ends.
-func (pl *plane) waitFinished(ctx context.Context, id int64, limit time.Duration) (api.Deployment, error) {
+func (pl *plane) waitFinished(ctx context.Context, id string, limit time.Duration) (api.Deployment, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		d, err := pl.srv.Deployment(ctx, id)
@@ -333,7 +333,7 @@ func (pl *plane) waitFinished(ctx context.Context, id int64, limit time.Duration
 			return d, nil
 		}
 		if time.Now().After(deadline) {
-			return d, fmt.Errorf("deployment %d still %s in phase %s after %s", id, d.State, d.Phase, limit)
+			return d, fmt.Errorf("deployment %s still %s in phase %s after %s", id, d.State, d.Phase, limit)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -75,14 +75,23 @@ type ScaleRequest struct {
 	Counts map[string]int `json:"counts"`
 }
 
+// Deployment states: the "state" field of a deployment.
+const (
+	DeployRunning    = "running"
+	DeploySucceeded  = "succeeded"
+	DeployRolledBack = "rolled_back"
+	DeployFailed     = "failed"
+)
+
 // Deployment is one deployment as the API shows it.
 type Deployment struct {
-	ID          int64     `json:"id"`
+	// ID is opaque: compare and pass it back, never parse it.
+	ID          string    `json:"id"`
 	Service     string    `json:"service"`
 	FromRelease int       `json:"from_release"`
 	ToRelease   int       `json:"to_release"`
 	Strategy    string    `json:"strategy"`
-	State       string    `json:"state"` // running | succeeded | rolled_back | failed
+	State       string    `json:"state"` // DeployRunning, DeploySucceeded, DeployRolledBack or DeployFailed
 	Reason      string    `json:"reason,omitempty"`
 	SetID       string    `json:"set_id,omitempty"`
 	StartedAt   time.Time `json:"started_at"`
@@ -96,7 +105,7 @@ type Deployment struct {
 }
 
 // Finished reports whether the deployment reached a final state.
-func (d Deployment) Finished() bool { return d.State != "running" }
+func (d Deployment) Finished() bool { return d.State != DeployRunning }
 
 // Task is one task as the API shows it.
 type Task struct {
@@ -162,10 +171,13 @@ type History struct {
 
 // Event is one entry of the event stream.
 type Event struct {
-	ID         int64             `json:"id"`
-	Time       time.Time         `json:"time"`
-	Service    string            `json:"service,omitempty"`
-	Deployment int64             `json:"deployment,omitempty"`
+	// ID is opaque and increases with time: pass it back as ?after= to
+	// resume a stream, never parse it.
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	Service string    `json:"service,omitempty"`
+	// Deployment is the opaque ID of the deployment the event is about.
+	Deployment string            `json:"deployment,omitempty"`
 	Kind       string            `json:"kind"`
 	Message    string            `json:"message"`
 	Fields     map[string]string `json:"fields,omitempty"`

@@ -80,7 +80,7 @@ func (f failingEngine) Status(context.Context) (api.Status, error) { return api.
 func (f failingEngine) Deploy(context.Context, api.DeployRequest) (api.DeployResponse, error) {
 	return api.DeployResponse{}, f.err
 }
-func (f failingEngine) Deployment(context.Context, int64) (api.Deployment, error) {
+func (f failingEngine) Deployment(context.Context, string) (api.Deployment, error) {
 	return api.Deployment{}, f.err
 }
 func (f failingEngine) Events(context.Context, engine.EventQuery, func(api.Event) error) error {

@@ -40,6 +40,15 @@ type Store interface {
 	Prune(ctx context.Context, before time.Time) (events, tasks int64, err error)
 }
 
+// HealthWatcher is where the control plane reads its tasks' health when
+// the router is the prober: Watch checks addr until stop is called and
+// reports every check, in order, with the verdict the router routes by.
+// The router implements it; it is an interface so the router can live in
+// another process.
+type HealthWatcher interface {
+	Watch(addr string, hc router.HealthCheck, up bool, report func(router.Check)) (stop func())
+}
+
 // Router is the data plane as the control plane sees it: it publishes
 // routing snapshots and waits for removed targets to drain.
 type Router interface {

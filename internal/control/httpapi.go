@@ -70,12 +70,7 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 		writeJSON(w, http.StatusOK, h)
 	})
 	mux.HandleFunc("GET /v1/deployments/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		if err != nil {
-			writeErr(w, fmt.Errorf("%w: deployment id must be a number", ErrBadRequest))
-			return
-		}
-		d, err := s.Deployment(r.Context(), id)
+		d, err := s.Deployment(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -134,8 +129,24 @@ func RequireToken(token string, h http.Handler) http.Handler {
 // &service=, &deployment=, &follow=1 keeps the stream open.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	dep, _ := strconv.ParseInt(q.Get("deployment"), 10, 64)
+	var after, dep int64
+	var err error
+	if a := q.Get("after"); a != "" {
+		if after, err = parseEventID(a); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
+	if d := q.Get("deployment"); d != "" {
+		if dep, err = parseDeploymentID(d); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
+	if name := q.Get("service"); name != "" && !validName(name) {
+		writeErr(w, fmt.Errorf("%w: service: %q is not a service name", ErrBadRequest, name))
+		return
+	}
 	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
 	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 	wake, unsub := s.events.subscribe()
@@ -155,9 +166,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, e := range evs {
 			after = e.ID
-			ae := api.Event{ID: e.ID, Time: e.Time, Service: e.Service, Deployment: e.Deployment, Kind: e.Kind, Message: e.Message, Fields: e.Fields}
+			ae := api.Event{ID: eventID(e.ID), Time: e.Time, Service: e.Service, Deployment: deploymentID(e.Deployment), Kind: e.Kind, Message: e.Message, Fields: e.Fields}
 			if sse {
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: ", e.ID, e.Kind)
+				fmt.Fprintf(w, "id: %s\nevent: %s\ndata: ", ae.ID, e.Kind)
 			}
 			if err := enc.Encode(ae); err != nil {
 				return

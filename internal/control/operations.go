@@ -527,16 +527,20 @@ func (s *Server) History(ctx context.Context, name string) (api.History, error) 
 }
 
 // Deployment returns one deployment.
-func (s *Server) Deployment(ctx context.Context, id int64) (api.Deployment, error) {
-	d, err := s.cfg.Store.Deployment(ctx, id)
+func (s *Server) Deployment(ctx context.Context, id string) (api.Deployment, error) {
+	n, err := parseDeploymentID(id)
 	if err != nil {
-		return api.Deployment{}, fmt.Errorf("deployment %d: %w", id, err)
+		return api.Deployment{}, err
+	}
+	d, err := s.cfg.Store.Deployment(ctx, n)
+	if err != nil {
+		return api.Deployment{}, fmt.Errorf("deployment %s: %w", id, err)
 	}
 	return apiDeployment(d), nil
 }
 
 func apiDeployment(d store.Deployment) api.Deployment {
-	out := api.Deployment{ID: d.ID, Service: d.Service, FromRelease: d.FromRelease, ToRelease: d.ToRelease,
+	out := api.Deployment{ID: deploymentID(d.ID), Service: d.Service, FromRelease: d.FromRelease, ToRelease: d.ToRelease,
 		Strategy: d.Strategy, State: d.State, Reason: d.Reason, SetID: d.SetID, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt}
 	if len(d.Progress) > 0 {
 		var p deploy.Progress

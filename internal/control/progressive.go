@@ -235,8 +235,10 @@ func (v *svc) runChecks(req *deploy.CheckRequest) {
 	}
 	v.checking = true
 	v.s.wg.Add(1)
+	v.s.act.begin()
 	go func() {
 		defer v.s.wg.Done()
+		defer v.s.act.end()
 		ctx, cancel := context.WithTimeout(v.s.ctx, 30*time.Second)
 		defer cancel()
 		client := &http.Client{Timeout: 10 * time.Second}

@@ -122,23 +122,17 @@ func (p *secretsPlane) deployReq(names ...string) api.DeployRequest {
 // wait waits until every deployment finished and fails unless all succeeded.
 func (p *secretsPlane) wait(deps []api.Deployment) {
 	p.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	for _, d := range deps {
-		for {
-			got, err := p.srv.Deployment(context.Background(), d.ID)
-			if err != nil {
+		var got api.Deployment
+		waitUntil(p.t, "deployment "+d.ID+" of "+d.Service+" to finish", 60*time.Second, p.srv, func() bool {
+			var err error
+			if got, err = p.srv.Deployment(context.Background(), d.ID); err != nil {
 				p.t.Fatal(err)
 			}
-			if got.Finished() {
-				if got.State != store.DeploySucceeded {
-					p.t.Fatalf("deployment %d of %s: %s: %s", got.ID, got.Service, got.State, got.Reason)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				p.t.Fatalf("deployment %d of %s still running", d.ID, d.Service)
-			}
-			time.Sleep(20 * time.Millisecond)
+			return got.Finished()
+		})
+		if got.State != store.DeploySucceeded {
+			p.t.Fatalf("deployment %s of %s: %s: %s", got.ID, got.Service, got.State, got.Reason)
 		}
 	}
 }

@@ -32,7 +32,13 @@ type Config struct {
 	RouterURL string
 	// LogDir is where task logs go.
 	LogDir string
-	// Probe checks one task's health; defaults to an HTTP GET.
+	// Health, when set, is the one prober of the tasks' health (the
+	// router): the control plane reads its verdicts and probes nothing
+	// itself, so the two cannot disagree. Without it the control plane
+	// probes with Probe (tests on a fake clock, benchmarks).
+	Health HealthWatcher
+	// Probe checks one task's health when Health is nil; defaults to an
+	// HTTP GET.
 	Probe func(ctx context.Context, addr, path string, timeout time.Duration) error
 	// Env resolves extra environment (secrets) for a task of a release.
 	Env func(ctx context.Context, rel store.Release, cfg *spec.Service) (map[string]string, error)
@@ -81,7 +87,9 @@ type Server struct {
 	// ctx lives as long as the server; task goroutines hang off it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // task work: launches, waits, probes, stops
+	loops  sync.WaitGroup // the services' loops, which end with ctx
+	act    *activity      // work in flight, for Settle
 }
 
 // ErrUnknownService is returned for a service the control plane has never
@@ -112,6 +120,7 @@ func New(cfg Config) *Server {
 		services: map[string]*svc{},
 		routes:   map[string][]router.Route{},
 		events:   newBroadcaster(),
+		act:      newActivity(),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -195,7 +204,9 @@ func (s *Server) sampleUsage() {
 	}
 	// Not in s.wg: a sample in flight at shutdown only ends its Inspect
 	// calls (they take s.ctx) and writes to tasks nobody reads any more.
+	s.act.begin()
 	go func() {
+		defer s.act.end()
 		sem := make(chan struct{}, 4)
 		var wg sync.WaitGroup
 		for _, p := range probes {
@@ -236,6 +247,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	s.cancel()
 	s.wg.Wait()
+	s.loops.Wait()
 	return nil
 }
 
@@ -250,6 +262,7 @@ func (s *Server) Detach() {
 	}
 	s.cancel()
 	s.wg.Wait()
+	s.loops.Wait()
 }
 
 func (s *Server) allServices() []*svc {
@@ -330,6 +343,7 @@ func (s *Server) Step() int {
 		select {
 		case <-v.wake:
 			v.step()
+			s.act.end()
 			n++
 		default:
 		}

@@ -82,6 +82,8 @@ type task struct {
 	passes    int
 	fails     int
 	lastCheck string
+	// watchDown: the router's verdict is down (held during start grace).
+	watchDown bool
 	// usage is the last CPU/memory sample the driver reported.
 	usage  driver.State
 	cancel context.CancelFunc
@@ -100,7 +102,7 @@ func newSvc(s *Server, st store.ServiceState) *svc {
 	if s.cfg.Stepped {
 		return v
 	}
-	s.wg.Add(1)
+	s.loops.Add(1)
 	go v.run()
 	return v
 }
@@ -213,22 +215,25 @@ func (v *svc) put(rec store.Task) {
 // kick asks the service's loop for a pass. It never blocks: wake-ups that
 // arrive while a pass is due coalesce into that pass.
 func (v *svc) kick() {
+	v.s.act.begin()
 	select {
 	case v.wake <- struct{}{}:
 	default:
+		v.s.act.end() // a pass is already due
 	}
 }
 
 // run is the service's loop: one pass per (coalesced) wake-up, until the
 // server stops.
 func (v *svc) run() {
-	defer v.s.wg.Done()
+	defer v.s.loops.Done()
 	for {
 		select {
 		case <-v.s.ctx.Done():
 			return
 		case <-v.wake:
 			v.step()
+			v.s.act.end()
 		}
 	}
 }
@@ -266,6 +271,7 @@ func (v *svc) step() {
 	}()
 	ctx := context.Background()
 	now := v.s.cfg.Clock.Now()
+	v.heldDown(now)
 
 	// The circuit breaker and health deadline apply to every strategy; a
 	// failed verdict makes the old release the desired one again, and the
@@ -552,8 +558,10 @@ func (v *svc) startTask(ctx context.Context, rel int, now time.Time) {
 	v.tasks[id] = t
 	v.put(t.rec)
 	v.s.wg.Add(1)
+	v.s.act.begin()
 	go func() {
 		defer v.s.wg.Done()
+		defer v.s.act.end()
 		v.launch(t, ri)
 	}()
 }
@@ -660,11 +668,23 @@ func (v *svc) watch(t *task) {
 	ri := v.releases[t.rec.Release]
 	if ri == nil || ri.cfg.Service.Health == nil || ri.cfg.Service.Health.Path == "" {
 		// No health check: a started task counts as healthy.
-		go v.healthResult(id, nil)
+		v.s.act.begin()
+		go func() {
+			defer v.s.act.end()
+			v.healthResult(id, nil)
+		}()
 		return
 	}
 	hc := ri.cfg.Service.Health
+	if v.s.cfg.Health != nil {
+		// The router is the one prober: read its verdicts.
+		started := t.startedAt
+		stop := v.s.cfg.Health.Watch(h.Addr, routerCheck(hc), t.phase == deploy.Healthy, func(c router.Check) { v.watchReport(id, started, c) })
+		t.cancel = func() { cancel(); stop() }
+		return
+	}
 	v.s.wg.Add(1)
+	v.s.act.begin() // the first probe; probeLoop ends it
 	go func() {
 		defer v.s.wg.Done()
 		v.probeLoop(ctx, id, h.Addr, hc)
@@ -682,21 +702,41 @@ func (v *svc) probeLoop(ctx context.Context, id, addr string, hc *spec.Health) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
+	// Each probe and its result count as activity (Settle): from the
+	// moment the timer fires to the result applied.
 	for {
 		err := v.s.cfg.Probe(ctx, addr, hc.Path, timeout)
 		if ctx.Err() != nil {
+			v.s.act.end()
 			return
 		}
 		starting := v.healthResult(id, err)
+		v.s.act.end()
 		wait := interval
 		if starting && wait > 100*time.Millisecond {
 			wait = 100 * time.Millisecond
 		}
 		done := make(chan struct{})
-		cancel := v.s.cfg.Clock.AfterFunc(wait, func() { close(done) })
+		var mu sync.Mutex
+		fired, stopped := false, false
+		cancel := v.s.cfg.Clock.AfterFunc(wait, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !stopped {
+				fired = true
+				v.s.act.begin()
+				close(done)
+			}
+		})
 		select {
 		case <-ctx.Done():
 			cancel()
+			mu.Lock()
+			stopped = true
+			if fired {
+				v.s.act.end()
+			}
+			mu.Unlock()
 			return
 		case <-done:
 		}
@@ -723,13 +763,7 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 		t.passes++
 		t.fails = 0
 		if t.phase != deploy.Healthy && t.passes >= max(hc.Healthy, 1) {
-			t.phase = deploy.Healthy
-			t.rec.State = store.TaskHealthy
-			v.put(t.rec)
-			if v.dep != nil && t.rec.Release == v.dep.ToRelease {
-				v.failures = nil
-			}
-			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskHealthy, Message: fmt.Sprintf("task %s (release %d) is healthy", id, t.rec.Release)})
+			v.markHealthy(t)
 			changed = true
 		}
 	} else {
@@ -738,13 +772,7 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 		t.lastCheck = checkErr.Error()
 		inGrace := now.Before(t.startedAt.Add(time.Duration(hc.Grace)))
 		if t.phase == deploy.Healthy && !inGrace && t.fails >= max(hc.Unhealthy, 1) {
-			t.phase = deploy.Unhealthy
-			t.rec.State = store.TaskStarting
-			v.put(t.rec)
-			if v.dep != nil && t.rec.Release == v.dep.ToRelease {
-				v.failures = append(v.failures, deploy.Failure{TaskID: id, At: now, Why: "failed health check: " + t.lastCheck})
-			}
-			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskUnhealthy, Message: fmt.Sprintf("task %s (release %d) is unhealthy: %s", id, t.rec.Release, t.lastCheck)})
+			v.markUnhealthy(t, now)
 			changed = true
 		}
 	}
@@ -754,6 +782,89 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 		v.kick()
 	}
 	return starting
+}
+
+// routerCheck is a service's health check as the router runs it.
+func routerCheck(h *spec.Health) router.HealthCheck {
+	return router.HealthCheck{Path: h.Path, Interval: time.Duration(h.Interval), Timeout: time.Duration(h.Timeout),
+		HealthyThreshold: h.Healthy, UnhealthyThreshold: h.Unhealthy}
+}
+
+// watchReport applies one of the router's checks of a task: the router
+// owns the thresholds, the control plane follows its verdict (a down
+// verdict within the start grace is held until the grace ends).
+func (v *svc) watchReport(id string, started time.Time, c router.Check) {
+	v.mu.Lock()
+	t := v.tasks[id]
+	if t == nil || t.draining || v.closed {
+		v.mu.Unlock()
+		return
+	}
+	if c.Err != nil {
+		t.lastCheck = c.Err.Error()
+	}
+	t.watchDown = !c.Up
+	now := v.s.cfg.Clock.Now()
+	changed := false
+	switch {
+	case c.Up && t.phase != deploy.Healthy:
+		v.markHealthy(t)
+		changed = true
+	case !c.Up && t.phase == deploy.Healthy:
+		grace := time.Duration(0)
+		if ri := v.releases[t.rec.Release]; ri != nil && ri.cfg.Service.Health != nil {
+			grace = time.Duration(ri.cfg.Service.Health.Grace)
+		}
+		if end := started.Add(grace); now.Before(end) {
+			v.arm(now, end) // decide again when the grace ends
+		} else {
+			v.markUnhealthy(t, now)
+			changed = true
+		}
+	}
+	v.mu.Unlock()
+	if changed {
+		v.kick()
+	}
+}
+
+// markHealthy records a task's passing verdict. Caller holds mu.
+func (v *svc) markHealthy(t *task) {
+	t.phase = deploy.Healthy
+	t.rec.State = store.TaskHealthy
+	v.put(t.rec)
+	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
+		v.failures = nil
+	}
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskHealthy, Message: fmt.Sprintf("task %s (release %d) is healthy", t.rec.ID, t.rec.Release)})
+}
+
+// markUnhealthy records a task's failing verdict. Caller holds mu.
+func (v *svc) markUnhealthy(t *task, now time.Time) {
+	t.phase = deploy.Unhealthy
+	t.rec.State = store.TaskStarting
+	v.put(t.rec)
+	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
+		v.failures = append(v.failures, deploy.Failure{TaskID: t.rec.ID, At: now, Why: "failed health check: " + t.lastCheck})
+	}
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskUnhealthy, Message: fmt.Sprintf("task %s (release %d) is unhealthy: %s", t.rec.ID, t.rec.Release, t.lastCheck)})
+}
+
+// heldDown marks unhealthy the tasks the router holds down whose start
+// grace has ended. Caller holds mu.
+func (v *svc) heldDown(now time.Time) {
+	for _, t := range v.tasks {
+		if !t.watchDown || t.draining || t.phase != deploy.Healthy {
+			continue
+		}
+		grace := time.Duration(0)
+		if ri := v.releases[t.rec.Release]; ri != nil && ri.cfg.Service.Health != nil {
+			grace = time.Duration(ri.cfg.Service.Health.Grace)
+		}
+		if !now.Before(t.startedAt.Add(grace)) {
+			v.markUnhealthy(t, now)
+		}
+	}
 }
 
 func depID(d *store.Deployment) int64 {
@@ -820,8 +931,10 @@ func (v *svc) stopTask(id string) {
 	drain := drainOf(cfg)
 	h := t.handle
 	v.s.wg.Add(1)
+	v.s.act.begin()
 	go func() {
 		defer v.s.wg.Done()
+		defer v.s.act.end()
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
 		if h.Addr != "" {
 			_ = v.s.cfg.Router.WaitDrained(ctx, h.Addr)

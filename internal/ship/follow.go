@@ -75,7 +75,7 @@ func plural(n int, one, many string) string {
 // them.
 func Follow(ctx context.Context, e engine.Engine, deps []api.Deployment, out io.Writer) ([]api.Deployment, []Failure, error) {
 	for _, d := range deps {
-		fmt.Fprintf(out, "  %s: release %d → %d (deployment %d)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
+		fmt.Fprintf(out, "  %s: release %d → %d (deployment %s)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
 	}
 	final, err := engine.Wait(ctx, e, deps, func(ev api.Event) {
 		fmt.Fprintf(out, "%s %-10s %s\n", ev.Time.Local().Format("15:04:05"), ev.Service, ev.Message)

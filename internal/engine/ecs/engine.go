@@ -123,8 +123,8 @@ type Engine struct {
 	planOut io.Writer
 
 	mu        sync.Mutex
-	deps      map[int64]*deployment
-	nextID    int64
+	deps      map[string]*deployment
+	nextID    int
 	account   string
 	vpc       string // the listener's load balancer's VPC
 	lbChecked bool
@@ -151,7 +151,7 @@ func New(cfg Config) (*Engine, error) {
 		log:     cfg.Logger,
 		dryRun:  cfg.DryRun,
 		planOut: cfg.Plan,
-		deps:    map[int64]*deployment{},
+		deps:    map[string]*deployment{},
 	}
 	if e.poll <= 0 {
 		e.poll = 5 * time.Second

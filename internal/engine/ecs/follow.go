@@ -30,12 +30,12 @@ func errorCode(err error) string {
 }
 
 // Deployment returns a deployment this engine started.
-func (e *Engine) Deployment(ctx context.Context, id int64) (api.Deployment, error) {
+func (e *Engine) Deployment(ctx context.Context, id string) (api.Deployment, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	d, ok := e.deps[id]
 	if !ok {
-		return api.Deployment{}, fmt.Errorf("deployment %d: not started by this berth process (ECS keeps the history: berth history SERVICE)", id)
+		return api.Deployment{}, fmt.Errorf("deployment %s: not started by this berth process (ECS keeps the history: berth history SERVICE)", id)
 	}
 	return d.d, nil
 }
@@ -46,14 +46,14 @@ func (e *Engine) Deployment(ctx context.Context, id int64) (api.Deployment, erro
 // failed, the last log lines of a failed task come too. Without a
 // deployment it prints the services' recent ECS events.
 func (e *Engine) Events(ctx context.Context, q engine.EventQuery, fn func(api.Event) error) error {
-	if q.Deployment == 0 {
+	if q.Deployment == "" {
 		return e.serviceEvents(ctx, q, fn)
 	}
 	e.mu.Lock()
 	d, ok := e.deps[q.Deployment]
 	e.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("deployment %d: not started by this berth process", q.Deployment)
+		return fmt.Errorf("deployment %s: not started by this berth process", q.Deployment)
 	}
 	select {
 	case <-d.submitted:

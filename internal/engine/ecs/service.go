@@ -22,10 +22,10 @@ import (
 
 // Deployment states, as the API shows them.
 const (
-	stateRunning    = "running"
-	stateSucceeded  = "succeeded"
-	stateRolledBack = "rolled_back"
-	stateFailed     = "failed"
+	stateRunning    = api.DeployRunning
+	stateSucceeded  = api.DeploySucceeded
+	stateRolledBack = api.DeployRolledBack
+	stateFailed     = api.DeployFailed
 )
 
 // deployment is one service deployment this engine started and follows.
@@ -388,7 +388,7 @@ func (e *Engine) newDeployment(svc string, from int, target release, set string)
 	e.nextID++
 	d := &deployment{
 		d: api.Deployment{
-			ID: e.nextID, Service: svc, FromRelease: from, ToRelease: target.Number,
+			ID: fmt.Sprintf("ecs-%d", e.nextID), Service: svc, FromRelease: from, ToRelease: target.Number,
 			Strategy: "rolling", State: stateRunning, SetID: set, StartedAt: e.now(),
 		},
 		taskDef:    target.ARN,
