@@ -66,6 +66,13 @@ func (e *Engine) Events(ctx context.Context, q engine.EventQuery, fn func(api.Ev
 	if err := fn(e.event(d, api.EventDeployStarted, fmt.Sprintf("rolling out release %d (%s)", d.d.ToRelease, d.taskDef))); err != nil {
 		return err
 	}
+	e.mu.Lock()
+	done := d.d
+	e.mu.Unlock()
+	if done.State != stateRunning {
+		// Already followed to its end: replay the outcome, ask nothing.
+		return fn(e.outcome(d, done.State, done.Reason))
+	}
 	tick := time.NewTicker(e.poll)
 	defer tick.Stop()
 	for {
@@ -223,13 +230,18 @@ func (e *Engine) finish(d *deployment, state, reason string, fn func(api.Event) 
 			}
 		}
 	}
+	return fn(e.outcome(d, state, reason))
+}
+
+// outcome is the final event of a deployment.
+func (e *Engine) outcome(d *deployment, state, reason string) api.Event {
 	switch state {
 	case stateSucceeded:
-		return fn(e.event(d, api.EventDeploySucceeded, fmt.Sprintf("release %d is live: ECS reports the rollout complete", d.d.ToRelease)))
+		return e.event(d, api.EventDeploySucceeded, fmt.Sprintf("release %d is live: ECS reports the rollout complete", d.d.ToRelease))
 	case stateRolledBack:
-		return fn(e.event(d, api.EventDeployRollback, "rolled back: "+reason))
+		return e.event(d, api.EventDeployRollback, "rolled back: "+reason)
 	}
-	return fn(e.event(d, api.EventDeployFailed, "failed: "+reason))
+	return e.event(d, api.EventDeployFailed, "failed: "+reason)
 }
 
 // serviceEvents reports the recent ECS events of one service (or all).

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +227,25 @@ func TestPolicy_MatchesDocs(t *testing.T) {
 	if err := json.Unmarshal([]byte(p), &v); err != nil {
 		t.Fatalf("policy is not JSON: %v", err)
 	}
+}
+
+// revisionOf reads what AWS sends: it never panics, and agrees with
+// strconv on the part after the last colon.
+func FuzzRevisionOf(f *testing.F) {
+	for _, s := range []string{"arn:aws:ecs:eu-west-1:1:task-definition/web:12", "", ":", "web:", "web:-1", "a:b:99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := revisionOf(s)
+		i := strings.LastIndex(s, ":")
+		want := 0
+		if i >= 0 {
+			if n, err := strconv.Atoi(s[i+1:]); err == nil {
+				want = n
+			}
+		}
+		if got != want {
+			t.Errorf("revisionOf(%q) = %d, want %d", s, got, want)
+		}
+	})
 }
