@@ -93,7 +93,10 @@ func revisionOf(arn string) int {
 	if i < 0 {
 		return 0
 	}
-	n, _ := strconv.Atoi(arn[i+1:])
+	n, err := strconv.Atoi(arn[i+1:])
+	if err != nil {
+		return 0
+	}
 	return n
 }
 
