@@ -1,10 +1,15 @@
 GO ?= go
 BIN := bin/berth
+# berth version prints these; a build outside make falls back to the VCS
+# revision the Go toolchain records.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS = -X github.com/berth-dev/berth/internal/cli.version=$(VERSION) -X github.com/berth-dev/berth/internal/cli.commit=$(COMMIT)
 
-.PHONY: build test demo lint
+.PHONY: build test demo lint boundaries darwin
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/berth
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
 
 test:
 	$(GO) vet ./...
@@ -17,3 +22,12 @@ demo: build
 lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# boundaries: the import rules of internal/boundaries (internal/deploy does
+# no I/O, internal/api imports nothing of berth); also part of make test.
+boundaries:
+	$(GO) test -count=1 ./internal/boundaries
+
+# darwin: berth builds for macOS.
+darwin:
+	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/berth

@@ -67,9 +67,10 @@ services:
     run: %s
     route: {path: /}
     count: 1
+    max_count: %d
     health: {path: /health, interval: 5s, timeout: 2s, deadline: 120s}
     deploy: {max_surge: 50, drain: 1s}
-`, listen, tiny)
+`, listen, tiny, max(tasks, 1))
 	if err := os.MkdirAll(project, 0o755); err != nil {
 		return err
 	}

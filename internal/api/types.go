@@ -206,3 +206,17 @@ const (
 	// control-loop passes; the active deployment is rolled back.
 	EventServicePanic = "service.panic"
 )
+
+// Secret is one secret (or config value) as GET /v1/secrets lists it and
+// GET /v1/secrets/{name} reads it. Value is set only when read by name.
+type Secret struct {
+	Name      string    `json:"name"`
+	Version   int       `json:"version"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	Value     []byte    `json:"value,omitempty"`
+}
+
+// SecretValue is the body of PUT /v1/secrets/{name}: the next version.
+type SecretValue struct {
+	Value []byte `json:"value"`
+}

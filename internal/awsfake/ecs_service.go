@@ -158,6 +158,8 @@ type svcDeployment struct {
 	hooks                       []*hookRun
 	// progressive state (BLUE_GREEN, CANARY, LINEAR)
 	prog *progressive
+	// bakeUntil ends the alarm bake of a rolling deployment.
+	bakeUntil time.Time
 }
 
 // hookRun is one firing of a lifecycle hook.
@@ -460,11 +462,17 @@ func (s *Server) ecsUpdateService(in serviceInput) (any, error) {
 	if err := s.checkServiceConfig(td, launchType, network, lbs, dc); err != nil {
 		return nil, err
 	}
-	if cur := svc.currentSD; cur != nil && cur.prog != nil && !cur.terminal() && td.arn != svc.taskDefinition {
-		return nil, errorf("InvalidParameterException", "A service deployment is in progress for this service; wait for it to finish or stop it with StopServiceDeployment.")
-	}
 	newDeployment := in.ForceNewDeployment || td.arn != svc.taskDefinition ||
 		!reflect.DeepEqual(lbs, svc.lbs) || !reflect.DeepEqual(network, svc.network) || launchType != svc.launchType
+	if cur := svc.currentSD; newDeployment && cur != nil && cur.prog != nil && !cur.terminal() && !cur.prog.done {
+		// A new deployment supersedes a blue/green-family one in flight:
+		// traffic goes back to blue, its green tasks stop, and the new one
+		// starts from blue (startDeployment marks the old one STOPPED).
+		if !cur.prog.rolledBack {
+			s.rollbackProgressive(svc, cur)
+		}
+		cur.prog.done = true
+	}
 	svc.taskDefinition = td.arn
 	svc.dc = dc
 	svc.lbs = lbs
@@ -746,6 +754,13 @@ func (s *Server) ecsDeleteService(in struct {
 	}
 	svc.status = "DRAINING"
 	svc.desired = 0
+	if sd := svc.currentSD; sd != nil && !sd.terminal() {
+		sd.status, sd.statusReason = "STOPPED", "The service was deleted."
+		sd.stopped, sd.finished, sd.updated, sd.stage = s.now, s.now, s.now, ""
+		if sd.prog != nil {
+			sd.prog.done = true
+		}
+	}
 	for _, t := range s.liveTasks(svc) {
 		s.stopTask(t, "Service deletion", "ServiceSchedulerInitiated")
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,11 +30,17 @@ type TaskFailure struct {
 	// stream (awslogs-group, <awslogs-stream-prefix>/<container>/<task
 	// id>), as the application's last output.
 	LogLines []string
+	// Unhealthy makes the task run but fail its target groups' health
+	// checks instead of exiting: ECS stops it ("Task failed ELB health
+	// checks in (target-group …)") once the service's health-check grace
+	// period is over. The other fields are ignored, except LogLines.
+	Unhealthy bool
 }
 
 // FailTaskDefinition makes every task started from now on from the given
-// task definition ("family:revision" or its ARN) fail as f says. It may
-// be called before the revision is registered.
+// task definition ("family:revision" or its ARN, or a bare family for all
+// its revisions) fail as f says. It may be called before the revision is
+// registered.
 func (s *Server) FailTaskDefinition(taskDefinition string, f TaskFailure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -42,6 +49,9 @@ func (s *Server) FailTaskDefinition(taskDefinition string, f TaskFailure) {
 	}
 	if f.ExitCode == 0 && !f.AtStart {
 		f.ExitCode = 1
+	}
+	if f.Unhealthy {
+		f.AtStart = false
 	}
 	s.failing[tdKey(taskDefinition)] = f
 }
@@ -105,7 +115,11 @@ func (s *Server) launchTask(svc *service, d *deployment, tgs []string, ports []i
 		tgs:        tgs,
 		ports:      ports,
 	}
-	if f, ok := s.failing[tdKey(d.rev.td)]; ok {
+	key := tdKey(d.rev.td)
+	fam, _, _ := strings.Cut(key, ":")
+	if f, ok := s.failing[key]; ok {
+		t.failure = &f
+	} else if f, ok := s.failing[fam]; ok {
 		t.failure = &f
 	}
 	s.ecs.tasks[t.arn] = t
@@ -338,6 +352,9 @@ func (s *Server) advanceTasks(svc *service) {
 				for i, arn := range t.tgs {
 					if tg := s.elb.tgs[arn]; tg != nil {
 						s.registerTarget(tg, t.ip, t.ports[i])
+						if t.failure != nil && t.failure.Unhealthy {
+							s.setTargetUnhealthy(tg, t.ip)
+						}
 						registered[arn]++
 					}
 				}
@@ -348,7 +365,7 @@ func (s *Server) advanceTasks(svc *service) {
 				t.last = "PENDING"
 			}
 		case "RUNNING":
-			if f := t.failure; f != nil && !f.AtStart && !s.now.Before(t.started.Add(s.opts.FailDelay)) {
+			if f := t.failure; f != nil && !f.AtStart && !f.Unhealthy && !s.now.Before(t.started.Add(s.opts.FailDelay)) {
 				code := f.ExitCode
 				s.failTask(t, f.StoppedReason, "EssentialContainerExited", f.ContainerReason, &code)
 				continue
@@ -486,7 +503,19 @@ func (s *Server) reconcileRolling(svc *service) {
 			sd.stage = "CLEAN_UP"
 		}
 	}
-	if prim.rollout == "IN_PROGRESS" && primHealthy >= desired && len(s.unstoppedTasks(svc, prim)) == desired && oldLeft == 0 {
+	done := prim.rollout == "IN_PROGRESS" && primHealthy >= desired && len(s.unstoppedTasks(svc, prim)) == desired && oldLeft == 0
+	if done && !prim.rollbackTarget && sd.alarmStatus == "MONITORING" && !sd.terminal() {
+		// With alarms, ECS watches them for a bake period before it
+		// calls a rolling deployment done.
+		if sd.bakeUntil.IsZero() {
+			sd.bakeUntil = s.now.Add(s.alarmBake(sd))
+		}
+		if s.now.Before(sd.bakeUntil) {
+			sd.stage = "BAKE_TIME"
+			return
+		}
+	}
+	if done {
 		prim.rollout = "COMPLETED"
 		prim.reason = fmt.Sprintf("ECS deployment %s completed.", prim.id)
 		prim.updated = s.now
@@ -538,4 +567,28 @@ func (s *Server) writeTaskLogs(t *task, lines []string) {
 		s.appendLogs(o["awslogs-group"], o["awslogs-stream-prefix"]+"/"+c.Name+"/"+t.id, lines)
 		return
 	}
+}
+
+// alarmBake is how long a rolling deployment with alarms watches them
+// after its tasks are healthy: bakeTimeInMinutes when set, otherwise the
+// longest of its alarms' evaluation windows (EvaluationPeriods × Period),
+// at least a minute.
+func (s *Server) alarmBake(sd *svcDeployment) time.Duration {
+	if sd.dc.BakeTimeInMinutes != nil {
+		return time.Duration(*sd.dc.BakeTimeInMinutes) * time.Minute
+	}
+	bake := time.Minute
+	for _, n := range sd.dc.Alarms.AlarmNames {
+		a := s.cw.alarms[n]
+		if a == nil {
+			continue
+		}
+		periods, _ := strconv.Atoi(fmt.Sprint(a.raw["EvaluationPeriods"]))
+		period, _ := strconv.Atoi(fmt.Sprint(a.raw["Period"]))
+		if period == 0 {
+			period = 60
+		}
+		bake = max(bake, time.Duration(periods*period)*time.Second)
+	}
+	return bake
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -481,5 +483,53 @@ func TestECSThrottlingIsRetriedBySDK(t *testing.T) {
 	_, err := w.ecs.ListClusters(context.Background(), &ecs.ListClustersInput{})
 	if errCode(err) != "ThrottlingException" {
 		t.Fatalf("err = %v, want ThrottlingException once retries ran out", err)
+	}
+}
+
+func TestECSDeletingAServiceStopsItsDeployment(t *testing.T) {
+	w := newWorld(t, awsfake.Options{})
+	ctx := context.Background()
+	svc := w.createService(t, w.register(t, "repo:v1"), 2, nil)
+	must(w.ecs.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("shop-prod"), Service: aws.String("web"), Force: aws.Bool(true)}))(t)
+	if sd := w.serviceDeployment(t, aws.ToString(svc.CurrentServiceDeployment)); sd.Status != ecstypes.ServiceDeploymentStatusStopped {
+		t.Fatalf("deployment of a deleted service = %s, want STOPPED", sd.Status)
+	}
+	w.waitFor(t, time.Minute, "INACTIVE", func() bool { return aws.ToString(w.service(t).Status) == "INACTIVE" })
+	// A deleted service's name can be used again.
+	again := w.createService(t, w.register(t, "repo:v2"), 1, nil)
+	if aws.ToString(again.Status) != "ACTIVE" {
+		t.Fatalf("re-created service status = %s", aws.ToString(again.Status))
+	}
+}
+
+func TestECSRollingDeploymentBakesWithAlarmsAndRollsBackOnOne(t *testing.T) {
+	w := newWorld(t, awsfake.Options{})
+	ctx := context.Background()
+	cw := cloudwatchJSON(w.cfg)
+	must(cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("5xx"), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
+		EvaluationPeriods: aws.Int32(3), Threshold: aws.Float64(5), MetricName: aws.String("HTTPCode_Target_5XX_Count"), Namespace: aws.String("AWS/ApplicationELB"),
+		Period: aws.Int32(60), Statistic: cwtypes.StatisticSum}))(t)
+	dc := rollingBreaker(3)
+	dc.Alarms = &ecstypes.DeploymentAlarms{AlarmNames: []string{"5xx"}, Enable: true, Rollback: true}
+	w.createService(t, w.register(t, "repo:v1"), 1, dc)
+	first := aws.ToString(w.service(t).CurrentServiceDeployment)
+	w.srv.Advance(30 * time.Second) // healthy at 20s, then baking for 3 × 60s
+	if sd := w.serviceDeployment(t, first); sd.Status != ecstypes.ServiceDeploymentStatusInProgress || sd.LifecycleStage != ecstypes.ServiceDeploymentLifecycleStageBakeTime {
+		t.Fatalf("at 30s: %s in %s, want IN_PROGRESS in BAKE_TIME", sd.Status, sd.LifecycleStage)
+	}
+	w.waitFor(t, 5*time.Minute, "first deployment", func() bool {
+		return w.serviceDeployment(t, first).Status == ecstypes.ServiceDeploymentStatusSuccessful
+	})
+	up := must(w.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("shop-prod"), Service: aws.String("web"), TaskDefinition: aws.String(w.register(t, "repo:v2"))}))(t)
+	sdArn := aws.ToString(up.Service.CurrentServiceDeployment)
+	w.waitFor(t, 5*time.Minute, "bake", func() bool {
+		return w.serviceDeployment(t, sdArn).LifecycleStage == ecstypes.ServiceDeploymentLifecycleStageBakeTime
+	})
+	w.srv.SetAlarmState("5xx", "ALARM")
+	w.waitFor(t, 5*time.Minute, "rollback", func() bool {
+		return w.serviceDeployment(t, sdArn).Status == ecstypes.ServiceDeploymentStatusRollbackSuccessful
+	})
+	if sd := w.serviceDeployment(t, sdArn); sd.Alarms.TriggeredAlarmNames[0] != "5xx" {
+		t.Fatalf("alarms = %+v", sd.Alarms)
 	}
 }

@@ -540,6 +540,15 @@ func (s *Server) registerTarget(tg *targetGroup, id string, port int) {
 	})
 }
 
+// setTargetUnhealthy makes target id fail its health checks.
+func (s *Server) setTargetUnhealthy(tg *targetGroup, id string) {
+	for _, t := range tg.targets {
+		if t.id == id {
+			t.unhealthy = true
+		}
+	}
+}
+
 // deregisterTarget starts draining id:port.
 func (s *Server) deregisterTarget(tg *targetGroup, id string, port int) {
 	for _, t := range tg.targets {
@@ -816,10 +825,23 @@ func (s *Server) elbResourceExists(arn string) bool {
 	return s.elb.lbs[arn] != nil || s.elb.listeners[arn] != nil || s.elb.tgs[arn] != nil || s.elb.rules[arn] != nil
 }
 
+// elbNotFound is the not-found error ELB gives for arn's resource type.
+func elbNotFound(arn string) error {
+	switch {
+	case strings.Contains(arn, ":listener-rule/"):
+		return errorf("RuleNotFound", "One or more rules not found")
+	case strings.Contains(arn, ":listener/"):
+		return errorf("ListenerNotFound", "One or more listeners not found")
+	case strings.Contains(arn, ":loadbalancer/"):
+		return errorf("LoadBalancerNotFound", "One or more load balancers not found")
+	}
+	return errorf("TargetGroupNotFound", "One or more target groups not found")
+}
+
 func (s *Server) elbAddTags(in qmap) (*xmlNode, error) {
 	for _, arn := range in.strs("ResourceArns") {
 		if !s.elbResourceExists(arn) {
-			return nil, errorf("TargetGroupNotFound", "Resource '%s' not found", arn)
+			return nil, elbNotFound(arn)
 		}
 		s.elb.tags[arn] = mergeTags(s.elb.tags[arn], queryTags(in))
 	}
@@ -830,7 +852,7 @@ func (s *Server) elbRemoveTags(in qmap) (*xmlNode, error) {
 	keys := in.strs("TagKeys")
 	for _, arn := range in.strs("ResourceArns") {
 		if !s.elbResourceExists(arn) {
-			return nil, errorf("TargetGroupNotFound", "Resource '%s' not found", arn)
+			return nil, elbNotFound(arn)
 		}
 		var kept []tag
 		for _, t := range s.elb.tags[arn] {
@@ -847,7 +869,7 @@ func (s *Server) elbDescribeTags(in qmap) (*xmlNode, error) {
 	var items []*xmlNode
 	for _, arn := range in.strs("ResourceArns") {
 		if !s.elbResourceExists(arn) {
-			return nil, errorf("TargetGroupNotFound", "Resource '%s' not found", arn)
+			return nil, elbNotFound(arn)
 		}
 		items = append(items, el("", txt("ResourceArn", arn), kvXML("Tags", s.elb.tags[arn])))
 	}

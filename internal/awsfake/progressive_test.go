@@ -3,6 +3,7 @@ package awsfake_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func newBGWorld(t *testing.T, dc *ecstypes.DeploymentConfiguration) *bgWorld {
 				RoleArn: aws.String("arn:aws:iam::123456789012:role/ecs-infra")}}},
 		DeploymentConfiguration: dc,
 	}))(t)
-	w.waitFor(t, time.Minute, "v1 live", func() bool {
+	w.waitFor(t, 5*time.Minute, "v1 live", func() bool {
 		return w.service(t).Deployments[0].RolloutState == ecstypes.DeploymentRolloutStateCompleted
 	})
 	return w
@@ -298,5 +299,55 @@ func TestProgressiveValidation(t *testing.T) {
 		if !errors.As(err, &ipe) {
 			t.Errorf("%s: err = %v, want InvalidParameterException", name, err)
 		}
+	}
+}
+
+func TestCanaryPreProductionHookFiresBeforeEveryStep(t *testing.T) {
+	w := newBGWorld(t, &ecstypes.DeploymentConfiguration{Strategy: ecstypes.DeploymentStrategyCanary, BakeTimeInMinutes: aws.Int32(0),
+		CanaryConfiguration: &ecstypes.CanaryConfiguration{CanaryPercent: aws.Float64(10), CanaryBakeTimeInMinutes: aws.Int32(1)},
+		LifecycleHooks:      []ecstypes.DeploymentLifecycleHook{pauseHook(ecstypes.DeploymentLifecycleHookStagePreProductionTrafficShift, 60)}})
+	ctx := context.Background()
+	sdArn := w.deploy(t, "repo:v2")
+	var weightsAtGates []int32
+	for gate := 0; gate < 2; gate++ {
+		w.waitFor(t, 5*time.Minute, fmt.Sprintf("gate %d", gate+1), func() bool { return awaitingHook(w.serviceDeployment(t, sdArn)) != "" })
+		_, g := w.weights(t, w.prodRule)
+		weightsAtGates = append(weightsAtGates, g)
+		must(w.ecs.ContinueServiceDeployment(ctx, &ecs.ContinueServiceDeploymentInput{ServiceDeploymentArn: aws.String(sdArn),
+			HookId: aws.String(awaitingHook(w.serviceDeployment(t, sdArn)))}))(t)
+	}
+	w.waitFor(t, 5*time.Minute, "success", func() bool {
+		return w.serviceDeployment(t, sdArn).Status == ecstypes.ServiceDeploymentStatusSuccessful
+	})
+	if weightsAtGates[0] != 0 || weightsAtGates[1] != 10 {
+		t.Fatalf("green weight at the gates = %v, want [0 10] (one gate before each step)", weightsAtGates)
+	}
+	if n := len(w.serviceDeployment(t, sdArn).LifecycleHookDetails); n != 2 {
+		t.Fatalf("hook runs = %d, want 2", n)
+	}
+}
+
+func TestANewDeploymentSupersedesAPausedBlueGreen(t *testing.T) {
+	w := newBGWorld(t, &ecstypes.DeploymentConfiguration{Strategy: ecstypes.DeploymentStrategyBlueGreen, BakeTimeInMinutes: aws.Int32(1),
+		LifecycleHooks: []ecstypes.DeploymentLifecycleHook{pauseHook(ecstypes.DeploymentLifecycleHookStagePostTestTrafficShift, 30)}})
+	ctx := context.Background()
+	sd2 := w.deploy(t, "repo:v2")
+	w.waitFor(t, 5*time.Minute, "v2 gate", func() bool { return awaitingHook(w.serviceDeployment(t, sd2)) != "" })
+	sd3 := w.deploy(t, "repo:v3")
+	if st := w.serviceDeployment(t, sd2); st.Status != ecstypes.ServiceDeploymentStatusStopped {
+		t.Fatalf("superseded deployment = %s, want STOPPED", st.Status)
+	}
+	w.waitFor(t, 5*time.Minute, "v3 gate", func() bool { return awaitingHook(w.serviceDeployment(t, sd3)) != "" })
+	if b, g := w.weights(t, w.prodRule); b != 100 || g != 0 {
+		t.Fatalf("production rule at v3's gate: %d/%d, want all on blue", b, g)
+	}
+	must(w.ecs.ContinueServiceDeployment(ctx, &ecs.ContinueServiceDeploymentInput{ServiceDeploymentArn: aws.String(sd3),
+		HookId: aws.String(awaitingHook(w.serviceDeployment(t, sd3)))}))(t)
+	w.waitFor(t, 5*time.Minute, "v3 live", func() bool {
+		return w.serviceDeployment(t, sd3).Status == ecstypes.ServiceDeploymentStatusSuccessful
+	})
+	s := w.service(t)
+	if !strings.HasSuffix(aws.ToString(s.TaskDefinition), ":3") || s.RunningCount != 2 {
+		t.Fatalf("after v3: td %s running %d", aws.ToString(s.TaskDefinition), s.RunningCount)
 	}
 }

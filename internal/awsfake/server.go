@@ -60,7 +60,7 @@ type Options struct {
 	// group has no deregistration_delay.timeout_seconds attribute, and how
 	// long a task without a load balancer takes to stop. Default 5s.
 	DrainDelay time.Duration
-	// Credentials, when set, makes the fake check the access key id in each
+	// AccessKeys, when set, makes the fake check the access key id in each
 	// request's SigV4 Authorization header: an unknown key is answered with
 	// UnrecognizedClientException (JSON) or InvalidClientTokenId (query).
 	AccessKeys []string
@@ -97,6 +97,8 @@ type Server struct {
 	seq      int
 	calls    []Call
 	throttle map[string]int // "service/op" or "service/" → remaining
+	denied   map[string]bool
+	injected map[string][]*apiError // "service/op" or "service/" → errors to answer, in order
 	failing  map[string]TaskFailure
 
 	ecs   *ecsState
@@ -139,6 +141,8 @@ func New(opts Options) *Server {
 		opts:     opts,
 		now:      opts.Start.UTC(),
 		throttle: map[string]int{},
+		denied:   map[string]bool{},
+		injected: map[string][]*apiError{},
 		failing:  map[string]TaskFailure{},
 		ecs:      newECSState(),
 		elb:      newELBState(),
@@ -248,6 +252,65 @@ func (s *Server) Throttle(service, operation string, n int) {
 	s.throttle[service+"/"+operation] += n
 }
 
+// InjectError makes the next n calls to service's operation (any
+// operation of the service if operation is "") fail with the AWS error
+// code and HTTP status given (e.g. "ServerException", 500, which the SDK
+// retries, or "InvalidParameterException", 400, which it does not), as if
+// AWS had failed them. The request is not applied.
+func (s *Server) InjectError(service, operation string, n int, code string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		k := service + "/" + operation
+		s.injected[k] = append(s.injected[k], &apiError{Code: code, Message: "injected by the test", Status: status})
+	}
+}
+
+// peekInjected reports whether an injected error waits for the call.
+func (s *Server) peekInjected(service, op string) bool {
+	return len(s.injected[service+"/"+op]) > 0 || len(s.injected[service+"/"]) > 0
+}
+
+// takeInjectedLocked pops the next injected error for the call, or nil.
+func (s *Server) takeInjectedLocked(service, op string) error {
+	for _, k := range []string{service + "/" + op, service + "/"} {
+		if q := s.injected[k]; len(q) > 0 {
+			s.injected[k] = q[1:]
+			return q[0]
+		}
+	}
+	return nil
+}
+
+// Deny makes every call to service's operation (every operation of the
+// service if operation is "") fail with AWS's access-denied error, as a
+// missing IAM permission does, until Allow.
+func (s *Server) Deny(service, operation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[service+"/"+operation] = true
+}
+
+// Allow undoes Deny for the same service and operation.
+func (s *Server) Allow(service, operation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.denied, service+"/"+operation)
+}
+
+// deniedLocked returns the access-denied error for a denied call, or nil.
+func (s *Server) deniedLocked(service, op string, query bool) error {
+	if !s.denied[service+"/"+op] && !s.denied[service+"/"] {
+		return nil
+	}
+	msg := fmt.Sprintf("User: arn:aws:iam::%s:user/berth-test is not authorized to perform: %s:%s because no identity-based policy allows the %s:%s action",
+		s.opts.Account, service, op, service, op)
+	if query {
+		return &apiError{Code: "AccessDenied", Message: msg, Status: http.StatusForbidden}
+	}
+	return &apiError{Code: "AccessDeniedException", Message: msg}
+}
+
 func (s *Server) takeThrottleLocked(service, op string) bool {
 	for _, k := range []string{service + "/" + op, service + "/"} {
 		if s.throttle[k] > 0 {
@@ -285,9 +348,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveQuery(w, r)
 		return
 	}
-	if strings.HasPrefix(r.URL.Path, "/service/") {
-		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException",
-			"awsfake serves CloudWatch over AWS JSON 1.0 only; set the client's Protocol to awsjson.New10")
+	if strings.HasPrefix(r.URL.Path, cborPrefix) && r.Method == http.MethodPost {
+		s.serveCBOR(w, r)
 		return
 	}
 	http.Error(w, "awsfake: unrecognised request", http.StatusBadRequest)
@@ -315,8 +377,12 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 	switch {
 	case !s.authorized(r):
 		err = &apiError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+	case s.deniedLocked(service, op, false) != nil:
+		err = s.deniedLocked(service, op, false)
 	case s.takeThrottleLocked(service, op):
 		err = &apiError{Code: "ThrottlingException", Message: "Rate exceeded"}
+	case s.peekInjected(service, op):
+		err = s.takeInjectedLocked(service, op)
 	default:
 		out, err = s.dispatchJSON(service, op, body)
 	}
@@ -384,8 +450,12 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case !s.authorized(r):
 		err = &apiError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
+	case s.deniedLocked(service, op, true) != nil:
+		err = s.deniedLocked(service, op, true)
 	case s.takeThrottleLocked(service, op):
 		err = &apiError{Code: "Throttling", Message: "Rate exceeded"}
+	case s.peekInjected(service, op):
+		err = s.takeInjectedLocked(service, op)
 	default:
 		out, err = s.dispatchQuery(service, op, parseQueryForm(form))
 	}

@@ -167,9 +167,18 @@ func cloudwatchJSON(cfg aws.Config) *cloudwatch.Client {
 }
 
 func TestCloudWatchAlarms(t *testing.T) {
+	for name, client := range map[string]func(aws.Config) *cloudwatch.Client{
+		"default rpc-v2-cbor client": func(cfg aws.Config) *cloudwatch.Client { return cloudwatch.NewFromConfig(cfg) },
+		"awsJson1_0 client":          cloudwatchJSON,
+	} {
+		t.Run(name, func(t *testing.T) { testCloudWatchAlarms(t, client) })
+	}
+}
+
+func testCloudWatchAlarms(t *testing.T, client func(aws.Config) *cloudwatch.Client) {
 	srv, cfg := start(t, awsfake.Options{})
 	ctx := context.Background()
-	c := cloudwatchJSON(cfg)
+	c := client(cfg)
 	must(c.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
 		AlarmName: aws.String("berth-shop-prod-web-5xx"), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
 		EvaluationPeriods: aws.Int32(1), DatapointsToAlarm: aws.Int32(1), Threshold: aws.Float64(5), ThresholdMetricId: aws.String("e1"),
@@ -184,6 +193,8 @@ func TestCloudWatchAlarms(t *testing.T) {
 	got := must(c.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"berth-shop-prod-web-5xx"}}))(t)
 	a := got.MetricAlarms[0]
 	if a.StateValue != cwtypes.StateValueInsufficientData || aws.ToFloat64(a.Threshold) != 5 || len(a.Metrics) != 2 ||
+		aws.ToInt32(a.Metrics[0].MetricStat.Period) != 60 || aws.ToString(a.Metrics[1].Expression) == "" || a.StateUpdatedTimestamp == nil ||
+		!a.StateUpdatedTimestamp.Equal(srv.Now()) || aws.ToInt32(a.EvaluationPeriods) != 1 ||
 		aws.ToString(a.Metrics[0].MetricStat.Metric.Dimensions[0].Value) != "targetgroup/a/1" {
 		t.Fatalf("alarm = %+v", a)
 	}

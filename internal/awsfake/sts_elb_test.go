@@ -144,6 +144,11 @@ func TestELBTargetGroupsRulesAndTags(t *testing.T) {
 		t.Fatalf("deleting a target group a rule uses: err = %v, want ResourceInUse", err)
 	}
 	must(c.DeleteRule(ctx, &elb.DeleteRuleInput{RuleArn: r.RuleArn}))(t)
+	_, err = c.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{aws.ToString(r.RuleArn)}})
+	var noRule *elbtypes.RuleNotFoundException
+	if !errors.As(err, &noRule) {
+		t.Fatalf("tags of a deleted rule: err = %v, want RuleNotFound", err)
+	}
 	must(c.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(blue)}))(t)
 	_, err = c.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{blue}})
 	var missing *elbtypes.TargetGroupNotFoundException

@@ -1,7 +1,10 @@
 package awsfake
 
 import (
+	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -160,4 +163,17 @@ func wellFormed(key string) bool {
 		}
 	}
 	return true
+}
+
+func TestMalformedCBORGetsACBORError(t *testing.T) {
+	srv := New(Options{})
+	t.Cleanup(srv.Close)
+	for _, body := range [][]byte{{0x9b, 0x7f, 0xff}, {0xa1, 0x01}, {0xff}} {
+		req := httptest.NewRequest(http.MethodPost, cborPrefix+"DescribeAlarms", bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || rec.Header().Get("Content-Type") != "application/cbor" {
+			t.Errorf("body %x: status %d, content type %q; want a 400 in CBOR", body, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
 }

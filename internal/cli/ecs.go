@@ -76,7 +76,13 @@ type failingEngine struct{ err error }
 func (f failingEngine) Target(context.Context) (engine.BuildTarget, error) {
 	return engine.BuildTarget{}, f.err
 }
-func (f failingEngine) Status(context.Context) (api.Status, error) { return api.Status{}, f.err }
+func (f failingEngine) SetSecret(context.Context, string, []byte) (int, error) { return 0, f.err }
+func (f failingEngine) Secret(context.Context, string, int) ([]byte, int, error) {
+	return nil, 0, f.err
+}
+func (f failingEngine) ListSecrets(context.Context) ([]api.Secret, error) { return nil, f.err }
+func (f failingEngine) DeleteSecret(context.Context, string) error        { return f.err }
+func (f failingEngine) Status(context.Context) (api.Status, error)        { return api.Status{}, f.err }
 func (f failingEngine) Deploy(context.Context, api.DeployRequest) (api.DeployResponse, error) {
 	return api.DeployResponse{}, f.err
 }

@@ -23,6 +23,9 @@ func newScaleCommand(g *globals) *cobra.Command {
 				}
 				counts[name] = n
 			}
+			if err := g.checkCounts(counts); err != nil {
+				return err
+			}
 			if err := g.engine().Scale(cmd.Context(), counts); err != nil {
 				return g.explain(fmt.Errorf("scale: %w", err))
 			}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
@@ -213,8 +212,7 @@ func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) st
 	v.state = st.Service
 	v.setDep(&d)
 	v.failures = nil
-	v.crashes = 0
-	v.notBefore = time.Time{}
+	v.crash = deploy.Crashes{}
 	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, d.ToRelease, d.Strategy, st.Service.Count)
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease)}})
@@ -400,6 +398,19 @@ func (v *svc) prepareRollback(ctx context.Context, to int, setID string) (*pendi
 	return v.prepareDeployment(ctx, to, count, setID, "rollback", nil), nil
 }
 
+// maxCount is the most tasks the service may run: its live release's
+// max_count, else the control plane's maximum.
+func (v *svc) maxCount(ctx context.Context) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.state.Release != 0 {
+		if ri, err := v.release(ctx, v.state.Release); err == nil {
+			return ri.cfg.MaxCount(v.s.cfg.MaxCount)
+		}
+	}
+	return v.s.cfg.MaxCount
+}
+
 // Scale sets the desired task count of services.
 func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
 	if len(req.Counts) == 0 {
@@ -409,11 +420,15 @@ func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
 		if !spec.ValidServiceName(name) {
 			return fmt.Errorf("%w: counts: %q is not a service name", ErrBadRequest, name)
 		}
-		if n < 0 || n > s.cfg.MaxCount {
-			return fmt.Errorf("%w: counts.%s: %d is outside 0..%d (the per-service maximum; raise it with berth serve --max-count)", ErrBadRequest, name, n, s.cfg.MaxCount)
+		if n < 0 {
+			return fmt.Errorf("%w: counts.%s: %d must not be negative", ErrBadRequest, name, n)
 		}
-		if _, ok := s.service(name); !ok {
+		v, ok := s.service(name)
+		if !ok {
 			return fmt.Errorf("%w %q", ErrUnknownService, name)
+		}
+		if most := v.maxCount(ctx); n > most {
+			return fmt.Errorf("%w: counts.%s: %d is more than the %d tasks the service may run (raise max_count: in berth.yaml and deploy, or berth serve --max-count for releases that set none)", ErrBadRequest, name, n, most)
 		}
 	}
 	s.opsMu.Lock()

@@ -124,8 +124,8 @@ func (v *svc) stepProgressive(ctx context.Context, now time.Time) {
 	for _, id := range stops {
 		v.stopTask(id)
 	}
-	if startNew+startOld > 0 && now.Before(v.notBefore) {
-		v.arm(now, v.notBefore)
+	if startNew+startOld > 0 && now.Before(v.crash.NotBefore) {
+		v.arm(now, v.crash.NotBefore)
 	} else {
 		for i := 0; i < startNew; i++ {
 			v.startTask(ctx, d.ToRelease, now)

@@ -42,9 +42,7 @@ type svc struct {
 	tasks     map[string]*task
 	dep       *store.Deployment
 	failures  []deploy.Failure
-	crashes   int
-	lastCrash time.Time
-	notBefore time.Time
+	crash     deploy.Crashes
 	timerAt   time.Time
 	cancelT   func()
 	routed    string // key of the last published route set
@@ -272,85 +270,84 @@ func (v *svc) step() {
 	ctx := context.Background()
 	now := v.s.cfg.Clock.Now()
 	v.heldDown(now)
-
-	// The circuit breaker and health deadline apply to every strategy; a
-	// failed verdict makes the old release the desired one again, and the
-	// convergence below takes traffic off the new tasks at once.
-	if v.dep != nil {
-		if verdict := v.judge(ctx, now); verdict.Failed {
-			v.rollback(ctx, verdict.Reason)
-		}
-	}
-
-	rel, count := v.state.Release, v.state.Count
-	var cfg *spec.Service
-	if rel != 0 {
-		ri, err := v.release(ctx, rel)
+	// Observe, decide with deploy.Reconcile, apply. A failed verdict makes
+	// the old release the desired one again and the pass decides again at
+	// once, so the convergence takes traffic off the new tasks.
+	for pass := 0; pass < 2; pass++ {
+		view, err := v.observe(ctx)
 		if err != nil {
-			v.log.Error("step", "err", err)
+			v.log.Error("observe", "err", err)
 			return
 		}
-		cfg = ri.cfg.Service
-	} else {
-		count = 0
-	}
-	if v.dep != nil && cfg != nil && !v.s.depsReady(cfg.DependsOn, v.dep.SetID) {
-		return // a dependency of the same release set is still rolling out
-	}
-	if v.dep != nil && isProgressive(v.dep.Strategy) {
-		v.stepProgressive(ctx, now)
+		st := deploy.Reconcile(view, now)
+		if st.RollBack != "" && v.dep != nil {
+			v.rollback(ctx, st.RollBack)
+			continue
+		}
+		v.apply(ctx, view, st, now)
 		return
-	}
-	in := deploy.Input{Release: rel, Count: count, Tasks: v.views()}
-	if cfg != nil {
-		in.MaxSurge, in.MaxUnavailable = intOr(cfg.Deploy.MaxSurge, 1), intOr(cfg.Deploy.MaxUnavailable, 0)
-	}
-	plan := deploy.Converge(in)
-	v.applyRoutes(plan.Route)
-	for _, id := range plan.Stop {
-		v.stopTask(id)
-	}
-	if plan.Start > 0 {
-		if now.Before(v.notBefore) {
-			v.arm(now, v.notBefore)
-		} else {
-			for i := 0; i < plan.Start; i++ {
-				v.startTask(ctx, rel, now)
-			}
-		}
-	}
-	if v.dep != nil && plan.Converged {
-		v.finish(ctx, store.DeploySucceeded, "")
-	}
-	if len(plan.Stop) > 0 {
-		// The stopped tasks left the decision's view: decide again.
-		v.kick()
-	}
-	if v.dep != nil && cfg != nil { // cfg is nil while a service is rolled back to nothing
-		if at := deploy.NextDeadline(deploy.JudgeInput{Release: v.dep.ToRelease, Tasks: v.views(), Deadline: time.Duration(cfg.Health.Deadline)}); !at.IsZero() {
-			v.arm(now, at)
-		}
 	}
 }
 
-// judge decides whether the active deployment's release has failed:
-// crash loops and tasks not healthy within the deadline. Caller holds mu.
-func (v *svc) judge(ctx context.Context, now time.Time) deploy.Verdict {
-	ri, err := v.release(ctx, v.dep.ToRelease)
-	if err != nil {
-		return deploy.Verdict{}
-	}
-	last := map[string]string{}
-	for id, t := range v.tasks {
-		if t.lastCheck != "" {
-			last[id] = t.lastCheck
+// observe is the view one pass decides on. Caller holds mu.
+func (v *svc) observe(ctx context.Context) (deploy.View, error) {
+	view := deploy.View{Release: v.state.Release, Count: v.state.Count, Tasks: v.views(), DepsReady: true, NotBefore: v.crash.NotBefore}
+	if view.Release != 0 {
+		ri, err := v.release(ctx, view.Release)
+		if err != nil {
+			return view, err
+		}
+		cfg := ri.cfg.Service
+		view.MaxSurge, view.MaxUnavailable = intOr(cfg.Deploy.MaxSurge, 1), intOr(cfg.Deploy.MaxUnavailable, 0)
+		if v.dep != nil {
+			view.DepsReady = v.s.depsReady(cfg.DependsOn, v.dep.SetID)
 		}
 	}
-	return deploy.Judge(deploy.JudgeInput{
-		Now: now, Release: v.dep.ToRelease, Tasks: v.views(),
-		Deadline: time.Duration(ri.cfg.Service.Health.Deadline), Failures: v.failures,
-		Breaker: ri.cfg.Service.Deploy.CircuitBreaker, LastCheck: last,
-	})
+	if d := v.dep; d != nil {
+		dv := &deploy.DeploymentView{ToRelease: d.ToRelease, FromRelease: d.FromRelease, Strategy: d.Strategy,
+			Failures: v.failures, LastCheck: map[string]string{}}
+		for id, t := range v.tasks {
+			if t.lastCheck != "" {
+				dv.LastCheck[id] = t.lastCheck
+			}
+		}
+		// A release that cannot be read is not judged (it is failed at
+		// start, see recover).
+		if ri, err := v.release(ctx, d.ToRelease); err == nil {
+			dv.Deadline = time.Duration(ri.cfg.Service.Health.Deadline)
+			dv.Breaker = ri.cfg.Service.Deploy.CircuitBreaker
+		}
+		view.Deployment = dv
+	}
+	return view, nil
+}
+
+// apply carries out one pass's decision: the only place a pass routes,
+// stops, starts, finishes and schedules. Caller holds mu.
+func (v *svc) apply(ctx context.Context, view deploy.View, st deploy.Step, now time.Time) {
+	switch {
+	case st.Waiting != "":
+		return
+	case st.Progressive:
+		v.stepProgressive(ctx, now)
+		return
+	}
+	v.applyRoutes(st.Route)
+	for _, id := range st.Stop {
+		v.stopTask(id)
+	}
+	for range st.Start {
+		v.startTask(ctx, view.Release, now)
+	}
+	if st.Finish && v.dep != nil {
+		v.finish(ctx, store.DeploySucceeded, "")
+	}
+	if st.Again {
+		v.kick()
+	}
+	if !st.WakeAt.IsZero() {
+		v.arm(now, st.WakeAt)
+	}
 }
 
 func intOr(p *int, d int) int {
@@ -890,14 +887,8 @@ func (v *svc) taskExited(id string, st driver.ExitStatus) {
 	t.rec.Exit = st.String()
 	v.put(t.rec)
 	now := v.s.cfg.Clock.Now()
-	// Crashes within a minute of the last one count as a crash loop and
-	// back off; a service that ran fine for a minute starts afresh.
-	if now.Sub(v.lastCrash) > time.Minute {
-		v.crashes = 0
-	}
-	v.lastCrash = now
-	v.crashes++
-	v.notBefore = now.Add(deploy.Backoff(v.crashes - 1))
+	// Crashes in a row back off (deploy.Crashes).
+	v.crash = v.crash.Crashed(now)
 	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 		v.failures = append(v.failures, deploy.Failure{TaskID: id, At: now, Why: "exited with " + st.String()})
 	}

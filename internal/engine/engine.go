@@ -51,12 +51,29 @@ type BuildTarget struct {
 	ImmutableTags bool `json:"immutable_tags,omitempty"`
 }
 
+// Secrets keeps the versioned values services reference under secrets:
+// and config: where the engine's tasks read them (locally the control
+// plane's store; on ECS, SSM or Secrets Manager). Names are scoped by
+// environment (prod/DB_PASSWORD). Errors match the secrets package's
+// sentinels (secrets.ErrNotFound for a missing name or version).
+type Secrets interface {
+	// SetSecret stores value as the next version of name and returns it.
+	SetSecret(ctx context.Context, name string, value []byte) (version int, err error)
+	// Secret returns a version of name (0: the latest) and the version read.
+	Secret(ctx context.Context, name string, version int) (value []byte, got int, err error)
+	// ListSecrets describes every secret's latest version, never values.
+	ListSecrets(ctx context.Context) ([]api.Secret, error)
+	// DeleteSecret removes every version of name.
+	DeleteSecret(ctx context.Context, name string) error
+}
+
 // Engine runs a project's services somewhere and reports what runs. The
 // CLI talks only to it; the local engines implement it as a client of the
 // control plane's API.
 type Engine interface {
 	// Target says what to build for this engine.
 	Target(ctx context.Context) (BuildTarget, error)
+	Secrets
 	Status(ctx context.Context) (api.Status, error)
 	Deploy(ctx context.Context, r api.DeployRequest) (api.DeployResponse, error)
 	Deployment(ctx context.Context, id string) (api.Deployment, error)

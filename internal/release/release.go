@@ -138,8 +138,11 @@ type Limits struct {
 }
 
 // DefaultMaxCount is the largest task count of one service unless the
-// control plane is configured otherwise.
-const DefaultMaxCount = 100
+// release sets max_count or the control plane is configured otherwise.
+const DefaultMaxCount = spec.DefaultMaxCount
+
+// maxMaxCount bounds max_count itself.
+const maxMaxCount = 10_000
 
 // maxDuration bounds every duration of a config: anything longer is a
 // typo, not a setting.
@@ -164,8 +167,15 @@ func (c *Config) Validate(lim Limits) error {
 	if !spec.ValidServiceName(s.Name) {
 		return bad("name", "%q is not a service name (lower-case letters, digits and dashes, starting with a letter)", s.Name)
 	}
+	if s.MaxCount < 0 || s.MaxCount > maxMaxCount {
+		return bad("max_count", "%d is outside 0..%d", s.MaxCount, maxMaxCount)
+	}
+	if s.MaxCount > 0 {
+		// The spec's own maximum (max_count:) wins over the control plane's default.
+		lim.MaxCount = s.MaxCount
+	}
 	if s.Count != nil && (*s.Count < 0 || *s.Count > lim.MaxCount) {
-		return bad("count", "%d is outside 0..%d", *s.Count, lim.MaxCount)
+		return bad("count", "%d is outside 0..%d (max_count)", *s.Count, lim.MaxCount)
 	}
 	if s.Port < 0 || s.Port > 65535 {
 		return bad("port", "%d is not a port", s.Port)
@@ -200,11 +210,13 @@ func validateHealth(s *spec.Service, bad func(string, string, ...any) error) err
 		return bad("health", "is missing: a release carries the resolved spec (berth fills the defaults when it loads berth.yaml; ForArtifact and ForImage keep them)")
 	}
 	h := s.Health
-	if h.Path == "" {
-		h.Path = def.Path
-	}
-	if !strings.HasPrefix(h.Path, "/") {
-		return bad("health.path", "%q must start with /", h.Path)
+	if h.Kind() == spec.HealthHTTP {
+		if h.Path == "" {
+			h.Path = def.Path
+		}
+		if !strings.HasPrefix(h.Path, "/") {
+			return bad("health.path", "%q must start with /", h.Path)
+		}
 	}
 	for _, d := range []struct {
 		name string
@@ -334,6 +346,15 @@ func validateDeploy(s *spec.Service, bad func(string, string, ...any) error) err
 		d.Preview.Header = spec.DefaultPreviewHeader
 	}
 	return nil
+}
+
+// MaxCount is the largest task count of the release's service: its
+// max_count when set, else def.
+func (c Config) MaxCount(def int) int {
+	if c.Service != nil && c.Service.MaxCount > 0 {
+		return c.Service.MaxCount
+	}
+	return def
 }
 
 // Count is the task count the config asks for: 1 when it names none.

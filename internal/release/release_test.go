@@ -59,6 +59,8 @@ func TestRejectsNamingTheField(t *testing.T) {
 		{"negative count", `{"service":{"name":"web","count":-1,"health":{},"deploy":{}}}`, "service.count", Limits{}},
 		{"huge count", `{"service":{"name":"web","count":101,"health":{},"deploy":{}}}`, "service.count", Limits{}},
 		{"over configured max", `{"service":{"name":"web","count":11,"health":{},"deploy":{}}}`, "service.count", Limits{MaxCount: 10}},
+		{"over its max_count", `{"service":{"name":"web","count":201,"max_count":200,"health":{},"deploy":{}}}`, "service.count", Limits{}},
+		{"huge max_count", `{"service":{"name":"web","max_count":100000,"health":{},"deploy":{}}}`, "service.max_count", Limits{}},
 		{"bad strategy", `{"service":{"name":"web","health":{},"deploy":{"strategy":"yolo"}}}`, "service.deploy.strategy", Limits{}},
 		{"huge interval", `{"service":{"name":"web","deploy":{},"health":{"interval":"1000h"}}}`, "service.health.interval", Limits{}},
 		{"health path", `{"service":{"name":"web","deploy":{},"health":{"path":"health"}}}`, "service.health.path", Limits{}},

@@ -33,6 +33,9 @@ type ImageOptions struct {
 	// engine pulls them. Otherwise the local engine's image ID is used and
 	// nothing is pulled back.
 	Pinned bool
+	// Platform is the os/arch the engine runs (BuildTarget.Platform);
+	// empty means the Docker engine's own.
+	Platform string
 	// KeepGoing builds every service even when one fails; otherwise the
 	// first failure stops the others.
 	KeepGoing bool
@@ -175,7 +178,7 @@ func buildRequests(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o I
 	for i, s := range svcs {
 		req := build.Request{
 			Project: sp.Project, Service: s.Name, Root: sp.Root,
-			Commit: o.Commit, Branch: branch, Registry: o.Registry,
+			Commit: o.Commit, Branch: branch, Registry: o.Registry, Platform: o.Platform,
 		}
 		if s.Build.Docker() {
 			req.Context, req.Dockerfile, req.Target, req.Args = s.Build.Context, s.Build.Dockerfile, s.Build.Target, s.Build.Args
@@ -202,6 +205,9 @@ func buildDigest(inputs string, req build.Request) string {
 		Command, Context, Dockerfile, Target string
 		Args                                 map[string]string
 	}{req.Command, req.Context, req.Dockerfile, req.Target, req.Args})
+	if req.Platform != "" {
+		how = append(how, "\nplatform "+req.Platform...)
+	}
 	sum := sha256.Sum256(append([]byte(inputs+"\n"), how...))
 	return hex.EncodeToString(sum[:])
 }

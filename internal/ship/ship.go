@@ -118,7 +118,7 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 			}
 		}
 		im := ImageOptions{
-			Commit: res.Commit, Registry: reg, Push: reg != "" && !o.DryRun, Pinned: pinned, KeepGoing: o.KeepGoing, Out: out,
+			Commit: res.Commit, Registry: reg, Push: reg != "" && !o.DryRun, Pinned: pinned, Platform: target.Platform, KeepGoing: o.KeepGoing, Out: out,
 			CommitTagOnly: target.ImmutableTags,
 		}
 		var built []string
@@ -137,6 +137,11 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 			return res, err
 		}
 	case engine.TargetArtifact:
+		// Artifacts run as processes: image services, volumes and ports
+		// cannot (engine auto without a Docker engine, or --engine process).
+		if err := sp.CheckEngine("process", svcs); err != nil {
+			return res, &InputError{Err: err}
+		}
 		releases, errs = artifactReleases(ctx, sp, svcs, res.Commit, o.StateDir, o.KeepGoing, out)
 	default:
 		return res, fmt.Errorf("deploy: the engine asks for a %q build, which berth cannot make", target.Kind)

@@ -13,6 +13,9 @@ type meta struct {
 	enum     []string
 	min, max *int
 	keys     *regexp.Regexp
+	// scalarItems: a list whose items may be any scalar, read as its text
+	// (command: [sleep, 5]).
+	scalarItems bool
 }
 
 func ptr(i int) *int { return &i }
@@ -107,7 +110,7 @@ var metas = map[string]meta{
 
 	"Health.path":      {desc: "HTTP path checked with GET; 2xx/3xx is healthy. Default /health (when neither tcp nor command is set)."},
 	"Health.tcp":       {desc: "Check that the task's port accepts a TCP connection instead of an HTTP GET."},
-	"Health.command":   {desc: "Check by running this command (argv, no shell) in the task's environment; exit 0 is healthy."},
+	"Health.command":   {desc: "Check by running this command (argv, no shell) in the task's environment; exit 0 is healthy.", scalarItems: true},
 	"Health.interval":  {desc: "Time between checks. Default 1s."},
 	"Health.timeout":   {desc: "Time a check may take. Default 1s."},
 	"Health.healthy":   {desc: "Consecutive passes before a task is healthy. Default 1.", min: ptr(1)},

@@ -90,6 +90,9 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		if m.keys != nil {
 			s["propertyNames"] = map[string]any{"pattern": m.keys.String()}
 		}
+		if m.scalarItems {
+			s["items"] = map[string]any{"type": []string{"string", "number", "boolean"}}
+		}
 		props[f.key] = s
 	}
 	return map[string]any{"type": "object", "properties": props, "additionalProperties": false}

@@ -339,4 +339,3 @@ func (s *suite) down(t *testing.T) {
 		return sv.Healthy == 0, fmt.Sprintf("%d healthy", sv.Healthy)
 	})
 }
-

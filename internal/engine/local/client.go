@@ -28,6 +28,7 @@ type Client struct {
 	where string
 	token string
 	hc    *http.Client
+	state string // see WithState
 }
 
 var _ engine.Engine = (*Client)(nil)

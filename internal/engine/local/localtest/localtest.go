@@ -65,6 +65,7 @@ func Start(t testing.TB, project, stateDir string) *Plane {
 		Project: project, Engine: "process", Store: st, Router: rt, Logger: log,
 		Driver:    process.New(process.Config{LogDir: logs, Logger: log}),
 		RouterURL: p.RouterURL, LogDir: logs,
+		Secrets: local.DirectSecrets{Store: st, State: stateDir},
 	})
 	if err := srv.Start(ctx); err != nil {
 		t.Fatalf("start control plane: %v", err)
