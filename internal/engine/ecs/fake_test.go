@@ -458,6 +458,14 @@ func TestFake_ChangedSecretRollsTheServicesThatUseIt(t *testing.T) {
 	v1 := map[string]string{"web": "w@sha256:1", "api": "a@sha256:1", "worker": "k@sha256:1"}
 	w.deploy(w.engine(), releases("1111111", v1))
 
+	list, err := w.engine().ListSecrets(context.Background())
+	if err != nil || len(list) != 2 || list[0].Name != "secretsmanager:shop/api#key" || list[1].Name != "ssm:/shop/prod/db" || list[1].Version != 1 || list[1].Value != nil {
+		t.Errorf("ListSecrets = %+v, %v", list, err)
+	}
+	if _, err := w.engine().SetSecret(context.Background(), "DB_PASSWORD", []byte("x")); !errors.Is(err, ecs.ErrUnsupported) {
+		t.Errorf("SetSecret on ECS: %v", err)
+	}
+
 	w.srv.SetParameter("/shop/prod/db", "SecureString", "hunter3")
 	resp, final, _ := w.deploy(w.engine(), releases("1111111", v1))
 	if len(resp.Deployments) != 1 || resp.Deployments[0].Service != "api" || final[0].State != "succeeded" || len(resp.Unchanged) != 2 {
