@@ -449,7 +449,6 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			e.finishSubmit(d, fmt.Errorf("create ECS service %s: %w", name, err))
 			return
 		}
-		svcARN = aws.ToString(out.Service.ServiceArn)
 		d.ecsID = primaryDeployment(out.Service, s.target.ARN)
 	} else {
 		in := &ecs.UpdateServiceInput{
