@@ -8,26 +8,10 @@ import (
 // PutService creates or replaces the desired state of a service and stamps
 // UpdatedAt with the store clock.
 func (s *Store) PutService(ctx context.Context, svc ServiceState) error {
-	if svc.Name == "" {
-		return fmt.Errorf("put service: empty name: %w", ErrInvalid)
-	}
-	spec, err := rawToDB("spec", svc.Spec)
-	if err != nil {
-		return fmt.Errorf("put service %s: %w", svc.Name, err)
-	}
-	_, err = s.db.ExecContext(ctx, `
-		INSERT INTO services (name, release, count, spec, updated_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET
-			release = excluded.release, count = excluded.count,
-			spec = excluded.spec, updated_at = excluded.updated_at`,
-		svc.Name, svc.Release, svc.Count, spec, timeToDB(s.nowUTC()))
-	if err != nil {
-		return fmt.Errorf("put service %s: %w", svc.Name, err)
-	}
-	return nil
+	return putService(ctx, s.db, s, svc)
 }
 
-const serviceColumns = "name, release, count, spec, updated_at"
+const serviceColumns = "name, release, count, spec, commit_sha, commit_release, updated_at"
 
 func scanService(r scanner) (ServiceState, error) {
 	var (
@@ -35,7 +19,7 @@ func scanService(r scanner) (ServiceState, error) {
 		spec    []byte
 		updated int64
 	)
-	if err := r.Scan(&svc.Name, &svc.Release, &svc.Count, &spec, &updated); err != nil {
+	if err := r.Scan(&svc.Name, &svc.Release, &svc.Count, &spec, &svc.Commit, &svc.CommitRelease, &updated); err != nil {
 		return ServiceState{}, err
 	}
 	svc.Spec = rawFromDB(spec)
