@@ -99,6 +99,7 @@ func (c *initCommand) fromCompose(from, target string) error {
 	}
 	w := c.g.stdout
 	fmt.Fprintf(w, "wrote %s from %s\n", target, from)
+	c.g.ignoreStateDir(w)
 	absFrom, _ := filepath.Abs(from)
 	if filepath.Dir(absFrom) != filepath.Dir(target) {
 		notes = append(notes, fmt.Sprintf("paths in %s (build contexts) are relative to %s; move the spec there or adjust them", filepath.Base(target), filepath.Dir(absFrom)))
@@ -134,6 +135,7 @@ services_from: %s
 				return err
 			}
 			fmt.Fprintf(w, "no compose file here: wrote %s discovering services from %s (%s)\n", target, glob, strings.Join(s.Order, ", "))
+			c.g.ignoreStateDir(w)
 			fmt.Fprintf(w, "\nnext: add routes in %s, then run `berth up%s`\n", filepath.Base(target), fileFlag(c.g.file))
 			return nil
 		}
@@ -151,6 +153,7 @@ services:
 		return err
 	}
 	fmt.Fprintf(w, "no compose file and no */Dockerfile directories here: wrote %s with one example service\n", target)
+	c.g.ignoreStateDir(w)
 	fmt.Fprintf(w, "\nnext: edit the example service in %s, then run `berth up%s`\n", filepath.Base(target), fileFlag(c.g.file))
 	return nil
 }

@@ -152,3 +152,24 @@ func TestInitWithoutCompose(t *testing.T) {
 		})
 	}
 }
+
+// TestInitIgnoresStateDir: init adds .berth/ to the .gitignore beside the
+// spec, says so, and keeps what the file held.
+func TestInitIgnoresStateDir(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"compose.yaml": shopCompose, ".gitignore": "node_modules/\n"})
+	code, out := runInit(t, dir)
+	if code != 0 {
+		t.Fatalf("init exited %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "added .berth/ to ") {
+		t.Errorf("init does not say it added .berth/ to .gitignore:\n%s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "node_modules/\n") || !strings.HasSuffix(string(b), "\n.berth/\n") {
+		t.Errorf(".gitignore = %q, want the old lines then .berth/", b)
+	}
+}

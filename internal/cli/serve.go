@@ -49,6 +49,7 @@ Deploy to it with ` + "`berth deploy`" + `.`,
 }
 
 func (c *serveCommand) run(parent context.Context) error {
+	keepRunningWithoutOutput()
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: c.token, engine: c.engine, logLevel: c.logLevel}

@@ -38,12 +38,14 @@ tasks are adopted, not restarted.`,
 }
 
 func (c *upCommand) run(parent context.Context) error {
+	keepRunningWithoutOutput()
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sp, err := c.g.loadSpec()
 	if err != nil {
 		return err
 	}
+	c.g.ignoreStateDir(c.g.stdout)
 	listen := c.listen
 	if listen == "" {
 		listen = sp.Listen
