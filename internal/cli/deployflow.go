@@ -160,6 +160,7 @@ func releaseConfig(sp *spec.Spec, s *spec.Service) (json.RawMessage, string, err
 		Service *spec.Service `json:"service"`
 		Notify  []spec.Notify `json:"notify,omitempty"`
 	}
+	s = dependencyURLs(sp, s)
 	raw, err := json.Marshal(releaseDoc{sp.Root, s, sp.Notify})
 	if err != nil {
 		return nil, "", fmt.Errorf("encode config of %s: %w", s.Name, err)

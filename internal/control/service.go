@@ -497,15 +497,16 @@ func (v *svc) launch(t *task, ri *relInfo) {
 		ts.Env[k] = v.s.expand(val)
 	}
 	ts.Env["BERTH_ROUTER_URL"] = v.s.cfg.RouterURL
+	containerNetworking(&ts, ri.cfg.Root, cfg)
 	var startErr error
 	if v.s.cfg.Env != nil {
 		extra, err := v.s.cfg.Env(v.s.ctx, ri.rec, cfg)
 		if err != nil {
 			startErr = err
 		}
-		for k, val := range extra {
-			ts.Env[k] = val
-		}
+		// Secrets stay apart so the docker driver keeps them out of the
+		// container's configuration.
+		ts.Secrets = extra
 	}
 	var h driver.Handle
 	if startErr == nil {

@@ -23,7 +23,9 @@ const defaultPath = "/usr/local/bin:/usr/bin:/bin"
 // parent's environment (baseEnv and LC_*, never anything else: the control
 // plane's master key, API token, AWS credentials and whatever else was set
 // for `berth serve` never reach a task), then the spec's Env, then PORT and
-// the BERTH_* variables describing the task, which win over both.
+// the BERTH_* variables describing the task, which win over both. Secrets
+// are added like Env (a process's environment is only readable by its
+// user).
 func taskEnv(parent []string, spec driver.TaskSpec, port int) ([]string, error) {
 	env := make(map[string]string, len(baseEnv)+len(spec.Env)+8)
 	env["PATH"] = defaultPath
@@ -34,7 +36,16 @@ func taskEnv(parent []string, spec driver.TaskSpec, port int) ([]string, error) 
 		}
 		env[k] = v
 	}
+	for k, v := range spec.Secrets {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("secret variable %q: name must be non-empty without '=' or NUL, value without NUL", k)
+		}
+		env[k] = v
+	}
 	for k, v := range spec.Env {
+		if _, secret := spec.Secrets[k]; secret {
+			continue
+		}
 		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
 			return nil, fmt.Errorf("environment variable %q: name must be non-empty without '=' or NUL, value without NUL", k)
 		}
