@@ -36,22 +36,43 @@ func (d *Driver) Logs(ctx context.Context, h driver.Handle, o driver.LogOptions)
 	if !o.Follow {
 		return f, nil
 	}
+	// Following ends once the task has exited and its last lines are read,
+	// so a follower of a service does not keep stopped tasks open.
+	var exited <-chan struct{}
+	if t, err := d.track(h); err == nil {
+		exited = t.done
+	} else if errors.Is(err, driver.ErrNotFound) {
+		gone := make(chan struct{})
+		close(gone)
+		exited = gone
+	}
 	pr, pw := io.Pipe()
 	stop := context.AfterFunc(ctx, func() { _ = pw.Close() })
 	go func() {
 		defer stop()
 		defer f.Close()
-		pw.CloseWithError(follow(ctx, f, pw))
+		pw.CloseWithError(follow(ctx, f, pw, exited))
 	}()
 	return pr, nil
 }
 
-// follow copies f to w, re-reading it every followInterval, until ctx ends
-// or w fails; it starts over when the file was truncated.
-func follow(ctx context.Context, f *os.File, w io.Writer) error {
+// follow copies f to w, re-reading it every followInterval, until ctx ends,
+// w fails, or exited is closed and the file is read to its end; it starts
+// over when the file was truncated.
+func follow(ctx context.Context, f *os.File, w io.Writer, exited <-chan struct{}) error {
 	ticker := time.NewTicker(followInterval)
 	defer ticker.Stop()
 	for {
+		select {
+		case <-exited:
+			// The writer is gone: what the file holds now is all there is.
+			_, err := io.Copy(w, f)
+			if errors.Is(err, io.ErrClosedPipe) {
+				return nil
+			}
+			return err
+		default:
+		}
 		if _, err := io.Copy(w, f); err != nil {
 			if errors.Is(err, io.ErrClosedPipe) {
 				return nil
@@ -61,6 +82,8 @@ func follow(ctx context.Context, f *os.File, w io.Writer) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-exited:
+			continue
 		case <-ticker.C:
 		}
 		pos, err := f.Seek(0, io.SeekCurrent)
