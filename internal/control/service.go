@@ -579,22 +579,26 @@ func (v *svc) watch(t *task) {
 		v.taskExited(id, st)
 	}()
 	ri := v.releases[t.rec.Release]
-	if ri == nil || ri.cfg.Service.Health == nil || ri.cfg.Service.Health.Path == "" {
-		// No health check: a started task counts as healthy.
+	var hc *spec.Health
+	if ri != nil {
+		hc = ri.cfg.Service.Health
+	}
+	check := v.s.healthCheck(hc, h)
+	if check == nil {
+		// No health check (health: none): a started task counts as healthy.
 		go v.healthResult(id, nil)
 		return
 	}
-	hc := ri.cfg.Service.Health
 	v.s.wg.Add(1)
 	go func() {
 		defer v.s.wg.Done()
-		v.probeLoop(ctx, id, h.Addr, hc)
+		v.probeLoop(ctx, id, check, hc)
 	}()
 }
 
 // probeLoop checks a task's health until ctx ends: quickly while the task
 // is starting, then at the configured interval.
-func (v *svc) probeLoop(ctx context.Context, id, addr string, hc *spec.Health) {
+func (v *svc) probeLoop(ctx context.Context, id string, check func(context.Context, time.Duration) error, hc *spec.Health) {
 	interval := time.Duration(hc.Interval)
 	if interval <= 0 {
 		interval = time.Second
@@ -604,7 +608,7 @@ func (v *svc) probeLoop(ctx context.Context, id, addr string, hc *spec.Health) {
 		timeout = time.Second
 	}
 	for {
-		err := v.s.cfg.Probe(ctx, addr, hc.Path, timeout)
+		err := check(ctx, timeout)
 		if ctx.Err() != nil {
 			return
 		}

@@ -217,3 +217,20 @@ func TestVolumesAndPorts(t *testing.T) {
 		t.Errorf("named volume after a new task = %d %q, want kept", code, body)
 	}
 }
+
+// TestExec: a command health check runs in the task's container; exit 0
+// passes, anything else fails with the code.
+func TestExec(t *testing.T) {
+	img := testImage(t)
+	d := newDriver(t)
+	h := start(t, d, spec("web-3-exec", img))
+	waitHTTP(t, "http://"+h.Addr+"/env").Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := d.Exec(ctx, h, []string{"/app", "-exit", "0"}); err != nil {
+		t.Errorf("Exec of a command exiting 0: %v", err)
+	}
+	if err := d.Exec(ctx, h, []string{"/app", "-exit", "3"}); err == nil || !strings.Contains(err.Error(), "exit code 3") {
+		t.Errorf("Exec of a command exiting 3 = %v, want exit code 3", err)
+	}
+}

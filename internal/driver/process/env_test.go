@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +38,24 @@ func TestTaskEnvironIsMinimal(t *testing.T) {
 		if env[k] != want {
 			t.Errorf("task environment %s = %q, want %q", k, env[k], want)
 		}
+	}
+}
+
+// TestExec: a command health check runs with the task's environment and in
+// its directory; exit 0 passes, anything else fails.
+func TestExec(t *testing.T) {
+	d := newDriver(t)
+	ts := serverTask(t, "exec", map[string]string{"FOO": "bar"})
+	h := start(t, d, ts)
+	if err := d.Exec(t.Context(), h, []string{"sh", "-c", `test "$FOO" = bar && test "$(pwd)" = "$1"`, "sh", ts.Dir}); err != nil {
+		t.Errorf("Exec in the task's environment and directory: %v", err)
+	}
+	if err := d.Exec(t.Context(), h, []string{"sh", "-c", "echo nope; exit 4"}); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("Exec of a failing command = %v, want its exit and output", err)
+	}
+	stale := h
+	stale.StartTime++
+	if err := d.Exec(t.Context(), stale, []string{"true"}); err == nil {
+		t.Errorf("Exec on a stale handle ran")
 	}
 }
