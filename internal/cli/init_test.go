@@ -67,9 +67,11 @@ func TestInitFromCompose(t *testing.T) {
 	if s.Project != "shop" || !reflect.DeepEqual(s.Order, []string{"db", "web"}) {
 		t.Errorf("project %q services %v", s.Project, s.Order)
 	}
+	if db := s.Services["db"]; db.Image != "postgres:16" || db.Route != nil || len(db.Volumes) != 1 || db.Health.Kind() != spec.HealthTCP {
+		t.Errorf("db = image %q route %+v volumes %+v health %+v; want an image service with its volume and a tcp check", db.Image, db.Route, db.Volumes, db.Health)
+	}
 	for _, want := range []string{
 		"from docker-compose.yml",
-		"service db: volumes not converted: berth runs stateless services; keep db in compose or run it yourself",
 		"`berth up`",
 	} {
 		if !strings.Contains(out, want) {
