@@ -213,8 +213,13 @@ func (d *daemon) stop(ctx context.Context) error {
 // or auto (docker when an engine answers within engineProbeTimeout, else
 // process).
 func (g *globals) newDriver(ctx context.Context, o daemonOptions, log *slog.Logger) (driver.Driver, error) {
+	logMax, logFiles, err := taskLogLimits()
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
 	newProcess := func() driver.Driver {
-		return process.New(process.Config{LogDir: filepath.Join(g.stateDir(), "logs"), Logger: log.With("component", "driver")})
+		return process.New(process.Config{LogDir: filepath.Join(g.stateDir(), "logs"), Logger: log.With("component", "driver"),
+			LogWriter: taskLogWriter(), LogMaxBytes: logMax, LogFiles: logFiles})
 	}
 	switch strings.ToLower(o.engine) {
 	case "", "process":

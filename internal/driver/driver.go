@@ -123,6 +123,9 @@ type State struct {
 	// CPU and memory usage when the driver can report them.
 	CPUPercent  float64
 	MemoryBytes uint64
+	// LogLinesDropped is how many lines of the task's output its log
+	// writer dropped rather than make the task wait (process driver).
+	LogLinesDropped uint64
 }
 
 // LogOptions selects which log lines to return.

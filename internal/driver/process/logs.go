@@ -50,16 +50,18 @@ func (d *Driver) Logs(ctx context.Context, h driver.Handle, o driver.LogOptions)
 	stop := context.AfterFunc(ctx, func() { _ = pw.Close() })
 	go func() {
 		defer stop()
-		defer f.Close()
-		pw.CloseWithError(follow(ctx, f, pw, exited))
+		pw.CloseWithError(follow(ctx, f, h.LogPath, pw, exited))
 	}()
 	return pr, nil
 }
 
-// follow copies f to w, re-reading it every followInterval, until ctx ends,
-// w fails, or exited is closed and the file is read to its end; it starts
-// over when the file was truncated.
-func follow(ctx context.Context, f *os.File, w io.Writer, exited <-chan struct{}) error {
+// follow copies f (opened from path) to w, re-reading it every
+// followInterval, until ctx ends, w fails, or exited is closed and the file
+// is read to its end. It starts over when the file was truncated, and goes
+// on with the new file at path when the log writer rotated it. It closes
+// the file it holds.
+func follow(ctx context.Context, f *os.File, path string, w io.Writer, exited <-chan struct{}) error {
+	defer func() { f.Close() }()
 	ticker := time.NewTicker(followInterval)
 	defer ticker.Stop()
 	for {
@@ -93,6 +95,19 @@ func follow(ctx context.Context, f *os.File, w io.Writer, exited <-chan struct{}
 		fi, err := f.Stat()
 		if err != nil {
 			return err
+		}
+		if cur, err := os.Stat(path); err == nil && !os.SameFile(fi, cur) {
+			// Rotated: finish the old file, then follow the new one.
+			if _, err := io.Copy(w, f); err != nil {
+				return err
+			}
+			nf, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			f.Close()
+			f = nf
+			continue
 		}
 		if fi.Size() < pos {
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
