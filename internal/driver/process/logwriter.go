@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // LogWriterCommand is the hidden berth subcommand that runs a task's log
@@ -126,7 +124,7 @@ func (l *rotatingLog) open() error {
 	}
 	l.f, l.size = f, fi.Size()
 	// Standard output is the current file, so Sweep recognises the writer.
-	_ = unix.Dup3(int(f.Fd()), 1, 0)
+	_ = setStdout(int(f.Fd()))
 	return nil
 }
 

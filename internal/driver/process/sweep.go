@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,6 +30,9 @@ func (d *Driver) Sweep(ctx context.Context, keep func(taskID string) bool) ([]st
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
 	ents, err := os.ReadDir("/proc")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // no /proc (macOS): orphans cannot be found by their log
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}

@@ -131,15 +131,8 @@ func lifetimeCPUPercent(st procStat) float64 {
 func (d *Driver) watchChild(t *task, cmd *exec.Cmd) {
 	// Wait for the exit without reaping (WNOWAIT): the pid stays ours until
 	// markExited has made signalGroup refuse to use it.
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			if err != nil {
-				d.log.Error("wait for task without reaping", "task", t.id, "pid", t.pid, "err", err)
-			}
-			break
-		}
+	if err := waitExitedNoReap(t.pid); err != nil {
+		d.log.Error("wait for task without reaping", "task", t.id, "pid", t.pid, "err", err)
 	}
 	t.markExited(d.now())
 	t.status = exitStatus(cmd.Wait())
