@@ -128,7 +128,7 @@ type loader struct {
 	ps *problems
 	// warnings collects what is valid but has no effect (Spec.Warnings).
 	warnings *problems
-	root string
+	root     string
 	// fsys is the file system under root: the only I/O after the file is read.
 	fsys fs.FS
 	// set maps every key path written in the file to its position.

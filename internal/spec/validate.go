@@ -243,8 +243,8 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// secretRefProblem checks a secret reference: a plain name (berth's local
-// secret store), ssm:/path or secretsmanager:name[#key].
+// secretRefProblem checks a secret reference: a plain name or local:name
+// (berth's local secret store), ssm:/path or secretsmanager:name[#key].
 func secretRefProblem(ref string) (msg, hint string) {
 	const forms = "write a secret name, ssm:/path or secretsmanager:name#key"
 	if strings.TrimSpace(ref) == "" {
@@ -255,6 +255,10 @@ func secretRefProblem(ref string) (msg, hint string) {
 		return "", ""
 	}
 	switch provider {
+	case "local":
+		if strings.TrimSpace(rest) == "" {
+			return fmt.Sprintf("invalid local secret reference %q", ref), "write local:name or just name"
+		}
 	case "ssm":
 		if !strings.HasPrefix(rest, "/") || len(rest) < 2 {
 			return fmt.Sprintf("invalid SSM reference %q", ref), "write ssm:/path/to/parameter"
@@ -265,7 +269,7 @@ func secretRefProblem(ref string) (msg, hint string) {
 			return fmt.Sprintf("invalid Secrets Manager reference %q", ref), "write secretsmanager:name or secretsmanager:name#key"
 		}
 	default:
-		hint := Suggest(provider, []string{"ssm", "secretsmanager"})
+		hint := Suggest(provider, []string{"local", "ssm", "secretsmanager"})
 		if hint == "" {
 			hint = forms
 		}
