@@ -225,7 +225,7 @@ func (g *globals) newDriver(ctx context.Context, o daemonOptions, log *slog.Logg
 	case "", "process":
 		return newProcess(), nil
 	case "docker":
-		d, err := docker.New(ctx, docker.Config{Project: o.project, Logger: log.With("component", "driver")})
+		d, err := docker.New(ctx, docker.Config{Project: o.project, Logger: log.With("component", "driver"), LogMaxBytes: logMax, LogFiles: logFiles})
 		if err != nil {
 			return nil, usageErr("engine docker: %v\n  start the Docker engine, set DOCKER_HOST, or run with --engine process", err)
 		}
@@ -233,7 +233,7 @@ func (g *globals) newDriver(ctx context.Context, o daemonOptions, log *slog.Logg
 	case "auto":
 		pctx, cancel := context.WithTimeout(ctx, engineProbeTimeout)
 		defer cancel()
-		d, err := docker.New(pctx, docker.Config{Project: o.project, Logger: log.With("component", "driver")})
+		d, err := docker.New(pctx, docker.Config{Project: o.project, Logger: log.With("component", "driver"), LogMaxBytes: logMax, LogFiles: logFiles})
 		if err != nil {
 			log.Info("engine auto: no Docker engine answered, running tasks as processes", "error", err)
 			return newProcess(), nil

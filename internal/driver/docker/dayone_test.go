@@ -234,3 +234,24 @@ func TestExec(t *testing.T) {
 		t.Errorf("Exec of a command exiting 3 = %v, want exit code 3", err)
 	}
 }
+
+// TestContainerLogsBounded: containers log to the engine's json-file driver
+// with a size cap and without ever blocking the task.
+func TestContainerLogsBounded(t *testing.T) {
+	img := testImage(t)
+	d := newDriver(t)
+	h := start(t, d, spec("web-3-logs", img))
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	insp, err := cli.ContainerInspect(context.Background(), h.ContainerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := insp.HostConfig.LogConfig
+	if lc.Type != "json-file" || lc.Config["max-size"] == "" || lc.Config["max-file"] == "" || lc.Config["mode"] != "non-blocking" {
+		t.Errorf("log config = %+v, want json-file with max-size, max-file and mode non-blocking", lc)
+	}
+}

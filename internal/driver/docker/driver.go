@@ -71,6 +71,12 @@ type Config struct {
 	// SecretsDir is the host directory (on tmpfs) holding each task's
 	// secrets file while it runs. Default /dev/shm/berth-<project>.
 	SecretsDir string
+	// LogMaxBytes and LogFiles bound each container's log as for process
+	// tasks (engine's json-file driver: max-size, max-file counts the
+	// current file too); 0 means 10 MiB and 3 rotated files, a negative
+	// LogFiles none.
+	LogMaxBytes int64
+	LogFiles    int
 }
 
 // Driver runs tasks as Docker containers. It is safe for concurrent use.
@@ -80,6 +86,7 @@ type Driver struct {
 	log        *slog.Logger
 	shim       string
 	secretsDir string
+	logConfig  container.LogConfig
 
 	mu        sync.Mutex
 	exits     map[string]driver.ExitStatus // of removed containers, by exitKey
@@ -121,7 +128,25 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if secretsDir == "" {
 		secretsDir = filepath.Join("/dev/shm", "berth-"+cfg.Project)
 	}
+	logMax, logFiles := cfg.LogMaxBytes, cfg.LogFiles
+	if logMax <= 0 {
+		logMax = 10 << 20
+	}
+	switch {
+	case logFiles == 0:
+		logFiles = 3
+	case logFiles < 0:
+		logFiles = 0 // keep only the current file
+	}
 	return &Driver{
+		logConfig: container.LogConfig{Type: "json-file", Config: map[string]string{
+			"max-size": strconv.FormatInt(logMax, 10),
+			"max-file": strconv.Itoa(logFiles + 1),
+			// A container never waits for its log: lines are dropped when
+			// the engine's buffer is full.
+			"mode":            "non-blocking",
+			"max-buffer-size": "4m",
+		}},
 		cli:        cli,
 		project:    cfg.Project,
 		log:        logger.With("driver", Name, "project", cfg.Project),
@@ -278,7 +303,7 @@ func (d *Driver) mounts(t driver.TaskSpec) ([]mount.Mount, error) {
 // startOnce creates and starts the container on one free port; on failure it
 // removes what it created.
 func (d *Driver) startOnce(ctx context.Context, t driver.TaskSpec, cfg *container.Config, mounts []mount.Mount) (driver.Handle, error) {
-	hostCfg := &container.HostConfig{Mounts: mounts}
+	hostCfg := &container.HostConfig{Mounts: mounts, LogConfig: d.logConfig}
 	var hostPort int
 	if hostNetwork(t) {
 		hostCfg.NetworkMode = "host"
