@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +38,11 @@ type daemonOptions struct {
 	token     string
 	engine    string
 	logLevel  string
+	// maxCount is the per-service task maximum (0: the default).
+	maxCount int
+	// discardOrphans lets a control plane whose state is missing or empty
+	// stop the project's running tasks it cannot account for.
+	discardOrphans bool
 }
 
 // daemon is a running control plane with its router and API listeners.
@@ -55,6 +63,8 @@ type daemon struct {
 	// closed once it has.
 	stopRouter func()
 	routerDone chan struct{}
+	// stopGuard ends the state-file guard.
+	stopGuard func()
 }
 
 func (d *daemon) routerURL() string { return "http://" + d.routeLn.Addr().String() }
@@ -64,7 +74,7 @@ func (d *daemon) routerURL() string { return "http://" + d.routeLn.Addr().String
 // the state directory or an address is taken.
 func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, err error) {
 	if o.apiListen != "" && o.token == "" {
-		return nil, usageErr("--api-listen needs --token (or BERTH_TOKEN): the TCP API must not be open to anyone")
+		return nil, usageErr("--api-listen needs a token (BERTH_TOKEN, --token-file or --token): the TCP API must not be open to anyone")
 	}
 	state := g.stateDir()
 	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
@@ -112,9 +122,12 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, 
 		}
 		closers = append(closers, tcpLn)
 	}
-	st, err := store.Open(ctx, filepath.Join(state, "state.db"))
+	dbPath := filepath.Join(state, "state.db")
+	_, statErr := os.Stat(dbPath)
+	missing := errors.Is(statErr, fs.ErrNotExist)
+	st, err := store.Open(ctx, dbPath)
 	if err != nil {
-		return nil, fmt.Errorf("open state: %w", err)
+		return nil, usageErr("the state database %s cannot be used: %v\n  berth does not start on it and leaves the running tasks alone: restore it from a backup, or move it aside (mv %s %s.broken) and start again", dbPath, err, dbPath, dbPath)
 	}
 	closers = append(closers, st)
 	drv, err := g.newDriver(ctx, o, log)
@@ -123,6 +136,9 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, 
 	}
 	if c, ok := drv.(io.Closer); ok {
 		closers = append(closers, c)
+	}
+	if err := checkAccountable(ctx, st, drv, dbPath, missing, o.discardOrphans); err != nil {
+		return nil, err
 	}
 	rt := router.New(router.Config{Logger: log.With("component", "router")})
 	closers = append(closers, rt)
@@ -138,6 +154,9 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, 
 		LogDir:         filepath.Join(state, "logs"),
 		Env:            g.secretEnv(st, state),
 		SecretVersions: g.secretVersions(st, state),
+		MaxCount:       o.maxCount,
+		// The router is the one prober of task health.
+		Health: rt,
 	})
 	if err := d.server.Start(ctx); err != nil {
 		return nil, fmt.Errorf("recover control plane state: %w", err)
@@ -162,16 +181,21 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, 
 	reg.MustRegister(rt.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var downOnce sync.Once
 	onDown := func() { downOnce.Do(func() { close(d.done) }) }
+	// Every route, /metrics included (it lists task addresses), needs the
+	// token over TCP.
 	api := func(token string) http.Handler {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.Handle("/", d.server.Handler(token, onDown))
-		return mux
+		mux.Handle("/", d.server.Handler("", onDown))
+		return control.RequireToken(token, mux)
 	}
 	d.serveAPI(unixLn, api(""))
 	if tcpLn != nil {
 		d.serveAPI(tcpLn, api(o.token))
 	}
+	guardCtx, stopGuard := context.WithCancel(context.Background())
+	d.stopGuard = stopGuard
+	go guardState(guardCtx, st, log)
 	d.closers = closers
 	log.Info("control plane started", "state", state, "router", d.routerURL(), "socket", sock)
 	return d, nil
@@ -189,6 +213,7 @@ func (d *daemon) serveAPI(ln net.Listener, h http.Handler) {
 
 // stop stops every task gracefully, then the API, router, driver and store.
 func (d *daemon) stop(ctx context.Context) error {
+	d.stopGuard()
 	err := d.server.Shutdown(ctx)
 	for _, s := range d.apiSrvs {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -268,5 +293,68 @@ func sweepOrphans(ctx context.Context, drv driver.Driver, srv *control.Server, l
 	}
 	if err != nil {
 		log.Warn("sweep orphan tasks", "error", err)
+	}
+}
+
+// checkAccountable refuses to run a control plane whose state knows no
+// service while the project's tasks run: they were started by a control
+// plane whose state.db was deleted, replaced or lost, and the orphan sweep
+// would kill every one of them. With discard the sweep may go ahead.
+func checkAccountable(ctx context.Context, st *store.Store, drv driver.Driver, dbPath string, missing, discard bool) error {
+	sw, ok := drv.(sweeper)
+	if !ok || discard {
+		return nil
+	}
+	svcs, err := st.Services(ctx)
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	if len(svcs) > 0 {
+		return nil
+	}
+	// Listing, not sweeping: keep every task and note its id.
+	var running []string
+	if _, err := sw.Sweep(ctx, func(id string) bool { running = append(running, id); return true }); err != nil {
+		return fmt.Errorf("list running tasks: %w", err)
+	}
+	if len(running) == 0 {
+		return nil
+	}
+	sort.Strings(running)
+	running = slices.Compact(running)
+	what := "holds no service"
+	if missing {
+		what = "was missing (a new, empty one was created)"
+	}
+	return usageErr("the state database %s %s, but %d tasks of this project are running (%s%s): berth cannot account for them and will not stop them\n  restore state.db from a backup and start again, or start with --discard-orphans to stop them",
+		dbPath, what, len(running), strings.Join(first(running, 5), ", "), more(running, 5))
+}
+
+// stateCheckEvery is how often the daemon checks that its state.db is
+// still on disk.
+const stateCheckEvery = 5 * time.Second
+
+// guardState notices state.db deleted or replaced while the daemon runs:
+// a deleted one is written back from the open database (and kept up to
+// date), so the next start does not find an empty state and lose track
+// of every running task.
+func guardState(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(stateCheckEvery)
+	defer t.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		got, err := st.CheckFile(ctx)
+		switch {
+		case err != nil && !warned:
+			log.Error("state database check failed", "err", err)
+			warned = true
+		case got == store.FileRestored:
+			log.Error("state database was deleted while berth runs: wrote a copy of the open database back")
+		}
 	}
 }

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/artifact"
 	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/repo"
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -135,7 +134,7 @@ func (g *globals) buildReleases(ctx context.Context, sp *spec.Spec, svcs []*spec
 				mu.Unlock()
 				rs.Artifact, rs.ArtifactDigest = res.Path, res.Digest
 			}
-			cfg, fp, err := releaseConfig(sp, s)
+			cfg, fp, err := encodeRelease(release.ForArtifact(sp, taskService(sp, s)))
 			if err != nil {
 				errs[i] = err
 				return
@@ -151,30 +150,18 @@ func (g *globals) buildReleases(ctx context.Context, sp *spec.Spec, svcs []*spec
 	return rel, nil
 }
 
-// releaseConfig is the JSON a release stores: the project root and the
-// resolved service, plus a fingerprint of both.
-func releaseConfig(sp *spec.Spec, s *spec.Service) (json.RawMessage, string, error) {
-	// releaseDoc matches the control plane's release config.
-	type releaseDoc struct {
-		Root    string        `json:"root"`
-		Service *spec.Service `json:"service"`
-		Notify  []spec.Notify `json:"notify,omitempty"`
-	}
-	s = dependencyURLs(sp, s)
-	raw, err := json.Marshal(releaseDoc{sp.Root, s, sp.Notify})
+// encodeRelease is the release config c as the API carries it, with its
+// fingerprint.
+func encodeRelease(c release.Config) (json.RawMessage, string, error) {
+	raw, err := c.Encode()
 	if err != nil {
-		return nil, "", fmt.Errorf("encode config of %s: %w", s.Name, err)
+		return nil, "", err
 	}
-	// The fingerprint leaves out the count (scaling is not a new release)
-	// and the webhooks.
-	c := *s
-	c.Count = nil
-	fpRaw, err := json.Marshal(releaseDoc{Root: sp.Root, Service: &c})
+	fp, err := c.Fingerprint()
 	if err != nil {
-		return nil, "", fmt.Errorf("encode config of %s: %w", s.Name, err)
+		return nil, "", err
 	}
-	sum := sha256.Sum256(fpRaw)
-	return raw, hex.EncodeToString(sum[:]), nil
+	return raw, fp, nil
 }
 
 // deploy builds, releases and rolls out services, then follows the
@@ -247,7 +234,7 @@ func imageReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, com
 	}
 	rel := make([]api.ReleaseSpec, len(svcs))
 	for i, s := range svcs {
-		cfg, fp, err := releaseConfig(sp, containerService(s))
+		cfg, fp, err := encodeRelease(release.ForImage(sp, taskService(sp, s)))
 		if err != nil {
 			return nil, err
 		}
@@ -256,25 +243,11 @@ func imageReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, com
 	return rel, nil
 }
 
-// containerService is s as a container runs it: a service built from a
-// command runs the image's entrypoint (the binary), not its process-engine
-// run: line, and listens on the default port unless it names one.
-func containerService(s *spec.Service) *spec.Service {
-	c := *s
-	if c.Build != nil && !c.Build.Docker() && c.Image == "" {
-		c.Run = ""
-	}
-	if c.Port == 0 {
-		c.Port = spec.DefaultPort
-	}
-	return &c
-}
-
 // follow prints the deployments' progress and their outcome; it fails
 // when any did not succeed.
 func (g *globals) follow(ctx context.Context, e engine.Engine, deps []api.Deployment, out io.Writer) error {
 	for _, d := range deps {
-		fmt.Fprintf(out, "  %s: release %d → %d (deployment %d)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
+		fmt.Fprintf(out, "  %s: release %d → %d (deployment %s)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
 	}
 	final, err := engine.Wait(ctx, e, deps, func(ev api.Event) {
 		fmt.Fprintf(out, "%s %-10s %s\n", ev.Time.Local().Format("15:04:05"), ev.Service, ev.Message)
@@ -285,7 +258,7 @@ func (g *globals) follow(ctx context.Context, e engine.Engine, deps []api.Deploy
 	var bad []string
 	sort.Slice(final, func(i, j int) bool { return final[i].Service < final[j].Service })
 	for _, d := range final {
-		if d.State != "succeeded" {
+		if d.State != api.DeploySucceeded {
 			bad = append(bad, fmt.Sprintf("%s: %s: %s", d.Service, strings.ReplaceAll(d.State, "_", " "), d.Reason))
 		}
 	}

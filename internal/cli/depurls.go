@@ -2,11 +2,32 @@ package cli
 
 import (
 	"maps"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/berth-dev/berth/internal/spec"
 )
+
+// taskService is s as its tasks run it: with <DEP>_URL for its
+// depends_on (dependencyURLs) and its bind mounts' host paths made
+// absolute against the project root (a release of an image carries no
+// root).
+func taskService(sp *spec.Spec, s *spec.Service) *spec.Service {
+	s = dependencyURLs(sp, s)
+	if !slices.ContainsFunc(s.Volumes, func(v spec.Volume) bool { return v.Bind && !filepath.IsAbs(v.Source) }) {
+		return s
+	}
+	c := *s
+	c.Volumes = slices.Clone(s.Volumes)
+	for i, v := range c.Volumes {
+		if v.Bind && !filepath.IsAbs(v.Source) {
+			c.Volumes[i].Source = filepath.Join(sp.Root, v.Source)
+		}
+	}
+	return &c
+}
 
 // dependencyURLs returns s with <DEP>_URL in its env for each service of
 // its depends_on, unless the spec sets that variable itself:

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/internal/release"
 )
 
 // planRepo is a git repository whose spec sits in app/, with services
@@ -169,15 +171,15 @@ func TestContainerService(t *testing.T) {
 	b := *sp.Services["a"].Build
 	b.Command = "go build -o $BERTH_ARTIFACT ."
 	cmdBuilt.Build = &b
-	if c := containerService(&cmdBuilt); c.Run != "" || c.Port != 8080 {
+	if c := release.ForImage(sp, &cmdBuilt).Service; c.Run != "" || c.Port != 8080 {
 		t.Errorf("command-built service in a container: run %q port %d, want no run and port 8080", c.Run, c.Port)
 	}
 	if cmdBuilt.Run == "" {
-		t.Error("containerService changed its argument")
+		t.Error("release.ForImage changed its argument")
 	}
 	docker := *sp.Services["a"]
 	docker.Run = "/app --flag"
-	if c := containerService(&docker); c.Run != "/app --flag" {
+	if c := release.ForImage(sp, &docker).Service; c.Run != "/app --flag" {
 		t.Errorf("docker-built service: run %q, want the command override kept", c.Run)
 	}
 }

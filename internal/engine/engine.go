@@ -11,9 +11,10 @@ import (
 
 // EventQuery selects events to stream.
 type EventQuery struct {
-	After      int64
+	// After and Deployment are opaque IDs the engine gave out ("" for none).
+	After      string
 	Service    string
-	Deployment int64
+	Deployment string
 	// Follow keeps the stream open for new events.
 	Follow bool
 }
@@ -30,7 +31,7 @@ type LogOptions struct {
 type Engine interface {
 	Status(ctx context.Context) (api.Status, error)
 	Deploy(ctx context.Context, r api.DeployRequest) (api.DeployResponse, error)
-	Deployment(ctx context.Context, id int64) (api.Deployment, error)
+	Deployment(ctx context.Context, id string) (api.Deployment, error)
 	Events(ctx context.Context, q EventQuery, fn func(api.Event) error) error
 	Rollback(ctx context.Context, r api.RollbackRequest) (api.DeployResponse, error)
 	Scale(ctx context.Context, counts map[string]int) error
@@ -71,7 +72,7 @@ func Wait(ctx context.Context, e Engine, deps []api.Deployment, progress func(ap
 				return nil
 			})
 			if err != nil && err != final {
-				errs[i] = fmt.Errorf("follow deployment %d of %s: %w", d.ID, d.Service, err)
+				errs[i] = fmt.Errorf("follow deployment %s of %s: %w", d.ID, d.Service, err)
 				return
 			}
 			got, err := e.Deployment(ctx, d.ID)

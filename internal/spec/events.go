@@ -24,6 +24,7 @@ var EventKinds = []string{
 	api.EventTaskAdopted,
 	api.EventTaskLost,
 	api.EventServiceScaled,
+	api.EventServicePanic,
 }
 
 // NotifyEvents is every name notify events: accepts: the event kinds, and

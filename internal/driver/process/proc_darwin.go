@@ -40,6 +40,9 @@ func readUptime() (float64, error) { return 0, errors.ErrUnsupported }
 // not supported there (the task is replaced instead).
 func openPidfd(int) (int, error) { return -1, errors.ErrUnsupported }
 
+// waitPidfd is never called with a pidfd on macOS (openPidfd fails).
+func waitPidfd(int) error { return errors.ErrUnsupported }
+
 // setStdout makes fd the process's standard output.
 func setStdout(fd int) error { return unix.Dup2(fd, 1) }
 

@@ -43,9 +43,6 @@ func readUptime() (float64, error) {
 	return up, nil
 }
 
-// openPidfd opens a pidfd of pid, to wait for an adopted task's exit.
-func openPidfd(pid int) (int, error) { return unix.PidfdOpen(pid, 0) }
-
 // setStdout makes fd the process's standard output.
 func setStdout(fd int) error { return unix.Dup3(fd, 1, 0) }
 

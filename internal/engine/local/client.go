@@ -136,9 +136,9 @@ func (c *Client) Deploy(ctx context.Context, r api.DeployRequest) (api.DeployRes
 }
 
 // Deployment implements engine.Engine.
-func (c *Client) Deployment(ctx context.Context, id int64) (api.Deployment, error) {
+func (c *Client) Deployment(ctx context.Context, id string) (api.Deployment, error) {
 	var out api.Deployment
-	err := c.do(ctx, http.MethodGet, "/v1/deployments/"+strconv.FormatInt(id, 10), nil, &out)
+	err := c.do(ctx, http.MethodGet, "/v1/deployments/"+url.PathEscape(id), nil, &out)
 	return out, err
 }
 
@@ -206,14 +206,14 @@ func (c *Client) Logs(ctx context.Context, service string, o engine.LogOptions) 
 // Events implements engine.Engine; fn's error ends the stream and is returned.
 func (c *Client) Events(ctx context.Context, q engine.EventQuery, fn func(api.Event) error) error {
 	v := url.Values{}
-	if q.After > 0 {
-		v.Set("after", strconv.FormatInt(q.After, 10))
+	if q.After != "" {
+		v.Set("after", q.After)
 	}
 	if q.Service != "" {
 		v.Set("service", q.Service)
 	}
-	if q.Deployment > 0 {
-		v.Set("deployment", strconv.FormatInt(q.Deployment, 10))
+	if q.Deployment != "" {
+		v.Set("deployment", q.Deployment)
 	}
 	if q.Follow {
 		v.Set("follow", "1")
