@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,6 +57,10 @@ func TestUpPipedCtrlCLeavesNoTask(t *testing.T) {
 	}
 	if n := len(p.taskPIDs()); n != 2 {
 		t.Fatalf("%d task processes, want 2", n)
+	}
+	// up keeps its state out of git, and says so.
+	if b, _ := os.ReadFile(filepath.Join(p.dir, ".gitignore")); !strings.Contains(string(b), ".berth/\n") || !strings.Contains(seen.String(), "added .berth/ to ") {
+		t.Errorf("after up, .gitignore = %q and the output does not say it added .berth/:\n%s", b, seen.String())
 	}
 	pr.Close() // the reader is gone: every further write of berth's is EPIPE
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
