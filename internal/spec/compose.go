@@ -802,6 +802,15 @@ func (c *converter) rewriteHost(svc *composeService, key, v string, target *comp
 				authStart = i - len(token)
 			}
 		}
+		if scheme != "" && portEnd == end && end < len(v) && v[end] == ':' {
+			portEnd = end + 1 // "scheme://db:/": an empty port
+		}
+		if scheme == "" && ((i > 0 && strings.ContainsRune("/@", rune(v[i-1]))) || (portEnd < len(v) && v[portEnd] == '/')) {
+			// A path segment ("/srv/db/data", "db/x"), not a host.
+			b.WriteString(v[from:end])
+			from = end
+			continue
+		}
 		switch {
 		case target.image && target.hasPort:
 			b.WriteString(v[from:i])
