@@ -127,8 +127,12 @@ type Task struct {
 
 // Service is one service's live state.
 type Service struct {
-	Name       string      `json:"name"`
-	Release    int         `json:"release"`
+	Name    string `json:"name"`
+	Release int    `json:"release"`
+	// Commit is the live commit: the one the release was made from, or a
+	// later one a deploy found it unchanged at (POST /v1/deploy of the
+	// same artifact and config records the new commit without a new
+	// release or a restart).
 	Commit     string      `json:"commit,omitempty"`
 	Desired    int         `json:"desired"`
 	Healthy    int         `json:"healthy"`
@@ -198,7 +202,24 @@ const (
 	EventTaskAdopted     = "task.adopted"
 	EventTaskLost        = "task.lost"
 	EventServiceScaled   = "service.scaled"
+	// EventServiceRecommitted: a deploy found the service's release
+	// unchanged at a newer commit and recorded that commit as live.
+	EventServiceRecommitted = "service.recommitted"
 	// EventServicePanic records an internal error in one of a service's
 	// control-loop passes; the active deployment is rolled back.
 	EventServicePanic = "service.panic"
 )
+
+// Secret is one secret (or config value) as GET /v1/secrets lists it and
+// GET /v1/secrets/{name} reads it. Value is set only when read by name.
+type Secret struct {
+	Name      string    `json:"name"`
+	Version   int       `json:"version"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	Value     []byte    `json:"value,omitempty"`
+}
+
+// SecretValue is the body of PUT /v1/secrets/{name}: the next version.
+type SecretValue struct {
+	Value []byte `json:"value"`
+}

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/berth-dev/berth/internal/release"
 )
 
 // planRepo is a git repository whose spec sits in app/, with services
@@ -152,34 +150,5 @@ func TestPlanErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want exit %d mentioning %q", code, stderr.String(), tc.code, tc.want)
 			}
 		})
-	}
-}
-
-// TestContainerService checks that a command-built service runs its
-// image's entrypoint on the default port in a container.
-func TestContainerService(t *testing.T) {
-	_, spec := planRepo(t)
-	g := &globals{file: spec}
-	sp, err := g.loadSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := *sp.Services["a"]
-	s.Build = nil
-	s.Run, s.Port = "$BERTH_ARTIFACT", 0
-	cmdBuilt := s
-	b := *sp.Services["a"].Build
-	b.Command = "go build -o $BERTH_ARTIFACT ."
-	cmdBuilt.Build = &b
-	if c := release.ForImage(sp, &cmdBuilt).Service; c.Run != "" || c.Port != 8080 {
-		t.Errorf("command-built service in a container: run %q port %d, want no run and port 8080", c.Run, c.Port)
-	}
-	if cmdBuilt.Run == "" {
-		t.Error("release.ForImage changed its argument")
-	}
-	docker := *sp.Services["a"]
-	docker.Run = "/app --flag"
-	if c := release.ForImage(sp, &docker).Service; c.Run != "/app --flag" {
-		t.Errorf("docker-built service: run %q, want the command override kept", c.Run)
 	}
 }

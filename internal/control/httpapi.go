@@ -24,6 +24,7 @@ import (
 // after POST /v1/down stopped every task.
 func (s *Server) Handler(token string, onDown func()) http.Handler {
 	mux := http.NewServeMux()
+	s.secretRoutes(mux)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Status(r.Context()))
 	})

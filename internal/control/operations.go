@@ -137,7 +137,9 @@ func (v *svc) prepareDeploy(ctx context.Context, rs api.ReleaseSpec, sc storedCo
 			if old.Print != "" && old.Print == sc.Print &&
 				old.ArtifactDigest == sc.ArtifactDigest && ri.rec.Image == rs.Image &&
 				v.state.Count == sc.Count() {
-				return nil, false, nil
+				// Same release, new commit: nothing to start, but the
+				// service is now live at this commit.
+				return nil, false, v.recommit(ctx, ri.rec.Commit, rs.Commit)
 			}
 		}
 	}
@@ -218,6 +220,34 @@ func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) st
 		v.notifyDeployment(ri, api.EventDeployStarted, msg, &d)
 	}
 	return d
+}
+
+// recommit records commit as the live commit of the running release when
+// a deploy from that commit made nothing new (same release, new commit):
+// tasks keep running, and change detection compares against commit from
+// now on. Caller holds mu.
+func (v *svc) recommit(ctx context.Context, releaseCommit, commit string) error {
+	if commit == "" || commit == releaseCommit && v.state.CommitRelease != v.state.Release ||
+		commit == v.state.Commit && v.state.CommitRelease == v.state.Release {
+		return nil
+	}
+	v.state.Commit, v.state.CommitRelease = commit, v.state.Release
+	if err := v.s.cfg.Store.PutService(ctx, v.state); err != nil {
+		return fmt.Errorf("record live commit of %s: %w", v.name, err)
+	}
+	v.s.emit(store.Event{Service: v.name, Kind: api.EventServiceRecommitted,
+		Message: fmt.Sprintf("%s: release %d unchanged at commit %s, now live at it", v.name, v.state.Release, commit),
+		Fields:  map[string]string{"release": strconv.Itoa(v.state.Release), "commit": commit}})
+	return nil
+}
+
+// liveCommit is the commit the running release was last deployed from.
+// Caller holds mu.
+func (v *svc) liveCommit(releaseCommit string) string {
+	if v.state.Commit != "" && v.state.CommitRelease == v.state.Release {
+		return v.state.Commit
+	}
+	return releaseCommit
 }
 
 func countOf(s *spec.Service) int {
@@ -437,7 +467,7 @@ func (v *svc) status(ctx context.Context) api.Service {
 		out.Desired = 0
 	}
 	if ri, err := v.release(ctx, v.state.Release); err == nil {
-		out.Commit = ri.rec.Commit
+		out.Commit = v.liveCommit(ri.rec.Commit)
 		if r := ri.cfg.Service.Route; r != nil {
 			out.Route = describeRoute(r)
 		}

@@ -62,6 +62,11 @@ type Config struct {
 
 	// Engine names the task driver ("process" or "docker"); Status reports it.
 	Engine string
+
+	// Secrets, when set, serves /v1/secrets: the store the CLI sets, lists,
+	// reads and deletes secret values in. Without it those routes answer
+	// 501 and clients use the store directly.
+	Secrets SecretStore
 }
 
 // Server is the control plane: it owns the services' desired state, runs

@@ -25,10 +25,52 @@ type LogOptions struct {
 	Tail   int
 }
 
+// Build target kinds: what an engine runs.
+const (
+	// TargetArtifact is a file built by the service's build command and run
+	// as a process (the process engine).
+	TargetArtifact = "artifact"
+	// TargetImage is an OCI image (the Docker engine, ECS).
+	TargetImage = "image"
+)
+
+// BuildTarget says what the deploy flow must build for an engine, and
+// where the engine expects it.
+type BuildTarget struct {
+	// Kind is TargetArtifact or TargetImage.
+	Kind string `json:"kind"`
+	// Registry is where the engine pulls images from (e.g. an ECR
+	// repository host). Empty means the engine runs images from the local
+	// Docker engine's store: a push is optional and nothing is pulled back.
+	Registry string `json:"registry,omitempty"`
+	// Platform is the OS/architecture the engine runs (e.g. linux/arm64);
+	// empty means the build host's.
+	Platform string `json:"platform,omitempty"`
+}
+
+// Secrets keeps the versioned values services reference under secrets:
+// and config: where the engine's tasks read them (locally the control
+// plane's store; on ECS, SSM or Secrets Manager). Names are scoped by
+// environment (prod/DB_PASSWORD). Errors match the secrets package's
+// sentinels (secrets.ErrNotFound for a missing name or version).
+type Secrets interface {
+	// SetSecret stores value as the next version of name and returns it.
+	SetSecret(ctx context.Context, name string, value []byte) (version int, err error)
+	// Secret returns a version of name (0: the latest) and the version read.
+	Secret(ctx context.Context, name string, version int) (value []byte, got int, err error)
+	// ListSecrets describes every secret's latest version, never values.
+	ListSecrets(ctx context.Context) ([]api.Secret, error)
+	// DeleteSecret removes every version of name.
+	DeleteSecret(ctx context.Context, name string) error
+}
+
 // Engine runs a project's services somewhere and reports what runs. The
 // CLI talks only to it; the local engines implement it as a client of the
 // control plane's API.
 type Engine interface {
+	// Target says what to build for this engine.
+	Target(ctx context.Context) (BuildTarget, error)
+	Secrets
 	Status(ctx context.Context) (api.Status, error)
 	Deploy(ctx context.Context, r api.DeployRequest) (api.DeployResponse, error)
 	Deployment(ctx context.Context, id string) (api.Deployment, error)

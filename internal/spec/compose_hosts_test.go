@@ -24,7 +24,7 @@ func TestRewriteHost(t *testing.T) {
 		{"db:5432", "127.0.0.1:15432"},
 		{"db", "127.0.0.1"},
 		{"postgres://db/app", "postgres://127.0.0.1:15432/app"},
-		{"http://dbx:1/", "http://dbx:1/"},     // another host
+		{"http://dbx:1/", "http://dbx:1/"},       // another host
 		{"http://my-api:1/", "http://my-api:1/"}, // another host
 		{"/srv/db/data", "/srv/db/data"},         // a path, not a host
 		{"api,db:5432", "api,127.0.0.1:15432"},   // api without a scheme is not rewritten to a URL

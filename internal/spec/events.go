@@ -25,6 +25,7 @@ var EventKinds = []string{
 	api.EventTaskLost,
 	api.EventServiceScaled,
 	api.EventServicePanic,
+	api.EventServiceRecommitted,
 }
 
 // NotifyEvents is every name notify events: accepts: the event kinds, and

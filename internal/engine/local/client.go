@@ -28,6 +28,7 @@ type Client struct {
 	where string
 	token string
 	hc    *http.Client
+	state string // see WithState
 }
 
 var _ engine.Engine = (*Client)(nil)
@@ -119,6 +120,20 @@ func (e *APIError) Error() string {
 		return e.Message + " (" + e.Hint + ")"
 	}
 	return e.Message
+}
+
+// Target implements engine.Engine: a control plane running containers
+// takes images from the local Docker engine's store; one running processes
+// takes artifacts.
+func (c *Client) Target(ctx context.Context) (engine.BuildTarget, error) {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return engine.BuildTarget{}, err
+	}
+	if st.Engine == "docker" {
+		return engine.BuildTarget{Kind: engine.TargetImage}, nil
+	}
+	return engine.BuildTarget{Kind: engine.TargetArtifact}, nil
 }
 
 // Status implements engine.Engine.
