@@ -27,6 +27,7 @@ import (
 	"github.com/berth-dev/berth/internal/driver/docker"
 	"github.com/berth-dev/berth/internal/driver/process"
 	"github.com/berth-dev/berth/internal/router"
+	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -43,6 +44,8 @@ type daemonOptions struct {
 	// discardOrphans lets a control plane whose state is missing or empty
 	// stop the project's running tasks it cannot account for.
 	discardOrphans bool
+	// router is the spec's router: section; nil takes the defaults.
+	router *spec.Router
 }
 
 // daemon is a running control plane with its router and API listeners.
@@ -140,7 +143,9 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (_ *daemon, 
 	if err := checkAccountable(ctx, st, drv, dbPath, missing, o.discardOrphans); err != nil {
 		return nil, err
 	}
-	rt := router.New(router.Config{Logger: log.With("component", "router")})
+	rcfg := routerConfig(o.router)
+	rcfg.Logger = log.With("component", "router")
+	rt := router.New(rcfg)
 	closers = append(closers, rt)
 	d := &daemon{g: g, log: log, store: st, router: rt, routeLn: routeLn, done: make(chan struct{}), errc: make(chan error, 4)}
 	d.server = control.New(control.Config{
