@@ -395,6 +395,9 @@ func (d *Driver) track(h driver.Handle) (*task, error) {
 	// pidfd refers to the handle's process (its pid cannot have been reused
 	// in between, since that process still holds it).
 	fd, err := openPidfd(h.PID)
+	if errors.Is(err, errNoPidfd) {
+		fd, err = -1, nil // polled instead (exitwait_other.go)
+	}
 	if errors.Is(err, unix.ESRCH) {
 		return nil, fmt.Errorf("pid %d: %w", h.PID, driver.ErrNotFound)
 	}

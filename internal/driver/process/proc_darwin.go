@@ -36,17 +36,5 @@ func readStat(pid int) (procStat, error) {
 // read 0.
 func readUptime() (float64, error) { return 0, errors.ErrUnsupported }
 
-// openPidfd: macOS has no pidfd, so adopting a task after a restart is
-// not supported there (the task is replaced instead).
-func openPidfd(int) (int, error) { return -1, errors.ErrUnsupported }
-
-// waitPidfd is never called with a pidfd on macOS (openPidfd fails).
-func waitPidfd(int) error { return errors.ErrUnsupported }
-
 // setStdout makes fd the process's standard output.
 func setStdout(fd int) error { return unix.Dup2(fd, 1) }
-
-// waitExitedNoReap returns at once: macOS has no waitid with WNOWAIT, so
-// the child is reaped by cmd.Wait right after (a pid reused in between is
-// the price on macOS).
-func waitExitedNoReap(int) error { return nil }

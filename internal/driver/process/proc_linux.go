@@ -45,15 +45,3 @@ func readUptime() (float64, error) {
 
 // setStdout makes fd the process's standard output.
 func setStdout(fd int) error { return unix.Dup3(fd, 1, 0) }
-
-// waitExitedNoReap blocks until the child pid has exited, without reaping
-// it (WNOWAIT), so its pid stays ours until the caller reaps it.
-func waitExitedNoReap(pid int) error {
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
-}
