@@ -27,8 +27,10 @@ fuzz:
 demo: build
 	$(BIN) up -f examples/shop/berth.yaml --listen 127.0.0.1:8080
 
-# lint: go vet plus staticcheck (fetched through the Go module proxy).
+# lint: gofmt, go vet and staticcheck (fetched through the Go module proxy).
 lint:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 

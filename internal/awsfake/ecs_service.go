@@ -183,7 +183,6 @@ type task struct {
 	containerReason                string
 	ip                             string
 	failure                        *TaskFailure
-	counted                        bool     // already counted as healthy for the breaker reset
 	tgs                            []string // target groups the task is registered in, with ports
 	ports                          []int
 }

@@ -68,7 +68,7 @@ type ecsTag struct {
 func fromECSTags(in []ecsTag) []tag {
 	out := make([]tag, 0, len(in))
 	for _, t := range in {
-		out = append(out, tag{t.Key, t.Value})
+		out = append(out, tag(t))
 	}
 	return out
 }
@@ -76,7 +76,7 @@ func fromECSTags(in []ecsTag) []tag {
 func toECSTags(in []tag) []ecsTag {
 	out := make([]ecsTag, 0, len(in))
 	for _, t := range in {
-		out = append(out, ecsTag{t.Key, t.Value})
+		out = append(out, ecsTag(t))
 	}
 	return out
 }

@@ -58,30 +58,6 @@ func (s *Server) appendLogs(group, stream string, lines []string) {
 	}
 }
 
-// taskLogStream is the awslogs stream of a task's container, or "" when
-// the container does not log with awslogs.
-func taskLogStream(td *taskDef, container, taskID string) (group, stream string) {
-	defs, _ := td.raw["containerDefinitions"].([]any)
-	for _, d := range defs {
-		cd, _ := d.(map[string]any)
-		if cd["name"] != container {
-			continue
-		}
-		lc, _ := cd["logConfiguration"].(map[string]any)
-		if lc["logDriver"] != "awslogs" {
-			return "", ""
-		}
-		opts, _ := lc["options"].(map[string]any)
-		group, _ = opts["awslogs-group"].(string)
-		prefix, _ := opts["awslogs-stream-prefix"].(string)
-		if group == "" || prefix == "" {
-			return "", ""
-		}
-		return group, prefix + "/" + container + "/" + taskID
-	}
-	return "", ""
-}
-
 func (s *Server) logGroupByName(name string) (*logGroup, error) {
 	if strings.HasPrefix(name, "arn:") {
 		_, name, _ = strings.Cut(name, ":log-group:")

@@ -102,15 +102,6 @@ func (e *epoch) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ts returns a pointer to t as an epoch, for omitempty fields.
-func ts(t time.Time) *epoch {
-	if t.IsZero() {
-		return nil
-	}
-	e := epoch(t)
-	return &e
-}
-
 // page slices items for MaxResults/NextToken pagination: the token is the
 // index of the next item.
 func page[T any](items []T, max int, token string) ([]T, string, error) {

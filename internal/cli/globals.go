@@ -20,9 +20,14 @@ import (
 // globals holds the flags every command shares and the ways to reach the
 // spec, the state directory and the control plane.
 type globals struct {
-	file   string
-	state  string
-	env    string
+	file  string
+	state string
+	env   string
+	// dryRun makes mutating commands print the changes they would make
+	// (ecs environments).
+	dryRun bool
+	// ecs is the ECS engine once built (one per command).
+	ecs    engine.Engine
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -73,6 +78,12 @@ func (g *globals) socketPath() string { return filepath.Join(g.stateDir(), "bert
 // engine returns the client of the running control plane: BERTH_API (with
 // BERTH_TOKEN) when set, else the unix socket in the state directory.
 func (g *globals) engine() engine.Engine {
+	if e, ok := g.ecsEngine(); ok {
+		return e
+	}
+	if g.dryRun {
+		return failingEngine{usageErr("--dry-run works with an ecs environment (--env NAME whose engine is ecs); locally, berth plan shows what a deploy would do")}
+	}
 	if api := os.Getenv("BERTH_API"); api != "" {
 		return local.New(api, os.Getenv("BERTH_TOKEN"))
 	}

@@ -80,6 +80,7 @@ automatic rollback, and one-command rollback of one service or a whole release s
 	root.PersistentFlags().StringVarP(&g.file, "file", "f", envOr("BERTH_FILE", "berth.yaml"), "path of the spec (env BERTH_FILE)")
 	root.PersistentFlags().StringVar(&g.state, "state", os.Getenv("BERTH_STATE"), "state directory (env BERTH_STATE; default .berth beside the spec)")
 	root.PersistentFlags().StringVar(&g.env, "env", os.Getenv("BERTH_ENV"), "environment of the spec to use (env BERTH_ENV)")
+	root.PersistentFlags().BoolVar(&g.dryRun, "dry-run", false, "print the AWS changes a mutating command would make, and make none (ecs environments)")
 	root.AddCommand(
 		newUpCommand(g),
 		newServeCommand(g),

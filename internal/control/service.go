@@ -35,17 +35,17 @@ type svc struct {
 	name string
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	closed    bool
-	state     store.ServiceState
-	releases  map[int]*relInfo
-	tasks     map[string]*task
-	dep       *store.Deployment
-	failures  []deploy.Failure
-	crash     deploy.Crashes
-	timerAt   time.Time
-	cancelT   func()
-	routed    string // key of the last published route set
+	mu       sync.Mutex
+	closed   bool
+	state    store.ServiceState
+	releases map[int]*relInfo
+	tasks    map[string]*task
+	dep      *store.Deployment
+	failures []deploy.Failure
+	crash    deploy.Crashes
+	timerAt  time.Time
+	cancelT  func()
+	routed   string // key of the last published route set
 
 	// Progressive deployments: one-shot requests from promote/abort, and
 	// results of pre-traffic checks.

@@ -33,11 +33,13 @@ var (
 
 // Allowed values of enumerated keys.
 var (
-	engines    = []string{"auto", "process", "docker"}
-	strategies = []string{"rolling", "bluegreen", "canary"}
-	formats    = []string{"json", "slack"}
-	upstreams  = []string{"berth", "std"}
-	slashModes = []string{"decode", "keep", "reject"}
+	engines = []string{"auto", "process", "docker"}
+	// environmentEngines adds ecs: an environment may run on AWS.
+	environmentEngines = []string{"auto", "process", "docker", "ecs"}
+	strategies         = []string{"rolling", "bluegreen", "canary"}
+	formats            = []string{"json", "slack"}
+	upstreams          = []string{"berth", "std"}
+	slashModes         = []string{"decode", "keep", "reject"}
 )
 
 // metas is keyed by "<Go type name>.<yaml key>".
@@ -54,10 +56,21 @@ var metas = map[string]meta{
 	"Spec.notify":        {desc: "Webhooks told about deployment events."},
 	"Spec.max_count":     {desc: "The most tasks any service may run (count, berth scale, autoscaling max) unless it sets its own max_count. Default 100.", min: ptr(1), max: ptr(maxMaxCount)},
 
-	"Environment.engine":   {desc: "Engine in this environment: process, docker or auto.", enum: engines},
+	"Environment.engine":   {desc: "Engine in this environment: process, docker, auto or ecs (AWS ECS Fargate, configured by aws:).", enum: environmentEngines},
 	"Environment.registry": {desc: "Registry in this environment."},
 	"Environment.listen":   {desc: "Router listen address in this environment."},
 	"Environment.env":      {desc: "Environment variables added to every service (they win over the service's own).", keys: envName},
+	"Environment.aws":      {desc: "Where an ecs environment runs: region, cluster, subnets, security groups, ALB listener and IAM roles (see docs/ecs.md)."},
+
+	"AWS.region":           {desc: "AWS region (default: the standard AWS configuration, e.g. AWS_REGION)."},
+	"AWS.cluster":          {desc: "ECS cluster the services run in; created if absent."},
+	"AWS.subnets":          {desc: "Subnet ids the tasks get their network interface in."},
+	"AWS.security_groups":  {desc: "Security group ids of the tasks."},
+	"AWS.listener":         {desc: "ARN of the existing ALB listener berth adds its routing rules to."},
+	"AWS.execution_role":   {desc: "ARN of the task execution role (pulls images, reads secrets, writes logs)."},
+	"AWS.task_role":        {desc: "ARN of the role the services' code runs as. Optional."},
+	"AWS.assign_public_ip": {desc: "Give tasks a public IP (subnets without a NAT). Default false."},
+	"AWS.log_retention":    {desc: "Days CloudWatch keeps the services' logs. Default 30.", min: ptr(1)},
 
 	"Defaults.health":  {desc: "Health check defaults, merged key by key."},
 	"Defaults.deploy":  {desc: "Deployment defaults, merged key by key."},
@@ -66,6 +79,8 @@ var metas = map[string]meta{
 	"Defaults.secrets": {desc: "Secrets every service gets (merged by name).", keys: envName},
 	"Defaults.heal":    {desc: "Self-healing budget defaults, merged key by key."},
 	"Defaults.config":  {desc: "Config values every service gets (merged by name).", keys: envName},
+	"Defaults.cpu":     {desc: "Default Fargate CPU units of a task (256 = 0.25 vCPU).", min: ptr(0)},
+	"Defaults.memory":  {desc: "Default Fargate memory of a task, in MiB.", min: ptr(0)},
 
 	"Service.run":        {desc: "Command that starts the service (process engine), run by /bin/sh -c in the spec's directory; it must listen on $PORT."},
 	"Service.build":      {desc: "A shell command producing $BERTH_ARTIFACT, or a docker build mapping {context, dockerfile, target, args}."},
@@ -81,6 +96,8 @@ var metas = map[string]meta{
 	"Service.count":      {desc: "Number of tasks. Default 1.", min: ptr(0)},
 	"Service.depends_on": {desc: "Services deployed before this one."},
 	"Service.deploy":     {desc: "How a new release replaces the running one."},
+	"Service.cpu":        {desc: "ECS Fargate CPU units of a task: 256, 512, 1024, 2048, 4096, 8192 or 16384. Needed in ecs environments.", min: ptr(0)},
+	"Service.memory":     {desc: "ECS Fargate memory of a task in MiB, a combination valid with cpu (e.g. 512 with 256). Needed in ecs environments.", min: ptr(0)},
 	"Service.volumes":    {desc: "Docker engine: mounts, name:/path (a named volume kept across deploys) or ./dir:/path (a bind mount), optionally :ro."},
 	"Service.ports":      {desc: "Docker engine: ports published on loopback, CONTAINER or HOST:CONTAINER (e.g. 5432 or 15432:5432)."},
 	"Service.scale":      {desc: "Autoscaling: {min, max, target: {cpu: 60%} | {memory: 70%} | {rps_per_task: 200} | {p99: 300ms}, up_cooldown, down_cooldown}."},

@@ -250,7 +250,7 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 	for name := range names {
 		svc := &Service{Name: name, Health: builtinHealth(), Deploy: builtinDeploy(), Count: ptr(1), Heal: builtinHeal()}
 		v := reflect.ValueOf(svc).Elem()
-		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config", "heal"} {
+		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config", "heal", "cpu", "memory"} {
 			if n := defaults[key]; n != nil {
 				quiet.decode(n, v.FieldByIndex(serviceField(key)), "")
 			}

@@ -34,6 +34,10 @@ type Spec struct {
 	// Order is the service names in dependency order (depends_on first).
 	Order []string `yaml:"-" json:"order"`
 
+	// Env is the environment ForEnvironment applied ("" for none), and AWS
+	// that environment's aws: block (engine ecs).
+	Env string `yaml:"-" json:"env,omitempty"`
+	AWS *AWS   `yaml:"-" json:"aws,omitempty"`
 	// Warnings are things in the spec that are valid but probably not what
 	// was meant (a key that has no effect where it is written), located
 	// like problems. Commands print them; they never stop one.
@@ -48,6 +52,8 @@ type Environment struct {
 	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
 	// Env is merged into every service's env (these values win).
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	// AWS is where an environment with engine ecs runs.
+	AWS *AWS `yaml:"aws,omitempty" json:"aws,omitempty"`
 }
 
 // Defaults apply to every service that does not set the key itself.
@@ -58,6 +64,8 @@ type Defaults struct {
 	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	Secrets map[string]string `yaml:"secrets,omitempty" json:"secrets,omitempty"`
 	Config  map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
+	CPU     int               `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	Memory  int               `yaml:"memory,omitempty" json:"memory,omitempty"`
 	Heal    *Heal             `yaml:"heal,omitempty" json:"heal,omitempty"`
 }
 
@@ -88,6 +96,10 @@ type Service struct {
 	Count     *int              `yaml:"count,omitempty" json:"count,omitempty"`
 	DependsOn []string          `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
 	Deploy    *Deploy           `yaml:"deploy,omitempty" json:"deploy,omitempty"`
+	// CPU (units, 1024 = one vCPU) and Memory (MiB) size a task on ECS
+	// Fargate; an ECS environment needs both, as a Fargate combination.
+	CPU    int `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	Memory int `yaml:"memory,omitempty" json:"memory,omitempty"`
 	// Volumes are mounted into the service's containers (docker engine).
 	Volumes []Volume `yaml:"volumes,omitempty" json:"volumes,omitempty"`
 	// Ports are published on loopback (docker engine), for backing

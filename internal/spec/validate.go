@@ -61,6 +61,7 @@ func (l *loader) validate(s *Spec) {
 	}
 	l.checkRoutes(s, names)
 	l.checkPorts(s, names)
+	l.checkECS(s, names)
 	s.Order = l.order(s, names)
 }
 
