@@ -243,14 +243,19 @@ func (d *daemon) stop(ctx context.Context) error {
 // or auto (docker when an engine answers within engineProbeTimeout, else
 // process).
 func (g *globals) newDriver(ctx context.Context, o daemonOptions, log *slog.Logger) (driver.Driver, error) {
+	logMax, logFiles, err := taskLogLimits()
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
 	newProcess := func() driver.Driver {
-		return process.New(process.Config{LogDir: filepath.Join(g.stateDir(), "logs"), Logger: log.With("component", "driver")})
+		return process.New(process.Config{LogDir: filepath.Join(g.stateDir(), "logs"), Logger: log.With("component", "driver"),
+			LogWriter: taskLogWriter(), LogMaxBytes: logMax, LogFiles: logFiles})
 	}
 	switch strings.ToLower(o.engine) {
 	case "", "process":
 		return newProcess(), nil
 	case "docker":
-		d, err := docker.New(ctx, docker.Config{Project: o.project, Logger: log.With("component", "driver")})
+		d, err := docker.New(ctx, docker.Config{Project: o.project, Logger: log.With("component", "driver"), LogMaxBytes: logMax, LogFiles: logFiles})
 		if err != nil {
 			return nil, usageErr("engine docker: %v\n  start the Docker engine, set DOCKER_HOST, or run with --engine process", err)
 		}
@@ -258,7 +263,7 @@ func (g *globals) newDriver(ctx context.Context, o daemonOptions, log *slog.Logg
 	case "auto":
 		pctx, cancel := context.WithTimeout(ctx, engineProbeTimeout)
 		defer cancel()
-		d, err := docker.New(pctx, docker.Config{Project: o.project, Logger: log.With("component", "driver")})
+		d, err := docker.New(pctx, docker.Config{Project: o.project, Logger: log.With("component", "driver"), LogMaxBytes: logMax, LogFiles: logFiles})
 		if err != nil {
 			log.Info("engine auto: no Docker engine answered, running tasks as processes", "error", err)
 			return newProcess(), nil
