@@ -81,6 +81,7 @@ automatic rollback, and one-command rollback of one service or a whole release s
 	root.AddCommand(
 		newUpCommand(g),
 		newServeCommand(g),
+		newRouterCommand(g),
 		newDeployCommand(g),
 		newStatusCommand(g),
 		newHistoryCommand(g),

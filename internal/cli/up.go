@@ -26,9 +26,11 @@ func newUpCommand(g *globals) *cobra.Command {
 		Use:   "up",
 		Short: "Run the control plane and router in the foreground and deploy every service",
 		Long: `up starts berth's control plane and router in the foreground, builds every
-service of the spec and rolls it out. Ctrl-C (or SIGTERM) stops every task
-gracefully and leaves no process behind. Run it again after a crash: running
-tasks are adopted, not restarted.`,
+service of the spec and rolls it out. The router runs as a process of its own
+(as under berth serve). Ctrl-C (or SIGTERM) stops every task and the router
+gracefully and leaves no process behind: unlike berth serve, whose restart
+leaves both running. Run it again after a crash: running tasks and the
+router are adopted, not restarted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return c.run(cmd.Context()) },
 	}
@@ -57,26 +59,26 @@ func (c *upCommand) run(parent context.Context) error {
 		return err
 	}
 	out := c.g.stdout
-	fmt.Fprintf(out, "berth: project %s, router on %s, state in %s\n", sp.Project, d.routerURL(), c.g.stateDir())
+	fmt.Fprintf(out, "berth: project %s, router on %s, state in %s\n", sp.Project, d.RouterURL(), c.g.stateDir())
 	e := local.New("unix://"+c.g.socketPath(), "")
 	deployErr := c.g.deploy(ctx, e, sp, deployOptions{allowDirty: true, out: out})
 	if deployErr != nil && ctx.Err() == nil {
 		fmt.Fprintln(c.g.stderr, "error:", deployErr)
 	}
 	if ctx.Err() == nil {
-		printURLs(out, sp, d.routerURL())
+		printURLs(out, sp, d.RouterURL())
 		fmt.Fprintln(out, "press Ctrl-C to stop every service")
 		select {
 		case <-ctx.Done():
-		case <-d.done:
-		case err := <-d.errc:
+		case <-d.Done():
+		case err := <-d.Err():
 			fmt.Fprintln(c.g.stderr, "error:", err)
 		}
 	}
 	fmt.Fprintln(out, "stopping every task…")
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := d.stop(sctx); err != nil {
+	if err := d.Stop(sctx); err != nil {
 		return fmt.Errorf("stop: %w", err)
 	}
 	fmt.Fprintln(out, "stopped")

@@ -1,0 +1,318 @@
+// Package daemon is the composition root of berth's control plane, as
+// `berth serve` and `berth up` run it: it opens the state directory, picks
+// the task driver, starts or adopts the router process (the data plane,
+// see internal/routerproc), recovers the control plane and serves its API.
+//
+// The control plane and the data plane are separate processes: the
+// router keeps serving its last routing table while the control plane is
+// down, and a restarted control plane re-adopts it and the tasks. Detach
+// ends the control plane alone (a restart of `berth serve`); Stop ends
+// everything (`berth down`, Ctrl-C of `berth up`).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/berth-dev/berth/internal/control"
+	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/driver/docker"
+	"github.com/berth-dev/berth/internal/driver/process"
+	"github.com/berth-dev/berth/internal/routerproc"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// Options configure a control plane.
+type Options struct {
+	// Project names the project (docker labels, status).
+	Project string
+	// State is the state directory (store, logs, sockets).
+	State string
+	// Socket is the API's unix socket.
+	Socket string
+	// Listen is the router's client-facing address.
+	Listen string
+	// APIListen, with Token, also serves the API over TCP.
+	APIListen string
+	Token     string
+	// Engine is process, docker or auto.
+	Engine string
+	// LogLevel is info or debug.
+	LogLevel string
+	// Configure, when set, completes the control plane's configuration
+	// once the store is open (secret resolution hooks).
+	Configure func(st *store.Store, cfg *control.Config)
+	// RouterExe is the berth binary run as `berth router`; default the
+	// running executable.
+	RouterExe string
+}
+
+// UsageError is an error the user fixes by starting berth differently
+// (an address in use, a control plane already running).
+type UsageError struct{ msg string }
+
+func (e *UsageError) Error() string { return e.msg }
+
+func usageErr(format string, a ...any) error { return &UsageError{msg: fmt.Sprintf(format, a...)} }
+
+// Daemon is a running control plane, attached to its router process.
+type Daemon struct {
+	o       Options
+	log     *slog.Logger
+	server  *control.Server
+	router  *routerproc.Client
+	listen  string // the router's address
+	apiSrvs []*http.Server
+	done    chan struct{} // closed when POST /v1/down asks the daemon to exit
+	errc    chan error
+	// closers are closed last, in reverse order (log, store, driver).
+	closers []io.Closer
+	stopped sync.Once
+}
+
+// RouterURL is the router's base URL.
+func (d *Daemon) RouterURL() string { return "http://" + d.listen }
+
+// Done is closed when a client asked the control plane to stop (berth
+// down): every task has been stopped; call Stop.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// Err delivers a failure of a listener the daemon serves.
+func (d *Daemon) Err() <-chan error { return d.errc }
+
+// Start opens the state, starts or adopts the router process, adopts what
+// runs and starts the API. It fails without side effects (but a router
+// process it started, which it stops) when another control plane owns the
+// state directory or an address is taken.
+func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
+	if o.APIListen != "" && o.Token == "" {
+		return nil, usageErr("--api-listen needs --token (or BERTH_TOKEN): the TCP API must not be open to anyone")
+	}
+	state := o.State
+	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	sock := o.Socket
+	if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+		c.Close()
+		return nil, usageErr("a berth control plane is already running for %s (socket %s): use `berth deploy`, or `berth down` to stop it", state, sock)
+	}
+	_ = os.Remove(sock)
+
+	// Everything opened from here on is closed again if a later step fails.
+	var closers []io.Closer
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i].Close()
+			}
+		}
+	}()
+	logFile, err := os.OpenFile(filepath.Join(state, "berth.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open control-plane log: %w", err)
+	}
+	closers = append(closers, logFile)
+	level := slog.LevelInfo
+	if o.LogLevel == "debug" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: level}))
+
+	var tcpLn net.Listener
+	if o.APIListen != "" {
+		if tcpLn, err = net.Listen("tcp", o.APIListen); err != nil {
+			return nil, usageErr("API cannot listen on %s: %v (pass --api-listen HOST:PORT)", o.APIListen, err)
+		}
+		closers = append(closers, tcpLn)
+	}
+	st, err := store.Open(ctx, filepath.Join(state, "state.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	closers = append(closers, st)
+	drv, err := newDriver(ctx, o, log)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := drv.(io.Closer); ok {
+		closers = append(closers, c)
+	}
+	rp, err := attachRouter(ctx, o, log.With("component", "routerproc"))
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, rp.client)
+	if rp.started {
+		// A router this start spawned goes again if the start fails.
+		closers = append(closers, closerFunc(func() error { return rp.stop(context.Background()) }))
+	}
+	d := &Daemon{o: o, log: log, router: rp.client, listen: rp.listen, done: make(chan struct{}), errc: make(chan error, 4)}
+	cfg := control.Config{
+		Project:   o.Project,
+		Engine:    drv.Name(),
+		Store:     st,
+		Driver:    drv,
+		Router:    rp.client,
+		Logger:    log.With("component", "control"),
+		RouterURL: d.RouterURL(),
+		LogDir:    filepath.Join(state, "logs"),
+	}
+	if o.Configure != nil {
+		o.Configure(st, &cfg)
+	}
+	d.server = control.New(cfg)
+	if err := d.server.Start(ctx); err != nil {
+		return nil, fmt.Errorf("recover control plane state: %w", err)
+	}
+	sweepOrphans(ctx, drv, d.server, log)
+	unixLn, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", sock, err)
+	}
+	_ = os.Chmod(sock, 0o600)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gather := prometheus.Gatherers{reg, rp.client}
+	var downOnce sync.Once
+	onDown := func() { downOnce.Do(func() { close(d.done) }) }
+	api := func(token string) http.Handler {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+		mux.Handle("/", d.server.Handler(token, onDown))
+		return mux
+	}
+	d.serveAPI(unixLn, api(""))
+	if tcpLn != nil {
+		d.serveAPI(tcpLn, api(o.Token))
+	}
+	d.closers = closers
+	log.Info("control plane started", "state", state, "router", d.RouterURL(), "router_adopted", !rp.started, "socket", sock)
+	return d, nil
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+func (d *Daemon) serveAPI(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	d.apiSrvs = append(d.apiSrvs, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.errc <- fmt.Errorf("API: %w", err)
+		}
+	}()
+}
+
+// Detach ends the control plane alone, as a restart of `berth serve`
+// wants: tasks keep running and the router process keeps serving its last
+// table; the next Start adopts both.
+func (d *Daemon) Detach(ctx context.Context) error {
+	d.server.Detach()
+	return d.close(ctx)
+}
+
+// Stop stops every task gracefully, then the router process, the API,
+// the driver and the store.
+func (d *Daemon) Stop(ctx context.Context) error {
+	err := d.server.Shutdown(ctx)
+	if rerr := stopRouter(ctx, d.router, d.log); rerr != nil && err == nil {
+		err = rerr
+	}
+	if cerr := d.close(ctx); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// close shuts the API down and closes what Start opened.
+func (d *Daemon) close(ctx context.Context) error {
+	var err error
+	d.stopped.Do(func() {
+		for _, s := range d.apiSrvs {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_ = s.Shutdown(sctx)
+			cancel()
+		}
+		_ = os.Remove(d.o.Socket)
+		for i := len(d.closers) - 1; i >= 0; i-- {
+			if cerr := d.closers[i].Close(); cerr != nil && err == nil && !errors.Is(cerr, net.ErrClosed) {
+				err = cerr
+			}
+		}
+	})
+	return err
+}
+
+// newDriver picks the task driver for the engine option: process, docker,
+// or auto (docker when an engine answers within engineProbeTimeout, else
+// process).
+func newDriver(ctx context.Context, o Options, log *slog.Logger) (driver.Driver, error) {
+	newProcess := func() driver.Driver {
+		return process.New(process.Config{LogDir: filepath.Join(o.State, "logs"), Logger: log.With("component", "driver")})
+	}
+	switch strings.ToLower(o.Engine) {
+	case "", "process":
+		return newProcess(), nil
+	case "docker":
+		d, err := docker.New(ctx, docker.Config{Project: o.Project, Logger: log.With("component", "driver")})
+		if err != nil {
+			return nil, usageErr("engine docker: %v\n  start the Docker engine, set DOCKER_HOST, or run with --engine process", err)
+		}
+		return d, nil
+	case "auto":
+		pctx, cancel := context.WithTimeout(ctx, engineProbeTimeout)
+		defer cancel()
+		d, err := docker.New(pctx, docker.Config{Project: o.Project, Logger: log.With("component", "driver")})
+		if err != nil {
+			log.Info("engine auto: no Docker engine answered, running tasks as processes", "error", err)
+			return newProcess(), nil
+		}
+		log.Info("engine auto: Docker engine answered, running tasks as containers")
+		return d, nil
+	default:
+		return nil, usageErr("unknown engine %q: use process, docker or auto", o.Engine)
+	}
+}
+
+// engineProbeTimeout bounds how long engine auto waits for a Docker engine.
+const engineProbeTimeout = time.Second
+
+// sweeper is a driver that can remove the tasks a crash left behind.
+type sweeper interface {
+	Sweep(ctx context.Context, keep func(taskID string) bool) ([]string, error)
+}
+
+// sweepOrphans removes the driver's tasks of the project that the
+// recovered control plane does not know (their release or task record is
+// gone). Failures are logged: an orphan left running costs resources, not
+// correctness.
+func sweepOrphans(ctx context.Context, drv driver.Driver, srv *control.Server, log *slog.Logger) {
+	sw, ok := drv.(sweeper)
+	if !ok {
+		return
+	}
+	removed, err := sw.Sweep(ctx, srv.KnownTask)
+	if len(removed) > 0 {
+		log.Info("removed orphan tasks", "tasks", removed)
+	}
+	if err != nil {
+		log.Warn("sweep orphan tasks", "error", err)
+	}
+}
