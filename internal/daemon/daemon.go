@@ -157,10 +157,12 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	closers = append(closers, rp.client)
-	if rp.started {
-		// A router this start spawned goes again if the start fails.
-		closers = append(closers, closerFunc(func() error { return rp.stop(context.Background()) }))
-	}
+	defer func() {
+		if err != nil && rp.started {
+			// A router this start spawned goes again if the start fails.
+			_ = rp.stop(context.Background())
+		}
+	}()
 	d := &Daemon{o: o, log: log, router: rp.client, listen: rp.listen, done: make(chan struct{}), errc: make(chan error, 4)}
 	cfg := control.Config{
 		Project:   o.Project,
@@ -205,10 +207,6 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	log.Info("control plane started", "state", state, "router", d.RouterURL(), "router_adopted", !rp.started, "socket", sock)
 	return d, nil
 }
-
-type closerFunc func() error
-
-func (f closerFunc) Close() error { return f() }
 
 func (d *Daemon) serveAPI(ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}

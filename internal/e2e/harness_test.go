@@ -66,6 +66,7 @@ type project struct {
 	marker    string       // E2E_MARKER value for the written specs' tasks
 	tasks     string       // environment entry ("NAME=value") that marks the project's task processes
 	serveArgs []string     // extra arguments of `berth serve`, such as --engine docker
+	bin       string       // the berth binary to run; berthBin when empty
 	client    *http.Client // the control plane's API on its unix socket
 
 	serve      *exec.Cmd
@@ -232,7 +233,11 @@ func cleanEnv() []string {
 // command prepares a berth command on the project's spec and state, run in
 // its directory with cleanEnv.
 func (p *project) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, berthBin, append([]string{"-f", filepath.Join(p.dir, "berth.yaml"), "--state", p.state}, args...)...)
+	bin := p.bin
+	if bin == "" {
+		bin = berthBin
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-f", filepath.Join(p.dir, "berth.yaml"), "--state", p.state}, args...)...)
 	cmd.Dir = p.dir
 	cmd.Env = cleanEnv()
 	return cmd
@@ -338,14 +343,18 @@ func (p *project) kill9() {
 	p.serve = nil
 }
 
-// cleanup stops serve and, whatever the test did, kills the project's tasks.
+// cleanup stops serve and, whatever the test did, kills the project's
+// router process and tasks (a stopped serve leaves both running).
 func (p *project) cleanup() {
 	p.stopServe()
-	for _, pid := range p.taskPIDs() {
+	for _, pid := range append(p.routerPIDs(), p.taskPIDs()...) {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+// routerPIDs lists the project's live router processes.
+func (p *project) routerPIDs() []int { return pidsWithEnv("BERTH_ROUTER_STATE=" + p.state) }
 
 // api calls the control plane's HTTP API and records the answer's body.
 func (p *project) api(method, path, body string) (string, error) {

@@ -142,7 +142,9 @@ func TestCrashDuringDeploymentAdoptsTasks(t *testing.T) {
 		return false
 	})
 	p.kill9()
-	<-done // the CLI loses its control plane; its exit code is not the point
+	// The CLI loses its control plane and reconnects to the next one
+	// (TestDeployFollowsThroughControlPlaneRestart checks its outcome).
+	defer func() { <-done }()
 
 	survivors := p.taskPIDs()
 	if len(survivors) < 2 {
@@ -200,4 +202,5 @@ func TestUpSIGTERMLeavesNoTask(t *testing.T) {
 	if pids := p.taskPIDs(); len(pids) != 0 {
 		t.Fatalf("task processes left after SIGTERM: %v", pids)
 	}
+	p.waitFor("the router process to stop", 30*time.Second, func() bool { return len(p.routerPIDs()) == 0 })
 }
