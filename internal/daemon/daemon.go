@@ -82,6 +82,10 @@ type Daemon struct {
 	// closers are closed last, in reverse order (log, store, driver).
 	closers []io.Closer
 	stopped sync.Once
+	// endSupervision stops restarting the router process; supervised is
+	// closed once it has.
+	endSupervision func()
+	supervised     chan struct{}
 }
 
 // RouterURL is the router's base URL.
@@ -204,6 +208,12 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 		d.serveAPI(tcpLn, api(o.Token))
 	}
 	d.closers = closers
+	sctx, cancel := context.WithCancel(context.Background())
+	d.endSupervision, d.supervised = cancel, make(chan struct{})
+	go func() {
+		defer close(d.supervised)
+		rp.supervise(sctx, o)
+	}()
 	log.Info("control plane started", "state", state, "router", d.RouterURL(), "router_adopted", !rp.started, "socket", sock)
 	return d, nil
 }
@@ -222,6 +232,8 @@ func (d *Daemon) serveAPI(ln net.Listener, h http.Handler) {
 // wants: tasks keep running and the router process keeps serving its last
 // table; the next Start adopts both.
 func (d *Daemon) Detach(ctx context.Context) error {
+	d.endSupervision()
+	<-d.supervised
 	d.server.Detach()
 	return d.close(ctx)
 }
@@ -230,6 +242,8 @@ func (d *Daemon) Detach(ctx context.Context) error {
 // the driver and the store.
 func (d *Daemon) Stop(ctx context.Context) error {
 	err := d.server.Shutdown(ctx)
+	d.endSupervision()
+	<-d.supervised
 	if rerr := stopRouter(ctx, d.router, d.log); rerr != nil && err == nil {
 		err = rerr
 	}

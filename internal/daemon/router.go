@@ -28,6 +28,7 @@ type attached struct {
 	listen  string
 	pid     int
 	started bool // spawned by this Start (not adopted)
+	exe     string
 	log     *slog.Logger
 }
 
@@ -64,42 +65,92 @@ func attachRouter(ctx context.Context, o Options, log *slog.Logger) (*attached, 
 			return nil, err
 		}
 		log.Info("adopted running router process", "pid", info.PID, "listen", info.Listen, "table", info.Version)
-		return &attached{client: c, listen: info.Listen, pid: info.PID, log: log}, nil
+		return &attached{client: c, listen: info.Listen, pid: info.PID, exe: exe, log: log}, nil
 	}
 	// No router answers: start one.
-	_ = os.Remove(sock)
-	ln, err := net.Listen("tcp", o.Listen)
+	listen, pid, err := spawnRouter(o, exe, o.Listen, log)
 	if err != nil {
 		c.Close()
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, usageErr("router address %s is already in use: stop what listens there or pass --listen 127.0.0.1:PORT", o.Listen)
-		}
-		return nil, usageErr("router cannot listen on %s: %v (pass --listen HOST:PORT)", o.Listen, err)
+		return nil, err
 	}
-	listen := ln.Addr().String()
+	return &attached{client: c, listen: listen, pid: pid, started: true, exe: exe, log: log}, nil
+}
+
+// spawnRouter binds addr and the control socket and starts a router
+// process on them.
+func spawnRouter(o Options, exe, addr string, log *slog.Logger) (listen string, pid int, err error) {
+	sock := routerproc.SocketPath(o.State)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return "", 0, usageErr("router address %s is already in use: stop what listens there or pass --listen 127.0.0.1:PORT", addr)
+		}
+		return "", 0, usageErr("router cannot listen on %s: %v (pass --listen HOST:PORT)", addr, err)
+	}
+	listen = ln.Addr().String()
+	// The address was free, so no router runs: a socket file left is stale.
+	_ = os.Remove(sock)
 	ctl, err := net.Listen("unix", sock)
 	if err != nil {
 		ln.Close()
-		c.Close()
-		return nil, fmt.Errorf("listen on router control socket %s: %w", sock, err)
+		return "", 0, fmt.Errorf("listen on router control socket %s: %w", sock, err)
 	}
 	_ = os.Chmod(sock, 0o600)
 	lnFile, ctlFile, err := routerproc.Files(ln.(*net.TCPListener), ctl.(*net.UnixListener))
 	if err != nil {
 		_ = os.Remove(sock)
-		c.Close()
-		return nil, err
+		return "", 0, err
 	}
 	defer lnFile.Close()
 	defer ctlFile.Close()
-	pid, _, err := routerproc.Spawn(exe, o.State, lnFile, ctlFile, filepath.Join(o.State, routerproc.LogName))
+	pid, _, err = routerproc.Spawn(exe, o.State, lnFile, ctlFile, filepath.Join(o.State, routerproc.LogName))
 	if err != nil {
 		_ = os.Remove(sock)
-		c.Close()
-		return nil, err
+		return "", 0, err
 	}
 	log.Info("started router process", "pid", pid, "listen", listen)
-	return &attached{client: c, listen: listen, pid: pid, started: true, log: log}, nil
+	return listen, pid, nil
+}
+
+// superviseEvery is how often the control plane checks that its router
+// process answers; after superviseMisses missed checks in a row it starts
+// a new one on the same address and gives it the current table.
+const (
+	superviseEvery  = time.Second
+	superviseMisses = 2
+)
+
+// supervise restarts the router process if it dies while the control
+// plane runs, until ctx ends.
+func (a *attached) supervise(ctx context.Context, o Options) {
+	tick := time.NewTicker(superviseEvery)
+	defer tick.Stop()
+	misses := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ictx, cancel := context.WithTimeout(ctx, infoTimeout)
+		_, err := a.client.Info(ictx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			misses = 0
+			continue
+		}
+		if misses++; misses < superviseMisses {
+			continue
+		}
+		_, pid, serr := spawnRouter(o, a.exe, a.listen, a.log)
+		if serr != nil {
+			a.log.Error("the router process does not answer and cannot be replaced", "error", err, "replace", serr)
+			continue
+		}
+		a.log.Warn("the router process stopped answering; started a new one", "error", err, "pid", pid)
+		a.client.Resend()
+		misses = 0
+	}
 }
 
 // handOver replaces the running router process old by one of this build,
@@ -169,7 +220,7 @@ func handOver(ctx context.Context, o Options, exe string, old routerproc.Info, l
 		return nil, err
 	}
 	log.Info("router handed over to the new build", "old_pid", old.PID, "pid", pid, "listen", old.Listen)
-	return &attached{client: c, listen: old.Listen, pid: pid, started: true, log: log}, nil
+	return &attached{client: c, listen: old.Listen, pid: pid, started: true, exe: exe, log: log}, nil
 }
 
 // stopWait bounds how long a stopping router may take to finish its

@@ -220,3 +220,24 @@ func routerHealth(t *testing.T, p *project, addr string) string {
 	}
 	return ""
 }
+
+// A router process that dies while the control plane runs is replaced on
+// the same address and given the current table.
+func TestControlPlaneReplacesADeadRouter(t *testing.T) {
+	p := deployed(t, goodSpec)
+	routers := p.routerPIDs()
+	if len(routers) != 1 {
+		t.Fatalf("router processes %v, want 1", routers)
+	}
+	if err := syscall.Kill(routers[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor("a new router process serves the catalog", 30*time.Second, func() bool {
+		code, _, err := p.get("/catalog/items")
+		return err == nil && code == http.StatusOK
+	})
+	now := p.routerPIDs()
+	if len(now) != 1 || now[0] == routers[0] {
+		t.Fatalf("router processes %v after killing %d: want one new", now, routers[0])
+	}
+}

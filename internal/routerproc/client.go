@@ -40,6 +40,7 @@ type Client struct {
 	mu      sync.Mutex // serialises pushes
 	base    uint64     // added to table versions: the router's version at adoption
 	pending *router.Table
+	last    *router.Table // the last table published
 	retry   bool
 	// keep holds, after adopting a router that already serves a table, the
 	// routes of that table that the new control plane has not published
@@ -116,6 +117,7 @@ func (c *Client) Publish(t *router.Table) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := c.merge(t)
+	c.last = out
 	if err := c.push(out); err != nil {
 		c.log.Warn("publish routing table to the router process; retrying", "version", out.Version, "error", err)
 		c.pending = out
@@ -184,6 +186,23 @@ func (c *Client) retryLoop() {
 			c.pending = nil
 		}
 		c.mu.Unlock()
+	}
+}
+
+// Resend sends the last published table again, in the background until
+// it is taken: to a new router process that replaced one that died.
+func (c *Client) Resend() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil || c.closed {
+		return
+	}
+	if c.pending == nil {
+		c.pending = c.last
+	}
+	if !c.retry {
+		c.retry = true
+		go c.retryLoop()
 	}
 }
 
