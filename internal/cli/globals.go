@@ -39,6 +39,9 @@ func (g *globals) loadSpec() (*spec.Spec, error) {
 		}
 		return nil, err
 	}
+	for _, w := range s.Warnings {
+		fmt.Fprintln(g.stderr, "warning:", w)
+	}
 	if g.env != "" {
 		s, err = s.ForEnvironment(g.env)
 		if err != nil {

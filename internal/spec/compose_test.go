@@ -96,7 +96,7 @@ func TestImportCompose(t *testing.T) {
 		}},
 		{"healthcheck-curl.yml", func(t *testing.T, s *Spec, _ []string) {
 			want := Health{Path: "/healthz", Interval: Duration(5e9), Timeout: Duration(2e9), Healthy: 1, Unhealthy: 4, Grace: Duration(10e9), Deadline: Duration(60e9)}
-			if got := *svc(t, s, "web").Health; got != want {
+			if got := *svc(t, s, "web").Health; !reflect.DeepEqual(got, want) {
 				t.Errorf("web health = %+v, want %+v", got, want)
 			}
 			api := svc(t, s, "api")

@@ -29,10 +29,13 @@ type decoder struct {
 }
 
 var (
-	durationType = reflect.TypeFor[Duration]()
-	percentType  = reflect.TypeFor[Percent]()
-	stepType     = reflect.TypeFor[Step]()
-	buildPtrType = reflect.TypeFor[*Build]()
+	durationType  = reflect.TypeFor[Duration]()
+	percentType   = reflect.TypeFor[Percent]()
+	stepType      = reflect.TypeFor[Step]()
+	buildPtrType  = reflect.TypeFor[*Build]()
+	healthPtrType = reflect.TypeFor[*Health]()
+	volumeType    = reflect.TypeFor[Volume]()
+	portType      = reflect.TypeFor[PortMapping]()
 )
 
 // field is one yaml key of a struct.
@@ -143,6 +146,39 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case stepType:
 		d.parsed(n, v, path, "a percentage like 10% or pause", func(s string) (any, error) { return ParseStep(s) })
 		return
+	case volumeType:
+		d.parsed(n, v, path, "a volume like data:/var/lib/data or ./dir:/dir", func(s string) (any, error) { return ParseVolume(s) })
+		return
+	case portType:
+		d.parsed(n, v, path, "a port like 5432 or 15432:5432", func(s string) (any, error) { return ParsePortMapping(s) })
+		return
+	case healthPtrType:
+		if n.Kind == yaml.ScalarNode {
+			if n.Value != HealthNone {
+				d.fail(n, path, "expected a mapping or none, got "+kindName(n), "write `health: none` for a service with no health check, or a mapping such as {path: /health}, {tcp: true} or {command: [...]}")
+				return
+			}
+			h := &Health{}
+			if !v.IsNil() {
+				*h = *v.Interface().(*Health)
+			}
+			h.None, h.Path, h.TCP, h.Command = true, "", false, nil
+			v.Set(reflect.ValueOf(h))
+			return
+		}
+		if n.Kind == yaml.MappingNode && !v.IsNil() {
+			// A mapping that names a kind of check replaces the kind it
+			// is layered on (defaults, or health: none).
+			h := v.Interface().(*Health)
+			for _, kv := range pairs(n) {
+				switch resolve(kv[0]).Value {
+				case "path", "tcp", "command":
+					c := *h
+					c.None, c.Path, c.TCP, c.Command = false, "", false, nil
+					v.Set(reflect.ValueOf(&c))
+				}
+			}
+		}
 	case buildPtrType:
 		if n.Kind == yaml.ScalarNode {
 			v.Set(reflect.ValueOf(&Build{Command: n.Value}))

@@ -47,6 +47,7 @@ var metas = map[string]meta{
 	"Spec.defaults":      {desc: "Values every service gets unless it sets the key itself."},
 	"Spec.services":      {desc: "The services, by name (a DNS label: lower-case letters, digits, '-').", keys: serviceName},
 	"Spec.notify":        {desc: "Webhooks told about deployment events."},
+	"Spec.max_count":     {desc: "The most tasks any service may run (count, berth scale, autoscaling max) unless it sets its own max_count. Default 100.", min: ptr(1), max: ptr(maxMaxCount)},
 
 	"Environment.engine":   {desc: "Engine in this environment: process, docker or auto.", enum: engines},
 	"Environment.registry": {desc: "Registry in this environment."},
@@ -58,6 +59,7 @@ var metas = map[string]meta{
 	"Defaults.count":   {desc: "Default number of tasks per service.", min: ptr(0)},
 	"Defaults.env":     {desc: "Environment variables every service gets (merged by name).", keys: envName},
 	"Defaults.secrets": {desc: "Secrets every service gets (merged by name).", keys: envName},
+	"Defaults.heal":    {desc: "Self-healing budget defaults, merged key by key."},
 	"Defaults.config":  {desc: "Config values every service gets (merged by name).", keys: envName},
 
 	"Service.run":        {desc: "Command that starts the service (process engine), run by /bin/sh -c in the spec's directory; it must listen on $PORT."},
@@ -74,6 +76,11 @@ var metas = map[string]meta{
 	"Service.count":      {desc: "Number of tasks. Default 1.", min: ptr(0)},
 	"Service.depends_on": {desc: "Services deployed before this one."},
 	"Service.deploy":     {desc: "How a new release replaces the running one."},
+	"Service.volumes":    {desc: "Docker engine: mounts, name:/path (a named volume kept across deploys) or ./dir:/path (a bind mount), optionally :ro."},
+	"Service.ports":      {desc: "Docker engine: ports published on loopback, CONTAINER or HOST:CONTAINER (e.g. 5432 or 15432:5432)."},
+	"Service.scale":      {desc: "Autoscaling: {min, max, target: {cpu: 60%} | {memory: 70%} | {rps_per_task: 200} | {p99: 300ms}, up_cooldown, down_cooldown}."},
+	"Service.heal":       {desc: "Self-healing budget: at most max_restarts restarts within window, then the service is marked degraded and no longer restarted. Default {max_restarts: 5, window: 10m}."},
+	"Service.max_count":  {desc: "The most tasks this service may run. Default: the spec's max_count (100).", min: ptr(1), max: ptr(maxMaxCount)},
 
 	"Build.command":    {desc: "Shell command that builds an artifact into $BERTH_ARTIFACT (process engine)."},
 	"Build.context":    {desc: "Docker build context, relative to the spec's directory. Default: the service's dir."},
@@ -81,7 +88,9 @@ var metas = map[string]meta{
 	"Build.target":     {desc: "Docker build stage to build."},
 	"Build.args":       {desc: "Docker build arguments."},
 
-	"Health.path":      {desc: "HTTP path checked with GET; 2xx/3xx is healthy. Default /health."},
+	"Health.path":      {desc: "HTTP path checked with GET; 2xx/3xx is healthy. Default /health (when neither tcp nor command is set)."},
+	"Health.tcp":       {desc: "Check that the task's port accepts a TCP connection instead of an HTTP GET."},
+	"Health.command":   {desc: "Check by running this command (argv, no shell) in the task's environment; exit 0 is healthy."},
 	"Health.interval":  {desc: "Time between checks. Default 1s."},
 	"Health.timeout":   {desc: "Time a check may take. Default 1s."},
 	"Health.healthy":   {desc: "Consecutive passes before a task is healthy. Default 1.", min: ptr(1)},
@@ -107,6 +116,20 @@ var metas = map[string]meta{
 	"Deploy.analysis":        {desc: "Thresholds a new release is judged against; a breach rolls back."},
 	"Deploy.preview":         {desc: "Blue/green: how the new fleet is reachable before the switch."},
 	"Deploy.circuit_breaker": {desc: "Task failures in a row that end the deployment (and roll back). Default 3.", min: ptr(1)},
+
+	"Scale.min":           {desc: "Fewest tasks. Default 1.", min: ptr(0)},
+	"Scale.max":           {desc: "Most tasks (required; at most max_count).", min: ptr(1)},
+	"Scale.target":        {desc: "The one metric tracked: {cpu: 60%}, {memory: 70%}, {rps_per_task: 200} or {p99: 300ms}."},
+	"Scale.up_cooldown":   {desc: "Least time between two scale-outs. Default 30s."},
+	"Scale.down_cooldown": {desc: "Least time between two scale-ins, and after a scale-out before a scale-in. Default 5m."},
+
+	"ScaleTarget.cpu":          {desc: "Average CPU use per task, as a share of one core."},
+	"ScaleTarget.memory":       {desc: "Average memory use per task, as a share of its limit."},
+	"ScaleTarget.rps_per_task": {desc: "Requests per second per task, measured by the router.", min: ptr(1)},
+	"ScaleTarget.p99":          {desc: "99th percentile latency measured by the router (local engines only)."},
+
+	"Heal.max_restarts": {desc: "Restarts allowed within window before the service is marked degraded. Default 5.", min: ptr(1)},
+	"Heal.window":       {desc: "The sliding window restarts are counted in. Default 10m."},
 
 	"Linear.step":  {desc: "Percentage added each time."},
 	"Linear.every": {desc: "Time between increases."},

@@ -37,6 +37,10 @@ func builtinHealth() *Health {
 	}
 }
 
+func builtinHeal() *Heal {
+	return &Heal{MaxRestarts: DefaultHealMaxRestarts, Window: DefaultHealWindow}
+}
+
 func builtinDeploy() *Deploy {
 	return &Deploy{
 		Strategy:       "rolling",
@@ -78,7 +82,7 @@ func Parse(path string, data []byte) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse spec %s: %w", path, err)
 	}
-	l := &loader{ps: &problems{file: path}, root: filepath.Dir(abs)}
+	l := &loader{ps: &problems{file: path}, warnings: &problems{file: path}, root: filepath.Dir(abs)}
 	l.fsys = os.DirFS(l.root)
 
 	var doc yaml.Node
@@ -99,6 +103,11 @@ func Parse(path string, data []byte) (*Spec, error) {
 		return nil, l.ps.err()
 	}
 
+	if p, over := checkExpansion(top); over {
+		l.ps.add(p)
+		return nil, l.ps.err()
+	}
+
 	s := &Spec{Path: abs, Root: l.root}
 	d := &decoder{ps: l.ps}
 	d.decode(top, reflect.ValueOf(s).Elem(), "")
@@ -108,19 +117,26 @@ func Parse(path string, data []byte) (*Spec, error) {
 	if err := l.ps.err(); err != nil {
 		return nil, err
 	}
+	if w := l.warnings.err(); w != nil {
+		s.Warnings = w.(*Error).Problems
+	}
 	return s, nil
 }
 
 // loader holds what assembling and validating one spec file needs.
 type loader struct {
-	ps   *problems
-	root string
+	ps *problems
+	// warnings collects what is valid but has no effect (Spec.Warnings).
+	warnings *problems
+	root     string
 	// fsys is the file system under root: the only I/O after the file is read.
 	fsys fs.FS
 	// set maps every key path written in the file to its position.
 	set map[string]position
-	// failed holds the key paths decoding already reported.
-	failed map[string]bool
+	// failed holds the key paths decoding already reported; failedBy
+	// indexes them by owner (built by hasFailed).
+	failed   map[string]bool
+	failedBy map[string][]string
 }
 
 var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -165,16 +181,22 @@ func firstFailingLine(data []byte) int {
 
 // child returns the value node of key in mapping n, or nil.
 func child(n *yaml.Node, key string) *yaml.Node {
+	return children(n)[key]
+}
+
+// children maps every key of mapping n (merge keys expanded) to its
+// resolved value node; the last one wins, as in decoding. It is nil when n
+// is not a mapping.
+func children(n *yaml.Node) map[string]*yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
-	var found *yaml.Node
-	for _, kv := range pairs(n) {
-		if resolve(kv[0]).Value == key {
-			found = resolve(kv[1]) // the last one wins, as in decoding
-		}
+	ps := pairs(n)
+	out := make(map[string]*yaml.Node, len(ps))
+	for _, kv := range ps {
+		out[resolve(kv[0]).Value] = resolve(kv[1])
 	}
-	return found
+	return out
 }
 
 // assemble builds every service from, in order: built-in defaults, the
@@ -186,6 +208,9 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 	}
 	if s.Listen == "" {
 		s.Listen = DefaultListen
+	}
+	if s.MaxCount == 0 {
+		s.MaxCount = DefaultMaxCount
 	}
 	for i := range s.Notify {
 		if s.Notify[i].Format == "" {
@@ -201,25 +226,28 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 	for name := range s.Services {
 		names[name] = true
 	}
-	defaultsNode := child(top, "defaults")
-	servicesNode := child(top, "services")
+	defaults := children(child(top, "defaults"))
+	servicesNode := children(child(top, "services"))
 	quiet := &decoder{}
 
 	services := make(map[string]*Service, len(names))
 	for name := range names {
-		svc := &Service{Name: name, Health: builtinHealth(), Deploy: builtinDeploy(), Count: ptr(1)}
+		svc := &Service{Name: name, Health: builtinHealth(), Deploy: builtinDeploy(), Count: ptr(1), Heal: builtinHeal()}
 		v := reflect.ValueOf(svc).Elem()
-		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config"} {
-			if n := child(defaultsNode, key); n != nil {
+		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config", "heal"} {
+			if n := defaults[key]; n != nil {
 				quiet.decode(n, v.FieldByIndex(serviceField(key)), "")
 			}
 		}
 		if d, ok := discovered[name]; ok {
 			svc.Dir, svc.Build, svc.Line = d.Dir, d.Build, d.Line
 		}
-		if n := child(servicesNode, name); n != nil {
+		if n := servicesNode[name]; n != nil {
 			quiet.decode(n, v, "")
 			svc.Line = l.set["services."+name].line
+		}
+		if svc.MaxCount == 0 {
+			svc.MaxCount = s.MaxCount
 		}
 		l.fill(svc)
 		services[name] = svc
@@ -254,6 +282,20 @@ func (l *loader) fill(svc *Service) {
 		}
 		if svc.Build.Dockerfile == "" {
 			svc.Build.Dockerfile = "Dockerfile"
+		}
+	}
+	if svc.Health.Kind() == HealthHTTP && svc.Health.Path == "" {
+		svc.Health.Path = builtinHealth().Path
+	}
+	if sc := svc.Scale; sc != nil {
+		if sc.Min == nil {
+			sc.Min = ptr(1)
+		}
+		if sc.UpCooldown == 0 && !l.isSet(svc.Name, "scale.up_cooldown") {
+			sc.UpCooldown = DefaultUpCooldown
+		}
+		if sc.DownCooldown == 0 && !l.isSet(svc.Name, "scale.down_cooldown") {
+			sc.DownCooldown = DefaultDownCooldown
 		}
 	}
 	d := svc.Deploy

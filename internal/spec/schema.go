@@ -28,6 +28,18 @@ func Schema() []byte {
 				map[string]any{"type": "number", "minimum": 0, "maximum": 100},
 			},
 		},
+		"volume": map[string]any{
+			"description": "A mount: name:/path (a named volume, kept across deploys) or ./dir:/path, /dir:/path (a bind mount), optionally followed by :ro.",
+			"type":        "string",
+			"pattern":     `^[^:]+:/[^:]*(:(ro|rw))?$`,
+		},
+		"port": map[string]any{
+			"description": "A port published on loopback: CONTAINER_PORT, HOST_PORT:CONTAINER_PORT or 127.0.0.1:HOST_PORT:CONTAINER_PORT, optionally with /tcp or /udp.",
+			"oneOf": []any{
+				map[string]any{"type": "string", "pattern": `^((127\.0\.0\.1|\[::1\]):)?([0-9]{1,5}:)?[0-9]{1,5}(/(tcp|udp))?$`},
+				map[string]any{"type": "integer", "minimum": 1, "maximum": 65535},
+			},
+		},
 		"step": map[string]any{
 			"description": "A canary step: a whole percentage from 1% to 100%, or pause (a manual gate released by berth promote).",
 			"oneOf": []any{
@@ -92,6 +104,19 @@ func (g *schemaGen) typ(t reflect.Type) map[string]any {
 		return ref("percent")
 	case stepType:
 		return ref("step")
+	case volumeType:
+		return ref("volume")
+	case portType:
+		return ref("port")
+	case healthPtrType:
+		if _, ok := g.defs["Health"]; !ok {
+			g.defs["Health"] = map[string]any{} // placeholder against recursion
+			g.defs["Health"] = g.object(t.Elem())
+		}
+		return map[string]any{"oneOf": []any{
+			map[string]any{"const": "none", "description": "No health check: a running task counts as healthy (workers)."},
+			ref("Health"),
+		}}
 	case buildPtrType:
 		if _, ok := g.defs["Build"]; !ok {
 			g.defs["Build"] = map[string]any{

@@ -61,7 +61,7 @@ func TestParse_MinimalServiceGetsDefaults(t *testing.T) {
 	}
 	wantHealth := Health{Path: "/health", Interval: Duration(time.Second), Timeout: Duration(time.Second),
 		Healthy: 1, Unhealthy: 3, Grace: 0, Deadline: Duration(60 * time.Second)}
-	if *web.Health != wantHealth {
+	if !reflect.DeepEqual(*web.Health, wantHealth) {
 		t.Errorf("Health = %+v, want %+v", *web.Health, wantHealth)
 	}
 	d := web.Deploy
@@ -210,7 +210,7 @@ func TestParse_Errors(t *testing.T) {
 		{"wrong type int", "project: p\nservices:\n  web: {run: x, count: three}\n",
 			[]string{`:3:24: services.web.count: expected an integer, got "three"`}},
 		{"wrong type mapping", "project: p\nservices:\n  web: {run: x, health: fast}\n",
-			[]string{`:3:25: services.web.health: expected a mapping, got "fast"`}},
+			[]string{`:3:25: services.web.health: expected a mapping or none, got "fast"`}},
 		{"wrong type list", "project: p\nservices:\n  web: {run: x, depends_on: api}\n",
 			[]string{`:3:29: services.web.depends_on: expected a list, got "api"`}},
 		{"wrong type string", "project: p\nservices:\n  web: {run: [a, b]}\n",
@@ -248,7 +248,7 @@ func TestParse_Errors(t *testing.T) {
 		{"bad step", "project: p\nservices:\n  web: {run: x, deploy: {strategy: canary, steps: [half, 100%]}}\n",
 			[]string{`:3:52: services.web.deploy.steps[0]: invalid canary step "half"`}},
 		{"steps without canary", "project: p\nservices:\n  web: {run: x, deploy: {steps: [100%]}}\n",
-			[]string{":3:26: services.web.deploy.steps: steps only apply to strategy canary (add `strategy: canary`)"}},
+			[]string{":3:26: services.web.deploy.steps: steps only apply to strategies canary and bluegreen (add `strategy: canary`)"}},
 		{"rolling cannot progress", "project: p\nservices:\n  web: {run: x, deploy: {max_surge: 0}}\n",
 			[]string{":3:26: services.web.deploy.max_surge: max_surge and max_unavailable are both 0"}},
 		{"route clash", "project: p\nservices:\n  web:\n    run: x\n    route: {path: /api}\n  api:\n    run: y\n    route: {path: /api/}\n",

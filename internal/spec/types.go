@@ -24,9 +24,18 @@ type Spec struct {
 	Services map[string]*Service `yaml:"services" json:"services"`
 	// Notify lists webhook targets for deployment events.
 	Notify []Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// MaxCount is the most tasks any service may run (its count, a scale,
+	// an autoscaler's max) unless the service sets its own max_count.
+	// Default DefaultMaxCount.
+	MaxCount int `yaml:"max_count,omitempty" json:"max_count,omitempty"`
 
 	// Order is the service names in dependency order (depends_on first).
 	Order []string `yaml:"-" json:"order"`
+
+	// Warnings are things in the spec that are valid but probably not what
+	// was meant (a key that has no effect where it is written), located
+	// like problems. Commands print them; they never stop one.
+	Warnings []Problem `yaml:"-" json:"-"`
 }
 
 // Environment is a named target with its engine and overrides.
@@ -47,6 +56,7 @@ type Defaults struct {
 	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	Secrets map[string]string `yaml:"secrets,omitempty" json:"secrets,omitempty"`
 	Config  map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
+	Heal    *Heal             `yaml:"heal,omitempty" json:"heal,omitempty"`
 }
 
 // Service is one long-running program with a port, health check, route and count.
@@ -76,6 +86,19 @@ type Service struct {
 	Count     *int              `yaml:"count,omitempty" json:"count,omitempty"`
 	DependsOn []string          `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
 	Deploy    *Deploy           `yaml:"deploy,omitempty" json:"deploy,omitempty"`
+	// Volumes are mounted into the service's containers (docker engine).
+	Volumes []Volume `yaml:"volumes,omitempty" json:"volumes,omitempty"`
+	// Ports are published on loopback (docker engine), for backing
+	// services such as a database that tools on the host connect to.
+	Ports []PortMapping `yaml:"ports,omitempty" json:"ports,omitempty"`
+	// Scale turns on autoscaling between Scale.Min and Scale.Max tasks.
+	Scale *Scale `yaml:"scale,omitempty" json:"scale,omitempty"`
+	// Heal is the restart budget of self-healing; always set after Load.
+	Heal *Heal `yaml:"heal,omitempty" json:"heal,omitempty"`
+	// MaxCount is the most tasks this service may run; after Load it holds
+	// the effective value (the service's, else the spec's, else
+	// DefaultMaxCount).
+	MaxCount int `yaml:"max_count,omitempty" json:"max_count,omitempty"`
 
 	// Line is the line of the service's key in the spec file (for errors).
 	Line int `yaml:"-" json:"-"`
@@ -91,9 +114,20 @@ type Build struct {
 	Args       map[string]string `yaml:"args,omitempty" json:"args,omitempty"`
 }
 
-// Health configures a service's HTTP health check.
+// Health configures a service's health check. Exactly one kind applies
+// (see Kind): an HTTP GET of Path (the default), a TCP connect (TCP), a
+// command run in the task that must exit 0 (Command), or none at all
+// (None, written `health: none`: a running task counts as healthy; for
+// workers that serve nothing).
 type Health struct {
-	Path      string   `yaml:"path,omitempty" json:"path,omitempty"`
+	Path string `yaml:"path,omitempty" json:"path,omitempty"`
+	// TCP checks that the task's port accepts a connection.
+	TCP bool `yaml:"tcp,omitempty" json:"tcp,omitempty"`
+	// Command is run (argv, no shell) in the task's environment; exit 0
+	// passes.
+	Command []string `yaml:"command,omitempty" json:"command,omitempty"`
+	// None is set by `health: none`.
+	None      bool     `yaml:"-" json:"none,omitempty"`
 	Interval  Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
 	Timeout   Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	Healthy   int      `yaml:"healthy,omitempty" json:"healthy,omitempty"`     // consecutive passes to become healthy
@@ -103,6 +137,14 @@ type Health struct {
 	// deployment gives up on it.
 	Deadline Duration `yaml:"deadline,omitempty" json:"deadline,omitempty"`
 }
+
+// Health check kinds, as returned by Health.Kind.
+const (
+	HealthHTTP    = "http"
+	HealthTCP     = "tcp"
+	HealthCommand = "command"
+	HealthNone    = "none"
+)
 
 // Route is a service's host / path-prefix rule.
 type Route struct {
@@ -164,6 +206,67 @@ type Notify struct {
 	URL    string   `yaml:"url" json:"url"`
 	Format string   `yaml:"format,omitempty" json:"format,omitempty"` // json | slack
 	Events []string `yaml:"events,omitempty" json:"events,omitempty"`
+}
+
+// Volume is one mount, written like docker compose's short syntax:
+// "name:/target" (a named volume, kept across deploys),
+// "./dir:/target" or "/abs/dir:/target" (a bind mount of a host
+// directory), each optionally followed by ":ro".
+type Volume struct {
+	// Source is the volume name, or the host path of a bind mount (as
+	// written; relative paths are against the spec's directory).
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+	// Bind is true for a bind mount (Source is a path), false for a named
+	// volume.
+	Bind bool `json:"bind,omitempty"`
+}
+
+// PortMapping publishes a container port on a loopback host port, written
+// "5432", "15432:5432" or "127.0.0.1:15432:5432", optionally with "/tcp"
+// or "/udp". Host 0 means the container port itself.
+type PortMapping struct {
+	Host      int    `json:"host,omitempty"`
+	Container int    `json:"container"`
+	Protocol  string `json:"protocol,omitempty"` // tcp (default) | udp
+}
+
+// Scale is a service's autoscaling: between Min and Max tasks, tracking
+// one Target, changing at most once per cooldown in each direction.
+type Scale struct {
+	Min    *int         `yaml:"min,omitempty" json:"min,omitempty"`
+	Max    int          `yaml:"max,omitempty" json:"max,omitempty"`
+	Target *ScaleTarget `yaml:"target,omitempty" json:"target,omitempty"`
+	// UpCooldown is the least time between two scale-outs.
+	UpCooldown Duration `yaml:"up_cooldown,omitempty" json:"up_cooldown,omitempty"`
+	// DownCooldown is the least time between two scale-ins (and after a
+	// scale-out before a scale-in).
+	DownCooldown Duration `yaml:"down_cooldown,omitempty" json:"down_cooldown,omitempty"`
+}
+
+// ScaleTarget is what autoscaling tracks; exactly one field is set.
+type ScaleTarget struct {
+	CPU        Percent  `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	Memory     Percent  `yaml:"memory,omitempty" json:"memory,omitempty"`
+	RPSPerTask int      `yaml:"rps_per_task,omitempty" json:"rps_per_task,omitempty"`
+	P99        Duration `yaml:"p99,omitempty" json:"p99,omitempty"`
+}
+
+// Scale target metrics, as returned by ScaleTarget.Metric.
+const (
+	MetricCPU        = "cpu"
+	MetricMemory     = "memory"
+	MetricRPSPerTask = "rps_per_task"
+	MetricP99        = "p99"
+)
+
+// Heal is the anti-thrash budget of self-healing: at most MaxRestarts
+// restarts of a service's tasks within Window; past it berth stops
+// restarting and marks the service degraded.
+type Heal struct {
+	MaxRestarts int      `yaml:"max_restarts,omitempty" json:"max_restarts,omitempty"`
+	Window      Duration `yaml:"window,omitempty" json:"window,omitempty"`
 }
 
 // Duration is a time.Duration written as "30s" in YAML and JSON.

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"container/heap"
 	"fmt"
 	"net"
 	"net/url"
@@ -31,6 +32,18 @@ func (l *loader) validate(s *Spec) {
 	}
 	for i, n := range s.Notify {
 		l.checkURL(fmt.Sprintf("notify[%d].url", i), n.URL, "notify URL")
+		for j, ev := range n.Events {
+			if !slices.Contains(NotifyEvents(), ev) {
+				hint := Suggest(ev, NotifyEvents())
+				if rest, ok := strings.CutPrefix(ev, "deployment."); ok && slices.Contains(EventKinds, "deploy."+rest) {
+					hint = fmt.Sprintf("did you mean %q?", "deploy."+rest)
+				}
+				if hint == "" {
+					hint = "one of " + strings.Join(EventKinds, ", ") + " (deploy.* may be written without deploy.)"
+				}
+				l.atKey(fmt.Sprintf("notify[%d].events[%d]", i, j), fmt.Sprintf("unknown event %q", ev), hint)
+			}
+		}
 	}
 	if len(s.Services) == 0 {
 		hint := "add a `services:` mapping or `services_from: <glob>`"
@@ -42,7 +55,7 @@ func (l *loader) validate(s *Spec) {
 	}
 	names := sortedNames(s.Services)
 	for _, name := range names {
-		l.checkService(s.Services[name], names)
+		l.checkService(s, s.Services[name], names)
 	}
 	l.checkRoutes(s, names)
 	l.checkPorts(s, names)
@@ -94,12 +107,34 @@ func (l *loader) at(svc *Service, rel, msg, hint string) {
 	l.ps.add(Problem{Line: pos.line, Column: pos.column, Path: full, Message: msg, Hint: hint})
 }
 
+// warnAt is at for a warning: valid, but probably not what was meant.
+func (l *loader) warnAt(svc *Service, rel, msg, hint string) {
+	ps := l.ps
+	l.ps = l.warnings
+	defer func() { l.ps = ps }()
+	l.at(svc, rel, msg, hint)
+}
+
 // hasFailed reports whether decoding already found a problem at or under
 // one of the service-relative key paths (in the service or in defaults:).
 func (l *loader) hasFailed(svc *Service, rels ...string) bool {
-	for p := range l.failed {
-		for _, rel := range rels {
-			for _, prefix := range []string{"services." + svc.Name + "." + rel, "defaults." + rel} {
+	if l.failedBy == nil {
+		// Index the failed paths by their owner (services.<name> or
+		// defaults) once, so each service looks only at its own.
+		l.failedBy = map[string][]string{}
+		for p := range l.failed {
+			owner := "defaults"
+			if rest, ok := strings.CutPrefix(p, "services."); ok {
+				name, _, _ := strings.Cut(rest, ".")
+				owner = "services." + name
+			}
+			l.failedBy[owner] = append(l.failedBy[owner], p)
+		}
+	}
+	for _, owner := range []string{"services." + svc.Name, "defaults"} {
+		for _, p := range l.failedBy[owner] {
+			for _, rel := range rels {
+				prefix := owner + "." + rel
 				if p == prefix || strings.HasPrefix(p, prefix+".") || strings.HasPrefix(p, prefix+"[") {
 					return true
 				}
@@ -156,7 +191,7 @@ func (l *loader) checkRelPath(p, rel string) {
 	}
 }
 
-func (l *loader) checkService(svc *Service, names []string) {
+func (l *loader) checkService(s *Spec, svc *Service, names []string) {
 	if svc.Run == "" && svc.Image == "" && !svc.Build.Docker() && !l.hasFailed(svc, "run", "image", "build") {
 		l.at(svc, "", "no way to run this service: it has no run, image or docker build", "add `run: <command>`")
 	}
@@ -174,6 +209,8 @@ func (l *loader) checkService(svc *Service, names []string) {
 		}
 	}
 	l.checkHealth(svc)
+	l.checkCounts(svc)
+	l.checkDockerOnly(s, svc)
 	l.checkRoute(svc)
 	l.checkDeploy(svc)
 	for _, k := range sortedKeys(svc.Secrets) {
@@ -191,7 +228,7 @@ func (l *loader) checkService(svc *Service, names []string) {
 		switch {
 		case dep == svc.Name:
 			l.at(svc, p, "a service cannot depend on itself", "")
-		case !slices.Contains(names, dep):
+		case s.Services[dep] == nil:
 			l.at(svc, p, fmt.Sprintf("unknown service %q", dep), Suggest(dep, names))
 		}
 	}
@@ -206,8 +243,8 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// secretRefProblem checks a secret reference: a plain name (berth's local
-// secret store), ssm:/path or secretsmanager:name[#key].
+// secretRefProblem checks a secret reference: a plain name or local:name
+// (berth's local secret store), ssm:/path or secretsmanager:name[#key].
 func secretRefProblem(ref string) (msg, hint string) {
 	const forms = "write a secret name, ssm:/path or secretsmanager:name#key"
 	if strings.TrimSpace(ref) == "" {
@@ -218,6 +255,10 @@ func secretRefProblem(ref string) (msg, hint string) {
 		return "", ""
 	}
 	switch provider {
+	case "local":
+		if strings.TrimSpace(rest) == "" {
+			return fmt.Sprintf("invalid local secret reference %q", ref), "write local:name or just name"
+		}
 	case "ssm":
 		if !strings.HasPrefix(rest, "/") || len(rest) < 2 {
 			return fmt.Sprintf("invalid SSM reference %q", ref), "write ssm:/path/to/parameter"
@@ -228,7 +269,7 @@ func secretRefProblem(ref string) (msg, hint string) {
 			return fmt.Sprintf("invalid Secrets Manager reference %q", ref), "write secretsmanager:name or secretsmanager:name#key"
 		}
 	default:
-		hint := Suggest(provider, []string{"ssm", "secretsmanager"})
+		hint := Suggest(provider, []string{"local", "ssm", "secretsmanager"})
 		if hint == "" {
 			hint = forms
 		}
@@ -239,8 +280,24 @@ func secretRefProblem(ref string) (msg, hint string) {
 
 func (l *loader) checkHealth(svc *Service) {
 	h := svc.Health
-	if !strings.HasPrefix(h.Path, "/") {
-		l.at(svc, "health.path", fmt.Sprintf("health path %q must start with /", h.Path), "")
+	kinds := 0
+	for _, set := range []bool{h.Path != "", h.TCP, len(h.Command) > 0} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		l.at(svc, "health", "health sets more than one kind of check (path, tcp, command)", "keep one: path for HTTP, tcp: true for a connect check, or command")
+	}
+	switch h.Kind() {
+	case HealthHTTP:
+		if !strings.HasPrefix(h.Path, "/") {
+			l.at(svc, "health.path", fmt.Sprintf("health path %q must start with /", h.Path), "")
+		}
+	case HealthCommand:
+		if strings.TrimSpace(h.Command[0]) == "" {
+			l.at(svc, "health.command[0]", "health command has no program", "write e.g. command: [pg_isready, -U, postgres]")
+		}
 	}
 	if h.Interval <= 0 {
 		l.at(svc, "health.interval", "health interval must be more than 0s", "")
@@ -251,6 +308,74 @@ func (l *loader) checkHealth(svc *Service) {
 	if h.Deadline <= 0 {
 		l.at(svc, "health.deadline", "health deadline must be more than 0s", "")
 	}
+}
+
+// checkCounts checks count, max_count, scale and heal.
+func (l *loader) checkCounts(svc *Service) {
+	if svc.Count != nil && *svc.Count > svc.MaxCount && !l.hasFailed(svc, "count", "max_count") {
+		l.at(svc, "count", fmt.Sprintf("count %d is more than the maximum of %d tasks", *svc.Count, svc.MaxCount), "lower count, or raise max_count (for this service or at the top level)")
+	}
+	if hl := svc.Heal; hl != nil && hl.Window <= 0 && !l.hasFailed(svc, "heal") {
+		l.at(svc, "heal.window", "heal window must be more than 0s", "write e.g. window: 10m")
+	}
+	sc := svc.Scale
+	if sc == nil || l.hasFailed(svc, "scale") {
+		return
+	}
+	if sc.Max == 0 {
+		l.at(svc, "scale", "scale needs max, the most tasks autoscaling may run", "add e.g. max: 10")
+	} else {
+		if sc.Max > svc.MaxCount {
+			l.at(svc, "scale.max", fmt.Sprintf("scale max %d is more than the maximum of %d tasks", sc.Max, svc.MaxCount), "lower max, or raise max_count")
+		}
+		if sc.MinCount() > sc.Max {
+			l.at(svc, "scale.min", fmt.Sprintf("scale min %d is more than max %d", sc.MinCount(), sc.Max), "")
+		}
+		if _, written := l.set["services."+svc.Name+".count"]; written && svc.Count != nil && (*svc.Count < sc.MinCount() || *svc.Count > sc.Max) {
+			l.at(svc, "count", fmt.Sprintf("count %d is outside scale's %d..%d", *svc.Count, sc.MinCount(), sc.Max), "count is where autoscaling starts: keep it within min and max, or leave it out")
+		}
+	}
+	const targets = "one of {cpu: 60%}, {memory: 70%}, {rps_per_task: 200}, {p99: 300ms}"
+	switch ms := sc.Target.metricsOrNil(); {
+	case sc.Target == nil:
+		l.at(svc, "scale", "scale needs a target to track", "add target: "+targets)
+	case len(ms) == 0:
+		l.at(svc, "scale.target", "scale target sets no metric above zero", "write "+targets)
+	case len(ms) > 1:
+		l.at(svc, "scale.target", fmt.Sprintf("scale target sets %s: autoscaling tracks one metric", strings.Join(ms, " and ")), "keep one of them")
+	}
+}
+
+// checkDockerOnly refuses image, volumes and ports where the spec says
+// the process engine runs it, and checks them otherwise.
+func (l *loader) checkDockerOnly(s *Spec, svc *Service) {
+	keys := svc.DockerOnlyKeys()
+	if len(keys) > 0 && onlyProcess(s) && !l.hasFailed(svc, keys...) {
+		l.at(svc, keys[0], fmt.Sprintf("%s need the docker engine, but this spec runs on the process engine everywhere", strings.Join(keys, ", ")),
+			"set engine: docker (or auto, or in an environment), or give the service a run: command instead")
+	}
+	targets := map[string]int{}
+	for i, v := range svc.Volumes {
+		if j, dup := targets[path.Clean(v.Target)]; dup {
+			l.at(svc, fmt.Sprintf("volumes[%d]", i), fmt.Sprintf("volume target %s is also mounted by volumes[%d]", v.Target, j), "")
+		}
+		targets[path.Clean(v.Target)] = i
+	}
+}
+
+// onlyProcess reports whether every way to run s uses the process engine:
+// the spec says engine: process and no environment says otherwise. (With
+// auto, the engine is known only at run time: Spec.CheckEngine.)
+func onlyProcess(s *Spec) bool {
+	if s.Engine != "process" {
+		return false
+	}
+	for _, e := range s.Environments {
+		if e != nil && e.Engine != "" && e.Engine != "process" {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *loader) checkRoute(svc *Service) {
@@ -283,8 +408,20 @@ func (l *loader) checkDeploy(svc *Service) {
 	if d.Strategy == "rolling" && *d.MaxSurge == 0 && *d.MaxUnavailable == 0 {
 		l.at(svc, "deploy.max_surge", "max_surge and max_unavailable are both 0, so a rolling deployment could never progress", "set max_surge: 1")
 	}
-	if !canary && len(d.Steps) > 0 {
-		l.at(svc, "deploy.steps", "steps only apply to strategy canary", "add `strategy: canary`")
+	switch {
+	case d.Strategy == "bluegreen" && len(d.Steps) > 0:
+		// A blue/green takes steps: [pause], a manual gate before the switch.
+		for i, st := range d.Steps {
+			if !st.Gate {
+				l.at(svc, fmt.Sprintf("deploy.steps[%d]", i), fmt.Sprintf("a blue/green switches all traffic at once, so its steps can only be pause, got %s", st), "write steps: [pause] to wait for `berth promote` before the switch, or use strategy: canary for traffic steps")
+			}
+		}
+	case !canary && len(d.Steps) > 0:
+		l.at(svc, "deploy.steps", "steps only apply to strategies canary and bluegreen", "add `strategy: canary`")
+	}
+	if d.Bake > 0 && d.Strategy != "bluegreen" {
+		l.warnAt(svc, "deploy.bake", fmt.Sprintf("bake has no effect on a %s deployment: only blue/green keeps the old fleet after the switch", d.Strategy),
+			"remove bake, or use strategy: bluegreen; a canary is judged at every step for its pause")
 	}
 	if !canary && d.Linear != nil {
 		l.at(svc, "deploy.linear", "linear only applies to strategy canary", "add `strategy: canary`")
@@ -292,7 +429,7 @@ func (l *loader) checkDeploy(svc *Service) {
 	if len(d.Steps) > 0 && d.Linear != nil {
 		l.at(svc, "deploy.linear", "set either steps or linear, not both", "")
 	}
-	if len(d.Steps) > 0 && !l.hasFailed(svc, "deploy.steps") {
+	if canary && len(d.Steps) > 0 && !l.hasFailed(svc, "deploy.steps") {
 		last, lastIdx := 0, -1
 		for i, st := range d.Steps {
 			if st.Gate {
@@ -505,24 +642,38 @@ func (l *loader) order(s *Spec, names []string) []string {
 			users[d] = append(users[d], n)
 		}
 	}
-	var ready, out []string
+	ready := &nameHeap{}
 	for _, n := range names {
 		if waiting[n] == 0 {
-			ready = append(ready, n)
+			heap.Push(ready, n)
 		}
 	}
-	for len(ready) > 0 {
-		sort.Strings(ready)
-		n := ready[0]
-		ready = ready[1:]
+	out := make([]string, 0, len(names))
+	for ready.Len() > 0 {
+		n := heap.Pop(ready).(string)
 		out = append(out, n)
 		for _, u := range users[n] {
 			if waiting[u]--; waiting[u] == 0 {
-				ready = append(ready, u)
+				heap.Push(ready, u)
 			}
 		}
 	}
 	return out
+}
+
+// nameHeap is a min-heap of names: the alphabetically first ready service
+// is taken in O(log n).
+type nameHeap []string
+
+func (h nameHeap) Len() int           { return len(h) }
+func (h nameHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h nameHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nameHeap) Push(x any)        { *h = append(*h, x.(string)) }
+func (h *nameHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // canonicalCycle rotates a cycle to start at its alphabetically first name.
