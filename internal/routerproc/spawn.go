@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -40,7 +41,7 @@ func Spawn(exe, state string, ln, ctl *os.File, logPath string, args ...string) 
 	}
 	defer logFile.Close()
 	cmd := exec.Command(exe, append([]string{"router", "--state", state}, args...)...)
-	cmd.Env = append(os.Environ(), StateEnv+"="+state)
+	cmd.Env = append(routerEnv(os.Environ()), StateEnv+"="+state)
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.ExtraFiles = []*os.File{ln, ctl}
@@ -51,6 +52,19 @@ func Spawn(exe, state string, ln, ctl *os.File, logPath string, args ...string) 
 	ch := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(ch) }()
 	return cmd.Process.Pid, ch, nil
+}
+
+// routerEnv is the caller's environment without what the router has no
+// use for and should not hold (the API token).
+func routerEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "BERTH_TOKEN=") || strings.HasPrefix(kv, StateEnv+"=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // Files returns duplicates of a TCP listener and a unix listener to pass
