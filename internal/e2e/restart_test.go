@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,7 +27,12 @@ func TestServeKill9UnderLoadFailsNoRequest(t *testing.T) {
 	}
 	l := startLoad(t, "http://"+p.listen+"/catalog/items", 4)
 	p.waitFor("load flows", 30*time.Second, func() bool { return l.ok.Load() > 50 })
-	for range 3 {
+	kills := 3
+	if n, err := strconv.Atoi(os.Getenv("E2E_RESTARTS")); err == nil && n > 0 {
+		kills = n // more for a measurement
+	}
+	start := time.Now()
+	for range kills {
 		p.kill9()
 		// The router serves on its own while no control plane runs.
 		n := l.ok.Load()
@@ -34,6 +40,7 @@ func TestServeKill9UnderLoadFailsNoRequest(t *testing.T) {
 		p.startServe()
 		p.waitFor("tasks adopted healthy", 30*time.Second, func() bool { return p.service("catalog").Healthy == 2 })
 	}
+	t.Logf("%d kill -9 and restarts in %s", kills, time.Since(start).Round(time.Millisecond))
 	assertSamePIDs(t, "task", tasks, p.taskPIDs())
 	assertSamePIDs(t, "router", routers, p.routerPIDs())
 
