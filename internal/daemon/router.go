@@ -274,8 +274,8 @@ func processAlive(pid int) bool {
 }
 
 // sameAddr reports whether a router listening on have serves the address
-// want names (a wildcard or empty host matches any host; ports must be
-// equal, port 0 matches any).
+// want names: same port (port 0 matches any), and the same host once
+// resolved; an empty or wildcard host matches only a wildcard.
 func sameAddr(have, want string) bool {
 	if have == want {
 		return true
@@ -288,16 +288,19 @@ func sameAddr(have, want string) bool {
 	if wp != "0" && hp != wp {
 		return false
 	}
-	if wh == "" || wh == hh {
-		return true
+	hip := net.ParseIP(hh)
+	if hip == nil {
+		return false
+	}
+	if wip := net.ParseIP(wh); wh == "" || wip != nil && wip.IsUnspecified() || hip.IsUnspecified() {
+		return (wh == "" || wip != nil && wip.IsUnspecified()) && hip.IsUnspecified()
 	}
 	wips, err := net.LookupIP(wh)
 	if err != nil {
 		return false
 	}
-	hip := net.ParseIP(hh)
 	for _, ip := range wips {
-		if ip.Equal(hip) || ip.IsUnspecified() {
+		if ip.Equal(hip) {
 			return true
 		}
 	}
