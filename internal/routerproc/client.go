@@ -386,3 +386,28 @@ func (c *Client) Load(ctx context.Context, t *router.Table) error {
 		}
 	}
 }
+
+// TargetHealth returns, for every target the router knows, whether it
+// receives traffic (its active check passes and it is not ejected): the
+// router's view of task health, for a control plane that reads health from
+// the data plane instead of probing tasks itself.
+func (c *Client) TargetHealth() (map[string]bool, error) {
+	fams, err := c.Gather()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, f := range fams {
+		if f.GetName() != "berth_router_target_healthy" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "target" {
+					out[l.GetValue()] = m.GetGauge().GetValue() == 1
+				}
+			}
+		}
+	}
+	return out, nil
+}

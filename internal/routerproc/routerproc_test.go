@@ -127,6 +127,10 @@ func TestPublishedTableIsServedAndReadBack(t *testing.T) {
 	if !strings.Contains(strings.Join(names, " "), "berth_router_") {
 		t.Fatalf("router metrics missing: %v", names)
 	}
+	health, err := p.client.TargetHealth()
+	if err != nil || len(health) != 1 || !health[a] {
+		t.Fatalf("TargetHealth = %v, %v; want %s healthy", health, err, a)
+	}
 	// A drained target: out of the table, nothing in flight.
 	p.client.Publish(table(2))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
