@@ -27,10 +27,7 @@ func TestServeKill9UnderLoadFailsNoRequest(t *testing.T) {
 	}
 	l := startLoad(t, "http://"+p.listen+"/catalog/items", 4)
 	p.waitFor("load flows", 30*time.Second, func() bool { return l.ok.Load() > 50 })
-	kills := 3
-	if n, err := strconv.Atoi(os.Getenv("E2E_RESTARTS")); err == nil && n > 0 {
-		kills = n // more for a measurement
-	}
+	kills := restarts(3)
 	start := time.Now()
 	for range kills {
 		p.kill9()
@@ -62,7 +59,9 @@ func TestServeGracefulRestartUnderLoadKeepsTasks(t *testing.T) {
 	ids := taskIDs(p)
 	l := startLoad(t, "http://"+p.listen+"/catalog/items", 4)
 	p.waitFor("load flows", 30*time.Second, func() bool { return l.ok.Load() > 50 })
-	for range 2 {
+	times := restarts(2)
+	start := time.Now()
+	for range times {
 		p.stopServe()
 		if !strings.Contains(p.transcript.String(), "tasks and the router keep running") {
 			t.Fatalf("serve's output on SIGTERM does not say the tasks keep running:\n%s", p.transcript.String())
@@ -72,6 +71,7 @@ func TestServeGracefulRestartUnderLoadKeepsTasks(t *testing.T) {
 		p.startServe()
 		p.waitFor("tasks adopted healthy", 30*time.Second, func() bool { return p.service("catalog").Healthy == 2 })
 	}
+	t.Logf("%d SIGTERM and restarts in %s", times, time.Since(start).Round(time.Millisecond))
 	assertSamePIDs(t, "task", tasks, p.taskPIDs())
 	if got := taskIDs(p); !slices.Equal(got, ids) {
 		t.Fatalf("tasks after the restarts %v, want the same %v: a task was replaced", got, ids)
@@ -182,6 +182,15 @@ func TestDeployFollowsThroughControlPlaneRestart(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		t.Fatal("deploy did not finish after the restart")
 	}
+}
+
+// restarts is how many restarts a test makes: def, or E2E_RESTARTS (for a
+// measurement).
+func restarts(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("E2E_RESTARTS")); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 // assertSamePIDs fails unless got holds exactly the processes of want.
