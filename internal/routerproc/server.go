@@ -53,13 +53,6 @@ type Config struct {
 	AwaitTable bool
 }
 
-func (c Config) shutdownTimeout() time.Duration {
-	if c.Router.ShutdownTimeout > 0 {
-		return c.Router.ShutdownTimeout
-	}
-	return 30 * time.Second
-}
-
 // Run serves the router on cfg.Listener and its control API on
 // cfg.Control until ctx ends or the control plane asks it to stop, then
 // shuts down gracefully: it stops accepting and lets in-flight requests
@@ -96,7 +89,7 @@ func Run(ctx context.Context, cfg Config) error {
 				return
 			}
 		}
-		routeErr <- serveRouter(ctx, rt, cfg.Listener, cfg.shutdownTimeout())
+		routeErr <- rt.Serve(ctx, cfg.Listener)
 	}()
 	log.Info("router process serving", "listen", cfg.Listener.Addr().String(), "pid", os.Getpid(), "build", cfg.Build)
 
