@@ -53,7 +53,7 @@ var ErrStreamLost = errors.New("lost the control plane")
 
 // ReconnectWithin bounds how long Wait keeps reconnecting to a control
 // plane that went away (a restart of berth serve) before it gives up.
-var ReconnectWithin = 2 * time.Minute
+var ReconnectWithin = time.Minute
 
 // reconnectEvery is the pause between two reconnection attempts.
 const reconnectEvery = 250 * time.Millisecond
