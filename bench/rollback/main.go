@@ -24,7 +24,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +39,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/driver/process"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
@@ -306,7 +306,7 @@ func (pl *plane) deploy(ctx context.Context, bin, deployLines, env string) (api.
 	if err != nil {
 		return api.Deployment{}, fmt.Errorf("parse spec: %w", err)
 	}
-	raw, err := json.Marshal(map[string]any{"root": sp.Root, "service": sp.Services["catalog"]})
+	raw, err := release.ForArtifact(sp, sp.Services["catalog"]).Encode()
 	if err != nil {
 		return api.Deployment{}, fmt.Errorf("encode release config: %w", err)
 	}
@@ -322,7 +322,7 @@ func (pl *plane) deploy(ctx context.Context, bin, deployLines, env string) (api.
 }
 
 // waitFinished polls a deployment until it ends.
-func (pl *plane) waitFinished(ctx context.Context, id int64, limit time.Duration) (api.Deployment, error) {
+func (pl *plane) waitFinished(ctx context.Context, id string, limit time.Duration) (api.Deployment, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		d, err := pl.srv.Deployment(ctx, id)
@@ -333,7 +333,7 @@ func (pl *plane) waitFinished(ctx context.Context, id int64, limit time.Duration
 			return d, nil
 		}
 		if time.Now().After(deadline) {
-			return d, fmt.Errorf("deployment %d still %s in phase %s after %s", id, d.State, d.Phase, limit)
+			return d, fmt.Errorf("deployment %s still %s in phase %s after %s", id, d.State, d.Phase, limit)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

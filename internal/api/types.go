@@ -24,9 +24,15 @@ type ReleaseSpec struct {
 	// artifact with an unchanged config makes no new release.
 	ArtifactDigest string `json:"artifact_digest,omitempty"`
 	Image          string `json:"image,omitempty"`
-	// Config is the service's resolved spec (spec.Service as JSON).
+	// Config is the release's configuration as internal/release encodes
+	// it: {"root": ..., "service": {...}, "notify": [...]}, where service
+	// is the resolved service spec, root the project directory commands and
+	// artifacts run in (absent for images) and notify the webhooks. The
+	// control plane validates it (release.Decode and Validate) and answers
+	// 400 naming the field when it cannot run.
 	Config json.RawMessage `json:"config"`
-	// Fingerprint is a stable hash of Config's runtime-relevant parts.
+	// Fingerprint is a stable hash of Config's runtime-relevant parts
+	// (release.Config.Fingerprint); the server computes it when absent.
 	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
@@ -69,14 +75,23 @@ type ScaleRequest struct {
 	Counts map[string]int `json:"counts"`
 }
 
+// Deployment states: the "state" field of a deployment.
+const (
+	DeployRunning    = "running"
+	DeploySucceeded  = "succeeded"
+	DeployRolledBack = "rolled_back"
+	DeployFailed     = "failed"
+)
+
 // Deployment is one deployment as the API shows it.
 type Deployment struct {
-	ID          int64     `json:"id"`
+	// ID is opaque: compare and pass it back, never parse it.
+	ID          string    `json:"id"`
 	Service     string    `json:"service"`
 	FromRelease int       `json:"from_release"`
 	ToRelease   int       `json:"to_release"`
 	Strategy    string    `json:"strategy"`
-	State       string    `json:"state"` // running | succeeded | rolled_back | failed
+	State       string    `json:"state"` // DeployRunning, DeploySucceeded, DeployRolledBack or DeployFailed
 	Reason      string    `json:"reason,omitempty"`
 	SetID       string    `json:"set_id,omitempty"`
 	StartedAt   time.Time `json:"started_at"`
@@ -90,7 +105,7 @@ type Deployment struct {
 }
 
 // Finished reports whether the deployment reached a final state.
-func (d Deployment) Finished() bool { return d.State != "running" }
+func (d Deployment) Finished() bool { return d.State != DeployRunning }
 
 // Task is one task as the API shows it.
 type Task struct {
@@ -109,8 +124,12 @@ type Task struct {
 
 // Service is one service's live state.
 type Service struct {
-	Name       string      `json:"name"`
-	Release    int         `json:"release"`
+	Name    string `json:"name"`
+	Release int    `json:"release"`
+	// Commit is the live commit: the one the release was made from, or a
+	// later one a deploy found it unchanged at (POST /v1/deploy of the
+	// same artifact and config records the new commit without a new
+	// release or a restart).
 	Commit     string      `json:"commit,omitempty"`
 	Desired    int         `json:"desired"`
 	Healthy    int         `json:"healthy"`
@@ -152,10 +171,13 @@ type History struct {
 
 // Event is one entry of the event stream.
 type Event struct {
-	ID         int64             `json:"id"`
-	Time       time.Time         `json:"time"`
-	Service    string            `json:"service,omitempty"`
-	Deployment int64             `json:"deployment,omitempty"`
+	// ID is opaque and increases with time: pass it back as ?after= to
+	// resume a stream, never parse it.
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	Service string    `json:"service,omitempty"`
+	// Deployment is the opaque ID of the deployment the event is about.
+	Deployment string            `json:"deployment,omitempty"`
 	Kind       string            `json:"kind"`
 	Message    string            `json:"message"`
 	Fields     map[string]string `json:"fields,omitempty"`
@@ -177,4 +199,24 @@ const (
 	EventTaskAdopted     = "task.adopted"
 	EventTaskLost        = "task.lost"
 	EventServiceScaled   = "service.scaled"
+	// EventServiceRecommitted: a deploy found the service's release
+	// unchanged at a newer commit and recorded that commit as live.
+	EventServiceRecommitted = "service.recommitted"
+	// EventServicePanic records an internal error in one of a service's
+	// control-loop passes; the active deployment is rolled back.
+	EventServicePanic = "service.panic"
 )
+
+// Secret is one secret (or config value) as GET /v1/secrets lists it and
+// GET /v1/secrets/{name} reads it. Value is set only when read by name.
+type Secret struct {
+	Name      string    `json:"name"`
+	Version   int       `json:"version"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	Value     []byte    `json:"value,omitempty"`
+}
+
+// SecretValue is the body of PUT /v1/secrets/{name}: the next version.
+type SecretValue struct {
+	Value []byte `json:"value"`
+}

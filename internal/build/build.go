@@ -79,6 +79,9 @@ type Request struct {
 	InputsDigest string
 	// Registry prefixes the repository; empty keeps images local.
 	Registry string
+	// Platform is the os/arch the image is for (e.g. linux/arm64); empty
+	// means the engine's own. A build command is cross-compiled for it.
+	Platform string
 	// Source is the repository URL for org.opencontainers.image.source.
 	Source string
 }
@@ -273,8 +276,8 @@ func (b *Builder) runCommand(ctx context.Context, req Request, artifact string, 
 		"BERTH_SERVICE="+req.Service,
 		"BERTH_COMMIT="+req.Commit,
 	)
-	if b.arch != "" {
-		cmd.Env = append(cmd.Env, "GOARCH="+b.arch)
+	if arch := platformArch(req.Platform, b.arch); arch != "" {
+		cmd.Env = append(cmd.Env, "GOARCH="+arch)
 	}
 	cmd.WaitDelay = 5 * time.Second
 	pr, pw := io.Pipe()
@@ -343,6 +346,7 @@ func (b *Builder) imageBuild(ctx context.Context, req Request, tags []string, do
 		Dockerfile:  contextDockerfile,
 		BuildArgs:   args,
 		Target:      req.Target,
+		Platform:    req.Platform,
 		Labels:      labels,
 		Remove:      true,
 		ForceRemove: true,
@@ -431,4 +435,18 @@ func (b *Builder) engineError(op string, err error) error {
 		return fmt.Errorf("%s: %w at %s: is dockerd running? try `docker info` (%v)", op, ErrEngineUnreachable, b.cli.DaemonHost(), err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// platformArch is the CPU architecture of an os/arch[/variant] platform,
+// or def when the platform is empty.
+func platformArch(platform, def string) string {
+	if platform == "" {
+		return def
+	}
+	_, rest, ok := strings.Cut(platform, "/")
+	if !ok {
+		return def
+	}
+	arch, _, _ := strings.Cut(rest, "/")
+	return arch
 }

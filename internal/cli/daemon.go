@@ -18,6 +18,11 @@ type daemonOptions struct {
 	token     string
 	engine    string
 	logLevel  string
+	// maxCount is the per-service task maximum (0: the default).
+	maxCount int
+	// discardOrphans lets a control plane whose state is missing or empty
+	// stop the project's running tasks it cannot account for.
+	discardOrphans bool
 }
 
 // startDaemon starts the control plane (internal/daemon) with the state
@@ -28,6 +33,7 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon.Dae
 		Project: o.project, State: state, Socket: g.socketPath(),
 		Listen: o.listen, APIListen: o.apiListen, Token: o.token,
 		Engine: o.engine, LogLevel: o.logLevel,
+		MaxCount: o.maxCount, DiscardOrphans: o.discardOrphans,
 		Configure: func(st *store.Store, cfg *control.Config) {
 			cfg.Env = g.secretEnv(st, state)
 			cfg.SecretVersions = g.secretVersions(st, state)

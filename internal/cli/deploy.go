@@ -29,7 +29,8 @@ the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.`,
 			if err != nil {
 				return err
 			}
-			return g.deploy(cmd.Context(), g.engine(), sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
+			_, err = g.deploy(cmd.Context(), g.engine(), sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
+			return err
 		},
 	}
 	c.cmd.Flags().BoolVar(&c.allowDirty, "allow-dirty", false, "deploy even when the working tree has uncommitted changes (the commit is marked -dirty)")

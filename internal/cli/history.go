@@ -46,7 +46,7 @@ func newHistoryCommand(g *globals) *cobra.Command {
 			w = newTable(g.stdout)
 			fmt.Fprintln(w, "\nDEPLOYMENT\tRELEASES\tSTRATEGY\tSTATE\tSTARTED\tREASON")
 			for _, d := range h.Deployments {
-				fmt.Fprintf(w, "%d\t%d→%d\t%s\t%s\t%s\t%s\n", d.ID, d.FromRelease, d.ToRelease, d.Strategy, d.State, d.StartedAt.Local().Format("2006-01-02 15:04:05"), orDash(d.Reason))
+				fmt.Fprintf(w, "%s\t%d→%d\t%s\t%s\t%s\t%s\n", d.ID, d.FromRelease, d.ToRelease, d.Strategy, d.State, d.StartedAt.Local().Format("2006-01-02 15:04:05"), orDash(d.Reason))
 				for _, st := range steps(d.Progress) {
 					fmt.Fprintf(w, "\t\t\t\t%s\t%s\n", st.At.Local().Format("15:04:05"), describeStep(st))
 				}

@@ -152,32 +152,3 @@ func TestPlanErrors(t *testing.T) {
 		})
 	}
 }
-
-// TestContainerService checks that a command-built service runs its
-// image's entrypoint on the default port in a container.
-func TestContainerService(t *testing.T) {
-	_, spec := planRepo(t)
-	g := &globals{file: spec}
-	sp, err := g.loadSpec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := *sp.Services["a"]
-	s.Build = nil
-	s.Run, s.Port = "$BERTH_ARTIFACT", 0
-	cmdBuilt := s
-	b := *sp.Services["a"].Build
-	b.Command = "go build -o $BERTH_ARTIFACT ."
-	cmdBuilt.Build = &b
-	if c := containerService(&cmdBuilt); c.Run != "" || c.Port != 8080 {
-		t.Errorf("command-built service in a container: run %q port %d, want no run and port 8080", c.Run, c.Port)
-	}
-	if cmdBuilt.Run == "" {
-		t.Error("containerService changed its argument")
-	}
-	docker := *sp.Services["a"]
-	docker.Run = "/app --flag"
-	if c := containerService(&docker); c.Run != "/app --flag" {
-		t.Errorf("docker-built service: run %q, want the command override kept", c.Run)
-	}
-}

@@ -62,7 +62,7 @@ that release.`,
 			}
 			if c.noWait {
 				for _, d := range resp.Deployments {
-					fmt.Fprintf(g.stdout, "%s: rolling back %d → %d (deployment %d)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
+					fmt.Fprintf(g.stdout, "%s: rolling back %d → %d (deployment %s)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
 				}
 				return nil
 			}

@@ -17,15 +17,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/engine"
+	"github.com/berth-dev/berth/internal/engine/local"
 	"github.com/berth-dev/berth/internal/secrets"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
 func init() { extraCommands = append(extraCommands, newSecretCommand) }
 
-// secretCommand is `berth secret` and its subcommands. They open the state
-// directory's store directly, so they work whether or not a control plane
-// runs (and before the first `berth up`).
+// secretCommand is `berth secret` and its subcommands. They go through the
+// engine: the running control plane's store, or, when none runs, the state
+// directory's store directly (so they work before the first `berth up`).
 type secretCommand struct {
 	cmd *cobra.Command
 	g   *globals
@@ -110,15 +112,9 @@ func (c *secretCommand) set(ctx context.Context, in io.Reader, name, fromFile st
 	if err != nil {
 		return err
 	}
-	p, st, err := c.g.openSecrets(ctx)
-	if err != nil {
-		return err
-	}
-	version, err := p.Set(ctx, full, value)
+	e := c.engine()
+	version, err := e.SetSecret(ctx, full, value)
 	clear(value)
-	if cerr := st.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
 	if err != nil {
 		return failed(err)
 	}
@@ -128,7 +124,6 @@ func (c *secretCommand) set(ctx context.Context, in io.Reader, name, fromFile st
 		fmt.Fprintf(out, "--no-rollout: services that use %s get the new value at their next deploy\n", full)
 		return nil
 	}
-	e := c.g.engine()
 	resp, err := e.RolloutSecrets(ctx, api.SecretsRolloutRequest{Names: []string{full}})
 	switch {
 	case isUnreachable(err):
@@ -277,18 +272,13 @@ func (c *secretCommand) newList() *cobra.Command {
 // list describes every stored secret and every name the spec references
 // but the store lacks. It never decrypts a value.
 func (c *secretCommand) list(ctx context.Context) ([]secretRow, error) {
-	p, st, err := c.g.openSecrets(ctx)
+	infos, err := c.engine().ListSecrets(ctx)
 	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	infos, err := p.List(ctx)
-	if err != nil {
-		return nil, failed(err)
+		return nil, failed(c.g.explain(err))
 	}
 	users := map[string][]string{}
 	if sp, err := c.g.loadSpec(); err == nil {
-		users = p.Users(c.g.env, specRefs(sp))
+		users = secretUsers(c.g.env, sp)
 	} else if _, statErr := os.Stat(c.g.specPath()); statErr == nil {
 		fmt.Fprintf(c.g.stderr, "warning: cannot tell which services use them: %v\n", err)
 	}
@@ -305,6 +295,22 @@ func (c *secretCommand) list(ctx context.Context) ([]secretRow, error) {
 	}
 	slices.SortFunc(rows, func(a, b secretRow) int { return strings.Compare(a.Name, b.Name) })
 	return rows, nil
+}
+
+// engine is the engine secrets go through: with no BERTH_API, the local
+// control plane, or the state directory's store when none runs.
+func (c *secretCommand) engine() engine.Engine {
+	e := c.g.engine()
+	if lc, ok := e.(*local.Client); ok && os.Getenv("BERTH_API") == "" {
+		return lc.WithState(c.g.stateDir())
+	}
+	return e
+}
+
+// secretUsers maps each local secret the spec references to the services
+// that use it.
+func secretUsers(env string, sp *spec.Spec) map[string][]string {
+	return new(secrets.Store).Users(env, specRefs(sp))
 }
 
 // specRefs maps each service of the spec to its secret and config
@@ -347,15 +353,9 @@ so a value never lands in a terminal's scrollback or a CI log by accident.`,
 			if !reveal {
 				return usageErr("refusing to print the value of %s without --reveal: it would land in your terminal scrollback or CI log; use `berth secret ls` to see names and versions, or pass --reveal", full)
 			}
-			ctx := cmd.Context()
-			p, st, err := c.g.openSecrets(ctx)
+			v, _, err := c.engine().Secret(cmd.Context(), full, version)
 			if err != nil {
-				return err
-			}
-			defer st.Close()
-			v, _, err := p.Get(ctx, full, version)
-			if err != nil {
-				return failed(err)
+				return failed(c.g.explain(err))
 			}
 			_, err = c.g.stdout.Write(v)
 			clear(v)
@@ -381,21 +381,15 @@ deploy or a rollback) until NAME is set again and the service redeployed.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			p, st, err := c.g.openSecrets(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := p.Delete(ctx, full); err != nil {
+			if err := c.engine().DeleteSecret(cmd.Context(), full); err != nil {
 				if errors.Is(err, secrets.ErrNotFound) {
 					return usageErr("no secret %s (see `berth secret ls`)", full)
 				}
-				return failed(err)
+				return failed(c.g.explain(err))
 			}
 			fmt.Fprintf(c.g.stdout, "deleted %s\n", full)
 			if sp, err := c.g.loadSpec(); err == nil {
-				if users := p.Users(c.g.env, specRefs(sp))[full]; len(users) > 0 {
+				if users := secretUsers(c.g.env, sp)[full]; len(users) > 0 {
 					fmt.Fprintf(c.g.stdout, "warning: %s still use it: their tasks cannot start again until you set it again and deploy\n", strings.Join(users, ", "))
 				}
 			}

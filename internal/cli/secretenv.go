@@ -4,16 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 
 	"github.com/berth-dev/berth/internal/secrets"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
-
-// stateDBName is the SQLite file inside the state directory.
-const stateDBName = "state.db"
 
 // serviceRefs merges a service's secret and config references into one map
 // of environment variable → reference: both are resolved the same way, from
@@ -89,20 +85,4 @@ func (g *globals) secretVersions(st *store.Store, state string) func(context.Con
 		_, versions, err := r.resolve(ctx, cfg, nil)
 		return versions, err
 	}
-}
-
-// openSecrets opens the state directory's store and secrets provider
-// directly (no control plane needed; SQLite in WAL mode lets a running
-// control plane use the same file). Close the returned store when done.
-func (g *globals) openSecrets(ctx context.Context) (*secrets.Store, *store.Store, error) {
-	st, err := store.Open(ctx, filepath.Join(g.stateDir(), stateDBName))
-	if err != nil {
-		return nil, nil, fmt.Errorf("open state: %w", err)
-	}
-	key, err := secrets.LoadKey(g.stateDir())
-	if err != nil {
-		_ = st.Close()
-		return nil, nil, err
-	}
-	return secrets.New(st, key), st, nil
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +22,9 @@ type serveCommand struct {
 	listen    string
 	apiListen string
 	token     string
+	tokenFile string
+	maxCount  int
+	discard   bool
 	engine    string
 	project   string
 	logLevel  string
@@ -46,7 +51,10 @@ bearer token). Deploy to it with ` + "`berth deploy`" + `.`,
 	f := c.cmd.Flags()
 	f.StringVar(&c.listen, "listen", os.Getenv("BERTH_LISTEN"), "router listen address (env BERTH_LISTEN; default the spec's listen, 127.0.0.1:8080)")
 	f.StringVar(&c.apiListen, "api-listen", os.Getenv("BERTH_API_LISTEN"), "also serve the API over TCP on this address (needs --token)")
-	f.StringVar(&c.token, "token", os.Getenv("BERTH_TOKEN"), "bearer token required on the TCP API (env BERTH_TOKEN)")
+	f.StringVar(&c.token, "token", "", "bearer token required on the TCP API (visible in ps: prefer BERTH_TOKEN or --token-file)")
+	f.StringVar(&c.tokenFile, "token-file", os.Getenv("BERTH_TOKEN_FILE"), "read the TCP API's bearer token from this file (env BERTH_TOKEN_FILE)")
+	f.BoolVar(&c.discard, "discard-orphans", false, "when state.db is missing or empty, stop the project's running tasks instead of refusing to start")
+	f.IntVar(&c.maxCount, "max-count", envInt("BERTH_MAX_COUNT"), "largest task count a deploy or scale may ask of one service (env BERTH_MAX_COUNT; default 100)")
 	f.StringVar(&c.engine, "engine", os.Getenv("BERTH_ENGINE"), "process, docker or auto (env BERTH_ENGINE)")
 	f.StringVar(&c.project, "project", "", "project name when there is no spec file")
 	f.StringVar(&c.logLevel, "log-level", "info", "control-plane log level: info or debug (logs go to STATE/berth.log)")
@@ -56,7 +64,14 @@ bearer token). Deploy to it with ` + "`berth deploy`" + `.`,
 func (c *serveCommand) run(parent context.Context) error {
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: c.token, engine: c.engine, logLevel: c.logLevel}
+	token, err := apiToken(c.token, c.tokenFile)
+	if err != nil {
+		return err
+	}
+	if c.maxCount < 0 {
+		return usageErr("--max-count %d: must be positive", c.maxCount)
+	}
+	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: token, engine: c.engine, logLevel: c.logLevel, maxCount: c.maxCount, discardOrphans: c.discard}
 	if sp, err := c.g.loadSpec(); err == nil {
 		if o.project == "" {
 			o.project = sp.Project
@@ -104,4 +119,34 @@ func (c *serveCommand) run(parent context.Context) error {
 	}
 	fmt.Fprintln(c.g.stdout, "control plane stopped; tasks and the router keep running (berth down stops them)")
 	return runErr
+}
+
+// apiToken is the TCP API's bearer token: --token, else the file
+// --token-file names (surrounding whitespace trimmed), else BERTH_TOKEN.
+func apiToken(flag, file string) (string, error) {
+	if flag != "" && file != "" {
+		return "", usageErr("pass either --token or --token-file, not both")
+	}
+	if flag != "" {
+		return flag, nil
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", usageErr("read --token-file: %v", err)
+		}
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", usageErr("--token-file %s is empty", file)
+		}
+		return tok, nil
+	}
+	return os.Getenv("BERTH_TOKEN"), nil
+}
+
+// envInt is the integer value of an environment variable, 0 when unset or
+// not a number.
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
 }

@@ -2,22 +2,26 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-dev/berth/internal/engine/local"
+	"github.com/berth-dev/berth/internal/ship"
 )
 
 type upCommand struct {
-	cmd    *cobra.Command
-	g      *globals
-	listen string
-	engine string
+	cmd       *cobra.Command
+	g         *globals
+	listen    string
+	engine    string
+	keepGoing bool
 }
 
 func newUpCommand(g *globals) *cobra.Command {
@@ -30,11 +34,16 @@ service of the spec and rolls it out. The router runs as a process of its own
 (as under berth serve). Ctrl-C (or SIGTERM) stops every task and the router
 gracefully and leaves no process behind: unlike berth serve, whose restart
 leaves both running. Run it again after a crash: running tasks and the
-router are adopted, not restarted.`,
+router are adopted, not restarted.
+
+When the build or the first deployment of any service fails, up says which
+and why, stops every task it started and exits 1. With --keep-going it runs
+the services that came up, names those that are not running, and stays up.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return c.run(cmd.Context()) },
 	}
 	c.cmd.Flags().StringVar(&c.listen, "listen", os.Getenv("BERTH_LISTEN"), "router listen address (env BERTH_LISTEN; default the spec's listen, 127.0.0.1:8080)")
+	c.cmd.Flags().BoolVar(&c.keepGoing, "keep-going", false, "when some services fail to build or deploy, run the others instead of stopping")
 	c.cmd.Flags().StringVar(&c.engine, "engine", os.Getenv("BERTH_ENGINE"), "process, docker or auto (env BERTH_ENGINE; default the spec's engine)")
 	return c.cmd
 }
@@ -61,11 +70,20 @@ func (c *upCommand) run(parent context.Context) error {
 	out := c.g.stdout
 	fmt.Fprintf(out, "berth: project %s, router on %s, state in %s\n", sp.Project, d.RouterURL(), c.g.stateDir())
 	e := local.New("unix://"+c.g.socketPath(), "")
-	deployErr := c.g.deploy(ctx, e, sp, deployOptions{allowDirty: true, out: out})
+	_, deployErr := c.g.deploy(ctx, e, sp, deployOptions{allowDirty: true, keepGoing: c.keepGoing, out: out})
+	var upErr error
 	if deployErr != nil && ctx.Err() == nil {
-		fmt.Fprintln(c.g.stderr, "error:", deployErr)
+		var fe *ship.FailedError
+		partial := c.keepGoing && errors.As(deployErr, &fe) && len(fe.Failures) < len(sp.Services)
+		if partial {
+			fmt.Fprintln(c.g.stderr, "error:", deployErr)
+			fmt.Fprintf(c.g.stderr, "--keep-going: NOT RUNNING: %s; every other service runs\n", strings.Join(fe.Services(), ", "))
+		} else {
+			// Fail fast: nothing is left half up.
+			upErr = fmt.Errorf("berth up: %w\n  every task was stopped; fix the cause and run `berth up` again (or pass --keep-going to run the services that work)", deployErr)
+		}
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && upErr == nil {
 		printURLs(out, sp, d.RouterURL())
 		fmt.Fprintln(out, "press Ctrl-C to stop every service")
 		select {
@@ -79,8 +97,11 @@ func (c *upCommand) run(parent context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := d.Stop(sctx); err != nil {
-		return fmt.Errorf("stop: %w", err)
+		return errors.Join(upErr, fmt.Errorf("stop: %w", err))
 	}
 	fmt.Fprintln(out, "stopped")
+	if upErr != nil {
+		return c.g.shipErr(upErr)
+	}
 	return nil
 }

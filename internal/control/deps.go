@@ -32,11 +32,21 @@ type Store interface {
 	Events(ctx context.Context, q store.EventQuery) ([]store.Event, error)
 
 	CreateReleaseSet(ctx context.Context, s store.ReleaseSet) error
+	RecordRollout(ctx context.Context, r store.Rollout) (store.Rollout, error)
 	ReleaseSet(ctx context.Context, id string) (store.ReleaseSet, error)
 	ReleaseSets(ctx context.Context, limit int) ([]store.ReleaseSet, error)
 	ReleaseSetByCommit(ctx context.Context, commit string) (store.ReleaseSet, error)
 
 	Prune(ctx context.Context, before time.Time) (events, tasks int64, err error)
+}
+
+// HealthWatcher is where the control plane reads its tasks' health when
+// the router is the prober: Watch checks addr until stop is called and
+// reports every check, in order, with the verdict the router routes by.
+// The router implements it; it is an interface so the router can live in
+// another process.
+type HealthWatcher interface {
+	Watch(addr string, hc router.HealthCheck, up bool, report func(router.Check)) (stop func())
 }
 
 // Router is the data plane as the control plane sees it: it publishes

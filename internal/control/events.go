@@ -39,3 +39,9 @@ func (b *broadcaster) publish(store.Event) {
 		}
 	}
 }
+
+// Subscribe returns a channel that receives a value (coalesced, never
+// blocking the control plane) whenever an event is recorded, and a func
+// that ends the subscription. Read the events themselves from the store
+// or the API: the channel only says "look".
+func (s *Server) Subscribe() (<-chan struct{}, func()) { return s.events.subscribe() }

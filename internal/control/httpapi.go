@@ -23,6 +23,7 @@ import (
 // after POST /v1/down stopped every task.
 func (s *Server) Handler(token string, onDown func()) http.Handler {
 	mux := http.NewServeMux()
+	s.secretRoutes(mux)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Status(r.Context()))
 	})
@@ -70,12 +71,7 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 		writeJSON(w, http.StatusOK, h)
 	})
 	mux.HandleFunc("GET /v1/deployments/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		if err != nil {
-			writeErr(w, fmt.Errorf("%w: deployment id must be a number", ErrBadRequest))
-			return
-		}
-		d, err := s.Deployment(r.Context(), id)
+		d, err := s.Deployment(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -109,16 +105,24 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 			go onDown()
 		}
 	})
+	return RequireToken(token, mux)
+}
+
+// RequireToken returns h guarded by a bearer token: every request must
+// carry "Authorization: Bearer <token>". An empty token guards nothing (the
+// unix socket, protected by file permissions).
+func RequireToken(token string, h http.Handler) http.Handler {
 	if token == "" {
-		return mux
+		return h
 	}
+	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			writeJSON(w, http.StatusUnauthorized, api.Error{Error: "missing or wrong API token", Hint: "set BERTH_TOKEN to the token berth serve was started with"})
 			return
 		}
-		mux.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -126,8 +130,24 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 // &service=, &deployment=, &follow=1 keeps the stream open.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	dep, _ := strconv.ParseInt(q.Get("deployment"), 10, 64)
+	var after, dep int64
+	var err error
+	if a := q.Get("after"); a != "" {
+		if after, err = parseEventID(a); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
+	if d := q.Get("deployment"); d != "" {
+		if dep, err = parseDeploymentID(d); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
+	if name := q.Get("service"); name != "" && !validName(name) {
+		writeErr(w, fmt.Errorf("%w: service: %q is not a service name", ErrBadRequest, name))
+		return
+	}
 	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
 	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 	wake, unsub := s.events.subscribe()
@@ -147,9 +167,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, e := range evs {
 			after = e.ID
-			ae := api.Event{ID: e.ID, Time: e.Time, Service: e.Service, Deployment: e.Deployment, Kind: e.Kind, Message: e.Message, Fields: e.Fields}
+			ae := api.Event{ID: eventID(e.ID), Time: e.Time, Service: e.Service, Deployment: deploymentID(e.Deployment), Kind: e.Kind, Message: e.Message, Fields: e.Fields}
 			if sse {
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: ", e.ID, e.Kind)
+				fmt.Fprintf(w, "id: %s\nevent: %s\ndata: ", ae.ID, e.Kind)
 			}
 			if err := enc.Encode(ae); err != nil {
 				return
@@ -233,14 +253,40 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	wg.Wait()
 }
 
+// maxBody bounds a request body: a deploy of every service of a large
+// project is well under it.
+const maxBody = 8 << 20
+
+// readJSON decodes a request body strictly: unknown keys, wrong types,
+// trailing data and bodies over maxBody are a 4xx naming the problem.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<20))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, api.Error{Error: "invalid request body: " + err.Error()})
-		return false
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
 	}
-	return true
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		writeJSON(w, http.StatusRequestEntityTooLarge, api.Error{Error: fmt.Sprintf("request body is larger than %d bytes", maxBody),
+			Hint: "deploy fewer services per request"})
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		writeJSON(w, http.StatusBadRequest, api.Error{Error: fmt.Sprintf("invalid request body: %s: must be a %s, not %s", field, typeErr.Type, typeErr.Value)})
+	case errors.Is(err, io.EOF):
+		writeJSON(w, http.StatusBadRequest, api.Error{Error: "invalid request body: empty"})
+	default:
+		writeJSON(w, http.StatusBadRequest, api.Error{Error: "invalid request body: " + strings.TrimPrefix(err.Error(), "json: ")})
+	}
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

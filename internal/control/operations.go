@@ -7,53 +7,49 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
-// releaseExtra is stored beside the service spec in a release's config so
-// an unchanged deploy can be recognised.
-type releaseExtra struct {
-	Fingerprint    string `json:"fingerprint,omitempty"`
-	ArtifactDigest string `json:"artifact_digest,omitempty"`
-}
-
-type storedConfig struct {
-	releaseConfig
-	releaseExtra
-}
-
-// Deploy records one release per changed service, as one release set, and
-// starts a rolling deployment of each.
+// Deploy validates every release of the request, records one release per
+// changed service as one release set in a single transaction, and starts
+// their deployments once it has committed. Any invalid release rejects the
+// whole request, naming the service and the field; nothing is recorded.
 func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployResponse, error) {
 	var resp api.DeployResponse
 	if len(req.Releases) == 0 {
-		return resp, fmt.Errorf("%w: no services to deploy", ErrBadRequest)
+		return resp, fmt.Errorf("%w: releases: no services to deploy", ErrBadRequest)
+	}
+	if len(req.Releases) > maxServices {
+		return resp, fmt.Errorf("%w: releases: %d services, more than the %d allowed", ErrBadRequest, len(req.Releases), maxServices)
 	}
 	type prepared struct {
 		rs  api.ReleaseSpec
 		cfg storedConfig
 	}
 	var preps []prepared
-	for _, rs := range req.Releases {
-		if rs.Service == "" {
-			return resp, fmt.Errorf("%w: release without a service name", ErrBadRequest)
+	seen := map[string]bool{}
+	for i, rs := range req.Releases {
+		sc, err := s.checkRelease(rs)
+		if err != nil {
+			return resp, fmt.Errorf("%w: releases[%d]: %w", ErrBadRequest, i, err)
 		}
-		var sc storedConfig
-		if err := json.Unmarshal(rs.Config, &sc.releaseConfig); err != nil || sc.Service == nil {
-			return resp, fmt.Errorf("%w: service %s: config is not a resolved service spec", ErrBadRequest, rs.Service)
+		if seen[rs.Service] {
+			return resp, fmt.Errorf("%w: releases[%d].service: %s is named twice", ErrBadRequest, i, rs.Service)
 		}
-		sc.Fingerprint, sc.ArtifactDigest = rs.Fingerprint, rs.ArtifactDigest
+		seen[rs.Service] = true
 		preps = append(preps, prepared{rs, sc})
 	}
 	cfgs := make([]*spec.Service, 0, len(preps))
 	for _, p := range preps {
 		cfgs = append(cfgs, p.cfg.Service)
 	}
+	s.opsMu.Lock()
+	defer s.opsMu.Unlock()
 	versions, err := s.resolveSecretVersions(ctx, cfgs)
 	if err != nil {
 		return resp, err
@@ -63,7 +59,7 @@ func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		v := s.getOrCreate(p.rs.Service)
 		// A changed secret makes a new release even when nothing else changed.
 		force := req.Force || v.secretsStale(ctx, versions[p.rs.Service])
-		d, changed, err := v.deploy(ctx, p.rs, p.cfg, versions[p.rs.Service], set.set.ID, force)
+		pd, changed, err := v.prepareDeploy(ctx, p.rs, p.cfg, versions[p.rs.Service], set.set.ID, force)
 		if err != nil {
 			return resp, err
 		}
@@ -71,9 +67,51 @@ func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 			set.unchanged(p.rs.Service)
 			continue
 		}
-		set.add(v, d)
+		set.add(pd)
 	}
 	return s.commit(ctx, set)
+}
+
+// maxServices bounds the services of one request.
+const maxServices = 1000
+
+// checkRelease decodes and validates one release of a deploy request.
+func (s *Server) checkRelease(rs api.ReleaseSpec) (storedConfig, error) {
+	var sc storedConfig
+	if !spec.ValidServiceName(rs.Service) {
+		return sc, fmt.Errorf("service: %q is not a service name (lower-case letters, digits and dashes, starting with a letter)", rs.Service)
+	}
+	if len(rs.Config) == 0 {
+		return sc, fmt.Errorf("config: is missing (the resolved service spec)")
+	}
+	c, err := release.Decode(rs.Config)
+	if err != nil {
+		return sc, fmt.Errorf("service %s: config.%w", rs.Service, err)
+	}
+	if c.Service.Name == "" {
+		c.Service.Name = rs.Service
+	}
+	if c.Service.Name != rs.Service {
+		return sc, fmt.Errorf("service %s: config.service.name: %q does not match the release's service", rs.Service, c.Service.Name)
+	}
+	if err := c.Validate(release.Limits{MaxCount: s.cfg.MaxCount}); err != nil {
+		return sc, fmt.Errorf("service %s: config.%w", rs.Service, err)
+	}
+	if rs.Image == "" && rs.Artifact == "" && c.Service.Run == "" {
+		return sc, fmt.Errorf("service %s: nothing to run: the release has no image, artifact or run command", rs.Service)
+	}
+	if rs.Image != "" && c.Root != "" {
+		// An image carries all it runs: no path of the client's machine.
+		c.Root = ""
+	}
+	sc.Config = c
+	sc.Print, sc.ArtifactDigest = rs.Fingerprint, rs.ArtifactDigest
+	if sc.Print == "" {
+		if sc.Print, err = c.Fingerprint(); err != nil {
+			return sc, err
+		}
+	}
+	return sc, nil
 }
 
 func (s *Server) getOrCreate(name string) *svc {
@@ -87,36 +125,129 @@ func (s *Server) getOrCreate(name string) *svc {
 	return v
 }
 
-// deploy makes a new release (unless nothing changed), pinning the given
-// secret versions, and starts a deployment to it.
-func (v *svc) deploy(ctx context.Context, rs api.ReleaseSpec, sc storedConfig, versions map[string]int, setID string, force bool) (store.Deployment, bool, error) {
+// prepareDeploy decides whether the release makes a new release (unless
+// nothing changed) and returns what to record; nothing is written.
+func (v *svc) prepareDeploy(ctx context.Context, rs api.ReleaseSpec, sc storedConfig, versions map[string]int, setID string, force bool) (*pendingDeploy, bool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	cur := v.state.Release
 	if cur != 0 && !force && v.dep == nil {
 		if ri, err := v.release(ctx, cur); err == nil {
-			var old storedConfig
-			_ = json.Unmarshal(ri.rec.Config, &old)
-			if old.Fingerprint != "" && old.Fingerprint == sc.Fingerprint &&
+			old := ri.cfg
+			if old.Print != "" && old.Print == sc.Print &&
 				old.ArtifactDigest == sc.ArtifactDigest && ri.rec.Image == rs.Image &&
-				v.state.Count == countOf(sc.Service) {
-				return store.Deployment{}, false, nil
+				v.state.Count == sc.Count() {
+				// Same release, new commit: nothing to start, but the
+				// service is now live at this commit.
+				return nil, false, v.recommit(ctx, ri.rec.Commit, rs.Commit)
 			}
 		}
 	}
 	raw, err := json.Marshal(sc)
 	if err != nil {
-		return store.Deployment{}, false, fmt.Errorf("encode release config: %w", err)
+		return nil, false, fmt.Errorf("encode release config: %w", err)
 	}
-	rel, err := v.s.cfg.Store.CreateRelease(ctx, store.Release{
+	rec := &store.Release{
 		Service: v.name, Commit: rs.Commit, Artifact: rs.Artifact, Image: rs.Image,
 		Config: raw, SetID: setID, Secrets: versions,
-	})
-	if err != nil {
-		return store.Deployment{}, false, fmt.Errorf("record release of %s: %w", v.name, err)
 	}
-	d, err := v.startDeployment(ctx, rel.Number, countOf(sc.Service), setID, "deploy")
-	return d, true, err
+	pd := v.prepareDeployment(ctx, 0, sc.Count(), setID, "deploy", sc.Service)
+	pd.newRelease = rec
+	return pd, true, nil
+}
+
+// pendingDeploy is one deployment a request starts, decided but not yet
+// recorded: it is recorded with the rest of its request in one
+// transaction (RecordRollout), then activated.
+type pendingDeploy struct {
+	v          *svc
+	newRelease *store.Release // recorded first when not nil
+	superseded *store.Deployment
+	step       store.RolloutStep
+	why        string
+}
+
+// prepareDeployment decides the deployment from the current release to rel
+// (0 with target set: the new release being recorded). Caller holds mu.
+func (v *svc) prepareDeployment(ctx context.Context, rel, count int, setID, why string, target *spec.Service) *pendingDeploy {
+	now := v.s.cfg.Clock.Now()
+	strategy := "rolling"
+	// A first deployment has nothing to shift traffic from, and a rollback
+	// goes straight back: both roll.
+	if target == nil && rel != 0 {
+		if ri, err := v.release(ctx, rel); err == nil {
+			target = ri.cfg.Service
+		}
+	}
+	if v.state.Release != 0 && why != "rollback" && target != nil && target.Deploy != nil && target.Deploy.Strategy != "" {
+		strategy = target.Deploy.Strategy
+	}
+	pd := &pendingDeploy{v: v, why: why}
+	if v.dep != nil {
+		d := *v.dep
+		d.State, d.Reason, d.FinishedAt = store.DeployFailed, "superseded by a newer deployment", now
+		pd.superseded = &d
+	}
+	st := v.state
+	st.Release, st.Count, st.UpdatedAt = rel, count, now
+	pd.step = store.RolloutStep{
+		Superseded: pd.superseded,
+		Deployment: store.Deployment{
+			Service: v.name, FromRelease: v.state.Release, ToRelease: rel, Strategy: strategy,
+			State: store.DeployRunning, SetID: setID, StartedAt: now,
+		},
+		Service: st,
+	}
+	return pd
+}
+
+// activate makes a recorded deployment the service's active one.
+func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) store.Deployment {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.dep != nil {
+		v.finishRecorded(store.DeployFailed, "superseded by a newer deployment")
+	}
+	d := st.Deployment
+	v.state = st.Service
+	v.setDep(&d)
+	v.failures = nil
+	v.crash = deploy.Crashes{}
+	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, d.ToRelease, d.Strategy, st.Service.Count)
+	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
+		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease)}})
+	if ri, err := v.release(ctx, d.ToRelease); err == nil {
+		v.notifyDeployment(ri, api.EventDeployStarted, msg, &d)
+	}
+	return d
+}
+
+// recommit records commit as the live commit of the running release when
+// a deploy from that commit made nothing new (same release, new commit):
+// tasks keep running, and change detection compares against commit from
+// now on. Caller holds mu.
+func (v *svc) recommit(ctx context.Context, releaseCommit, commit string) error {
+	if commit == "" || commit == releaseCommit && v.state.CommitRelease != v.state.Release ||
+		commit == v.state.Commit && v.state.CommitRelease == v.state.Release {
+		return nil
+	}
+	v.state.Commit, v.state.CommitRelease = commit, v.state.Release
+	if err := v.s.cfg.Store.PutService(ctx, v.state); err != nil {
+		return fmt.Errorf("record live commit of %s: %w", v.name, err)
+	}
+	v.s.emit(store.Event{Service: v.name, Kind: api.EventServiceRecommitted,
+		Message: fmt.Sprintf("%s: release %d unchanged at commit %s, now live at it", v.name, v.state.Release, commit),
+		Fields:  map[string]string{"release": strconv.Itoa(v.state.Release), "commit": commit}})
+	return nil
+}
+
+// liveCommit is the commit the running release was last deployed from.
+// Caller holds mu.
+func (v *svc) liveCommit(releaseCommit string) string {
+	if v.state.Commit != "" && v.state.CommitRelease == v.state.Release {
+		return v.state.Commit
+	}
+	return releaseCommit
 }
 
 func countOf(s *spec.Service) int {
@@ -126,49 +257,21 @@ func countOf(s *spec.Service) int {
 	return *s.Count
 }
 
-// startDeployment records a deployment from the current release to rel
-// and makes rel the desired release. Caller holds mu.
-func (v *svc) startDeployment(ctx context.Context, rel, count int, setID, why string) (store.Deployment, error) {
-	now := v.s.cfg.Clock.Now()
-	if v.dep != nil {
-		v.finish(ctx, store.DeployFailed, "superseded by a newer deployment")
-	}
-	strategy := "rolling"
-	// A first deployment has nothing to shift traffic from, and a rollback
-	// goes straight back: both roll.
-	if rel != 0 && v.state.Release != 0 && why != "rollback" {
-		if ri, err := v.release(ctx, rel); err == nil && ri.cfg.Service.Deploy != nil && ri.cfg.Service.Deploy.Strategy != "" {
-			strategy = ri.cfg.Service.Deploy.Strategy
-		}
-	}
-	d, err := v.s.cfg.Store.CreateDeployment(ctx, store.Deployment{
-		Service: v.name, FromRelease: v.state.Release, ToRelease: rel, Strategy: strategy,
-		State: store.DeployRunning, SetID: setID, StartedAt: now,
-	})
-	if err != nil {
-		return d, fmt.Errorf("record deployment of %s: %w", v.name, err)
-	}
-	v.state.Release, v.state.Count, v.state.UpdatedAt = rel, count, now
-	if err := v.s.cfg.Store.PutService(ctx, v.state); err != nil {
-		return d, fmt.Errorf("record service %s: %w", v.name, err)
-	}
-	v.dep = &d
-	v.failures = nil
-	v.crashes = 0
-	v.notBefore = time.Time{}
-	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, rel, strategy, count)
-	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
-		Fields: map[string]string{"release": strconv.Itoa(rel), "from": strconv.Itoa(d.FromRelease)}})
-	if ri, err := v.release(ctx, rel); err == nil {
-		v.notifyDeployment(ri, api.EventDeployStarted, msg, &d)
-	}
-	return d, nil
-}
-
 // Rollback returns a service, or every service of a release set, to an
 // earlier release with a rolling deployment. No artifact is rebuilt.
 func (s *Server) Rollback(ctx context.Context, req api.RollbackRequest) (api.DeployResponse, error) {
 	var resp api.DeployResponse
+	if req.Service != "" && !spec.ValidServiceName(req.Service) {
+		return resp, fmt.Errorf("%w: service: %q is not a service name", ErrBadRequest, req.Service)
+	}
+	if req.To < 0 {
+		return resp, fmt.Errorf("%w: to: release %d does not exist (releases are numbered from 1)", ErrBadRequest, req.To)
+	}
+	if len(req.Set) > 200 || len(req.ToCommit) > 200 {
+		return resp, fmt.Errorf("%w: set or to_commit is longer than 200 characters", ErrBadRequest)
+	}
+	s.opsMu.Lock()
+	defer s.opsMu.Unlock()
 	targets := map[string]int{}
 	switch {
 	case req.Service != "" && !req.LastSet && req.Set == "" && req.ToCommit == "":
@@ -241,15 +344,15 @@ func (s *Server) Rollback(ctx context.Context, req api.RollbackRequest) (api.Dep
 		if !ok {
 			continue
 		}
-		d, err := v.rollbackTo(ctx, targets[n], set.set.ID)
+		pd, err := v.prepareRollback(ctx, targets[n], set.set.ID)
 		if err != nil {
 			return resp, err
 		}
-		if d.ID == 0 {
+		if pd == nil {
 			set.unchanged(n)
 			continue
 		}
-		set.add(v, d)
+		set.add(pd)
 	}
 	return s.commit(ctx, set)
 }
@@ -274,37 +377,62 @@ func (v *svc) previousRelease(ctx context.Context) (int, error) {
 	return 0, fmt.Errorf("%w: %s has no release before %d", store.ErrNotFound, v.name, cur)
 }
 
-func (v *svc) rollbackTo(ctx context.Context, to int, setID string) (store.Deployment, error) {
+func (v *svc) prepareRollback(ctx context.Context, to int, setID string) (*pendingDeploy, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if to == v.state.Release && v.dep == nil {
-		return store.Deployment{}, nil
+		return nil, nil
 	}
 	count := v.state.Count
 	if to != 0 {
 		ri, err := v.release(ctx, to)
 		if err != nil {
-			return store.Deployment{}, fmt.Errorf("rollback %s: %w", v.name, err)
+			return nil, fmt.Errorf("rollback %s: %w", v.name, err)
 		}
 		if count == 0 {
-			count = countOf(ri.cfg.Service)
+			count = ri.cfg.Count()
 		}
 	} else {
 		count = 0
 	}
-	return v.startDeployment(ctx, to, count, setID, "rollback")
+	return v.prepareDeployment(ctx, to, count, setID, "rollback", nil), nil
+}
+
+// maxCount is the most tasks the service may run: its live release's
+// max_count, else the control plane's maximum.
+func (v *svc) maxCount(ctx context.Context) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.state.Release != 0 {
+		if ri, err := v.release(ctx, v.state.Release); err == nil {
+			return ri.cfg.MaxCount(v.s.cfg.MaxCount)
+		}
+	}
+	return v.s.cfg.MaxCount
 }
 
 // Scale sets the desired task count of services.
 func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
+	if len(req.Counts) == 0 {
+		return fmt.Errorf("%w: counts: name at least one service", ErrBadRequest)
+	}
 	for name, n := range req.Counts {
-		if n < 0 {
-			return fmt.Errorf("%w: count of %s must not be negative", ErrBadRequest, name)
+		if !spec.ValidServiceName(name) {
+			return fmt.Errorf("%w: counts: %q is not a service name", ErrBadRequest, name)
 		}
-		if _, ok := s.service(name); !ok {
+		if n < 0 {
+			return fmt.Errorf("%w: counts.%s: %d must not be negative", ErrBadRequest, name, n)
+		}
+		v, ok := s.service(name)
+		if !ok {
 			return fmt.Errorf("%w %q", ErrUnknownService, name)
 		}
+		if most := v.maxCount(ctx); n > most {
+			return fmt.Errorf("%w: counts.%s: %d is more than the %d tasks the service may run (raise max_count: in berth.yaml and deploy, or berth serve --max-count for releases that set none)", ErrBadRequest, name, n, most)
+		}
 	}
+	s.opsMu.Lock()
+	defer s.opsMu.Unlock()
 	for name, n := range req.Counts {
 		v, _ := s.service(name)
 		v.mu.Lock()
@@ -339,7 +467,7 @@ func (v *svc) status(ctx context.Context) api.Service {
 		out.Desired = 0
 	}
 	if ri, err := v.release(ctx, v.state.Release); err == nil {
-		out.Commit = ri.rec.Commit
+		out.Commit = v.liveCommit(ri.rec.Commit)
 		if r := ri.cfg.Service.Route; r != nil {
 			out.Route = describeRoute(r)
 		}
@@ -414,16 +542,20 @@ func (s *Server) History(ctx context.Context, name string) (api.History, error) 
 }
 
 // Deployment returns one deployment.
-func (s *Server) Deployment(ctx context.Context, id int64) (api.Deployment, error) {
-	d, err := s.cfg.Store.Deployment(ctx, id)
+func (s *Server) Deployment(ctx context.Context, id string) (api.Deployment, error) {
+	n, err := parseDeploymentID(id)
 	if err != nil {
-		return api.Deployment{}, fmt.Errorf("deployment %d: %w", id, err)
+		return api.Deployment{}, err
+	}
+	d, err := s.cfg.Store.Deployment(ctx, n)
+	if err != nil {
+		return api.Deployment{}, fmt.Errorf("deployment %s: %w", id, err)
 	}
 	return apiDeployment(d), nil
 }
 
 func apiDeployment(d store.Deployment) api.Deployment {
-	out := api.Deployment{ID: d.ID, Service: d.Service, FromRelease: d.FromRelease, ToRelease: d.ToRelease,
+	out := api.Deployment{ID: deploymentID(d.ID), Service: d.Service, FromRelease: d.FromRelease, ToRelease: d.ToRelease,
 		Strategy: d.Strategy, State: d.State, Reason: d.Reason, SetID: d.SetID, StartedAt: d.StartedAt, FinishedAt: d.FinishedAt}
 	if len(d.Progress) > 0 {
 		var p deploy.Progress

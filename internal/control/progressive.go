@@ -124,8 +124,8 @@ func (v *svc) stepProgressive(ctx context.Context, now time.Time) {
 	for _, id := range stops {
 		v.stopTask(id)
 	}
-	if startNew+startOld > 0 && now.Before(v.notBefore) {
-		v.arm(now, v.notBefore)
+	if startNew+startOld > 0 && now.Before(v.crash.NotBefore) {
+		v.arm(now, v.crash.NotBefore)
 	} else {
 		for i := 0; i < startNew; i++ {
 			v.startTask(ctx, d.ToRelease, now)
@@ -235,8 +235,10 @@ func (v *svc) runChecks(req *deploy.CheckRequest) {
 	}
 	v.checking = true
 	v.s.wg.Add(1)
+	v.s.act.begin()
 	go func() {
 		defer v.s.wg.Done()
+		defer v.s.act.end()
 		ctx, cancel := context.WithTimeout(v.s.ctx, 30*time.Second)
 		defer cancel()
 		client := &http.Client{Timeout: 10 * time.Second}
@@ -256,7 +258,7 @@ func (v *svc) runChecks(req *deploy.CheckRequest) {
 		v.checking = false
 		v.checks = &res
 		v.mu.Unlock()
-		v.step()
+		v.kick()
 	}()
 }
 
@@ -294,6 +296,6 @@ func (s *Server) signal(service string, abort bool, set func(*svc)) error {
 	}
 	set(v)
 	v.mu.Unlock()
-	v.step()
+	v.kick()
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/driver/process"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
@@ -168,7 +169,7 @@ func (p *progPlane) deploy(deployLines, envLines string) api.Deployment {
 	if err != nil {
 		p.t.Fatalf("parse spec: %v\n%s", err, yaml)
 	}
-	raw, err := json.Marshal(map[string]any{"root": sp.Root, "service": sp.Services["catalog"]})
+	raw, err := release.ForArtifact(sp, sp.Services["catalog"]).Encode()
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func (p *progPlane) deployStable() {
 }
 
 // deployment returns the deployment as the current control plane reports it.
-func (p *progPlane) deployment(id int64) api.Deployment {
+func (p *progPlane) deployment(id string) api.Deployment {
 	p.t.Helper()
 	d, err := p.srv.Deployment(context.Background(), id)
 	if err != nil {
@@ -209,17 +210,17 @@ func progressOf(t *testing.T, d api.Deployment) deploy.Progress {
 	var pr deploy.Progress
 	if len(d.Progress) > 0 {
 		if err := json.Unmarshal(d.Progress, &pr); err != nil {
-			t.Fatalf("decode progress of deployment %d: %v", d.ID, err)
+			t.Fatalf("decode progress of deployment %s: %v", d.ID, err)
 		}
 	}
 	return pr
 }
 
 // waitDeployment polls a deployment until cond holds or d passes.
-func (p *progPlane) waitDeployment(id int64, what string, d time.Duration, cond func(api.Deployment) bool) api.Deployment {
+func (p *progPlane) waitDeployment(id string, what string, d time.Duration, cond func(api.Deployment) bool) api.Deployment {
 	p.t.Helper()
 	var got api.Deployment
-	waitUntil(p.t, what, d, func() bool {
+	waitUntil(p.t, what, d, p.srv, func() bool {
 		got = p.deployment(id)
 		return cond(got)
 	})
@@ -227,16 +228,16 @@ func (p *progPlane) waitDeployment(id int64, what string, d time.Duration, cond 
 }
 
 // waitFinished waits for a deployment to end, whatever its outcome.
-func (p *progPlane) waitFinished(id int64, d time.Duration) api.Deployment {
+func (p *progPlane) waitFinished(id string, d time.Duration) api.Deployment {
 	p.t.Helper()
-	return p.waitDeployment(id, fmt.Sprintf("deployment %d to finish", id), d, api.Deployment.Finished)
+	return p.waitDeployment(id, fmt.Sprintf("deployment %s to finish", id), d, api.Deployment.Finished)
 }
 
 // finishPromoting waits for a deployment to end, promoting it whenever it
 // waits at a gate.
-func (p *progPlane) finishPromoting(id int64, d time.Duration) api.Deployment {
+func (p *progPlane) finishPromoting(id string, d time.Duration) api.Deployment {
 	p.t.Helper()
-	return p.waitDeployment(id, fmt.Sprintf("deployment %d to finish", id), d, func(got api.Deployment) bool {
+	return p.waitDeployment(id, fmt.Sprintf("deployment %s to finish", id), d, func(got api.Deployment) bool {
 		if !got.Finished() && got.Phase == deploy.PhaseGate {
 			if err := p.srv.Promote(context.Background(), "catalog"); err != nil {
 				p.t.Errorf("promote at the gate: %v", err)
@@ -311,15 +312,33 @@ func (p *progPlane) dumpEvents() {
 	}
 }
 
-// waitUntil polls cond every 10 ms until it holds, failing the test after d.
-func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+// waker tells waiters that something changed: the control plane's event
+// broadcaster, or a load generator's.
+type waker interface {
+	Subscribe() (<-chan struct{}, func())
+}
+
+// waitUntil checks cond each time w says something changed (an event was
+// recorded, a request finished), failing the test after d. No sleeping:
+// the real processes and the real clock of these tests change state on
+// their own, and every change of interest is announced. A slow tick backs
+// the announcements up, so a change that is announced before it is
+// visible (a process exiting just after its event) is still seen.
+func waitUntil(t *testing.T, what string, d time.Duration, w waker, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	wake, unsub := w.Subscribe()
+	defer unsub()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-wake:
+		case <-tick.C:
+		case <-deadline.C:
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -329,6 +348,8 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 type progLoad struct {
 	mu   sync.Mutex
 	reqs []progReq
+	// done announces each recorded request to waitMore.
+	done *announcer
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -345,7 +366,7 @@ func (r progReq) failed() bool { return r.status/100 != 2 }
 // startProgLoad runs workers clients against url until halted (at the
 // latest when the test ends).
 func startProgLoad(t *testing.T, url string, workers int) *progLoad {
-	l := &progLoad{stop: make(chan struct{})}
+	l := &progLoad{stop: make(chan struct{}), done: &announcer{}}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	for range workers {
 		l.wg.Add(1)
@@ -378,6 +399,7 @@ func startProgLoad(t *testing.T, url string, workers int) *progLoad {
 				l.mu.Lock()
 				l.reqs = append(l.reqs, r)
 				l.mu.Unlock()
+				l.done.announce()
 			}
 		}()
 	}
@@ -415,7 +437,7 @@ func (l *progLoad) startedAfter(at time.Time) int {
 // after a moment is observed under load.
 func (l *progLoad) waitMore(t *testing.T, at time.Time, n int) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("%d requests after %s", n, at.Format("15:04:05.000")), 10*time.Second,
+	waitUntil(t, fmt.Sprintf("%d requests after %s", n, at.Format("15:04:05.000")), 10*time.Second, l.done,
 		func() bool { return l.startedAfter(at) >= n })
 }
 
@@ -453,6 +475,39 @@ func (l *progLoad) checkServedBy(t *testing.T, at time.Time, rel string) {
 		if got != rel {
 			t.Errorf("after %s, %d requests were answered by release %q, want only %q (saw %v)",
 				at.Format("15:04:05.000"), n, got, rel, seen)
+		}
+	}
+}
+
+// announcer wakes its subscribers (without blocking) on each announce.
+type announcer struct {
+	mu   sync.Mutex
+	subs map[chan struct{}]bool
+}
+
+// Subscribe returns a channel woken by announce, and its cancel.
+func (a *announcer) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	a.mu.Lock()
+	if a.subs == nil {
+		a.subs = map[chan struct{}]bool{}
+	}
+	a.subs[ch] = true
+	a.mu.Unlock()
+	return ch, func() {
+		a.mu.Lock()
+		delete(a.subs, ch)
+		a.mu.Unlock()
+	}
+}
+
+func (a *announcer) announce() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for ch := range a.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -145,7 +145,7 @@ func TestProgressiveRestart_ResumesInEveryPhase(t *testing.T) {
 					adoptedNew = append(adoptedNew, task.ID)
 				}
 			}
-			waitUntil(t, "only release 2's two tasks running", 20*time.Second, func() bool {
+			waitUntil(t, "only release 2's two tasks running", 20*time.Second, p.srv, func() bool {
 				running := p.taskIDsRunning()
 				return len(running) == 2 && allOfRelease(running, 2)
 			})
@@ -182,7 +182,7 @@ func TestProgressiveAbort_RollsBackInEveryPhase(t *testing.T) {
 			l.waitMore(t, final.FinishedAt, 20)
 			l.checkServedBy(t, final.FinishedAt, "1")
 			l.checkNoFailures(t)
-			waitUntil(t, "only release 1's two tasks running", 20*time.Second, func() bool {
+			waitUntil(t, "only release 1's two tasks running", 20*time.Second, p.srv, func() bool {
 				running := p.taskIDsRunning()
 				return len(running) == 2 && allOfRelease(running, 1)
 			})

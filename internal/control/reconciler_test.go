@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
@@ -70,8 +71,10 @@ func (c *fakeClock) Advance(d time.Duration) {
 		}
 	}
 	c.mu.Unlock()
+	// Synchronously: once Advance returns, every timer that came due has
+	// run (and what it started is tracked by Server.Settle).
 	for _, f := range due {
-		go f()
+		f()
 	}
 }
 
@@ -272,7 +275,7 @@ func (p *plane) deploy(env map[string]string) api.Deployment {
 	}
 	svc := sp.Services["web"]
 	svc.Env = env
-	raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: svc})
+	raw, _ := release.Config{Root: "/tmp", Service: svc}.Encode()
 	resp, err := p.srv.Deploy(context.Background(), api.DeployRequest{Commit: "c", Force: true,
 		Releases: []api.ReleaseSpec{{Service: "web", Commit: "c", Config: raw}}})
 	if err != nil {
@@ -281,20 +284,61 @@ func (p *plane) deploy(env map[string]string) api.Deployment {
 	return resp.Deployments[0]
 }
 
-// until advances the clock in steps until cond holds (or fails the test).
+// until advances the fake clock in steps, letting the control plane
+// settle after each (no sleeping), until cond holds; it fails the test
+// when cond does not hold within 10s of real time.
 func (p *plane) until(what string, step time.Duration, cond func() bool) {
 	p.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p.settle(ctx, what)
 	for !cond() {
-		if time.Now().After(deadline) {
+		if ctx.Err() != nil {
 			p.t.Fatalf("never reached: %s (fake time %s)", what, p.clock.Now().Format(time.TimeOnly))
 		}
 		p.clock.Advance(step)
-		time.Sleep(time.Millisecond) // let the goroutines the timers started run
+		p.settle(ctx, what)
 	}
 }
 
-func (p *plane) deployment(id int64) api.Deployment {
+// settle waits until the control plane has applied everything the last
+// clock step caused.
+func (p *plane) settle(ctx context.Context, what string) {
+	p.t.Helper()
+	if err := p.srv.Settle(ctx); err != nil {
+		p.t.Fatalf("control plane never settled while waiting for %s: %v", what, err)
+	}
+}
+
+// waitEvent waits (on the event stream, with a deadline) until an event
+// of kind whose message contains text has been recorded: the way to wait
+// for what a task's own exit causes, which starts outside the control
+// plane.
+func (p *plane) waitEvent(kind, text string) {
+	p.t.Helper()
+	wake, unsub := p.srv.events.subscribe()
+	defer unsub()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		evs, err := p.st.Events(context.Background(), store.EventQuery{Limit: 10000})
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Kind == kind && strings.Contains(e.Message, text) {
+				return
+			}
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			p.t.Fatalf("no %s event about %q within 10s", kind, text)
+		}
+	}
+}
+
+func (p *plane) deployment(id string) api.Deployment {
 	d, err := p.srv.Deployment(context.Background(), id)
 	if err != nil {
 		p.t.Fatal(err)
@@ -346,6 +390,7 @@ func TestReconciler_CrashLoop_TripsBreaker(t *testing.T) {
 			if strings.HasPrefix(id, "web-2-") && !crashed[id] {
 				crashed[id] = true
 				p.drv.end(id, driver.ExitStatus{Code: 3})
+				p.waitEvent(api.EventTaskExited, id)
 			}
 		}
 		return p.deployment(bad.ID).State == "rolled_back"
@@ -361,6 +406,7 @@ func TestReconciler_CrashedTask_ReplacedWithBackoff(t *testing.T) {
 	p.until("release 1 live", 100*time.Millisecond, func() bool { return p.deployment(d.ID).State == "succeeded" })
 	victim := p.drv.live()[0]
 	p.drv.end(victim, driver.ExitStatus{Code: 1})
+	p.waitEvent(api.EventTaskExited, victim)
 	p.until("replacement running", 100*time.Millisecond, func() bool {
 		live := p.drv.live()
 		return len(live) == 2 && live[0] != victim && live[1] != victim
@@ -368,9 +414,11 @@ func TestReconciler_CrashedTask_ReplacedWithBackoff(t *testing.T) {
 	// A second crash right away waits out the backoff before restarting.
 	victim2 := p.drv.live()[0]
 	p.drv.end(victim2, driver.ExitStatus{Code: 1})
+	p.waitEvent(api.EventTaskExited, victim2)
+	p.settle(context.Background(), "the exit handled")
 	before := len(p.drv.snapshot())
 	p.clock.Advance(100 * time.Millisecond)
-	time.Sleep(5 * time.Millisecond)
+	p.settle(context.Background(), "a step within the backoff")
 	if n := len(p.drv.snapshot()); n != before {
 		t.Fatalf("restarted within the backoff: %d starts, want %d", n, before)
 	}
@@ -389,6 +437,7 @@ func TestReconciler_RestartAdoptsTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.clock.Advance(5 * time.Second)
+	p.settle(context.Background(), "the restarted control plane")
 	st := p.srv.Status(context.Background())
 	if len(st.Services) != 1 || len(st.Services[0].Tasks) != 2 {
 		t.Fatalf("status after restart: %+v", st)
@@ -414,7 +463,7 @@ func TestReconciler_NotifiesWebhooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: sp.Services["web"], Notify: []spec.Notify{{URL: hook.URL}}})
+	raw, _ := release.Config{Root: "/tmp", Service: sp.Services["web"], Notify: []spec.Notify{{URL: hook.URL}}}.Encode()
 	resp, err := p.srv.Deploy(context.Background(), api.DeployRequest{Commit: "c",
 		Releases: []api.ReleaseSpec{{Service: "web", Commit: "c", Config: raw}}})
 	if err != nil {
@@ -446,7 +495,7 @@ func TestReconciler_BlueGreenPreviewHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: sp.Services["web"]})
+	raw, _ := release.ForArtifact(sp, sp.Services["web"]).Encode()
 	resp, err := p.srv.Deploy(context.Background(), api.DeployRequest{Commit: "c2",
 		Releases: []api.ReleaseSpec{{Service: "web", Commit: "c2", Config: raw}}})
 	if err != nil {
@@ -500,7 +549,7 @@ func (p *plane) deploySet(commit string, names ...string) api.DeployResponse {
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		raw, _ := json.Marshal(releaseConfig{Root: "/tmp", Service: sp.Services[n]})
+		raw, _ := release.ForArtifact(sp, sp.Services[n]).Encode()
 		req.Releases = append(req.Releases, api.ReleaseSpec{Service: n, Commit: commit, Config: raw})
 	}
 	resp, err := p.srv.Deploy(context.Background(), req)
@@ -510,8 +559,8 @@ func (p *plane) deploySet(commit string, names ...string) api.DeployResponse {
 	return resp
 }
 
-// settle waits until every deployment of resp has finished.
-func (p *plane) settle(resp api.DeployResponse) {
+// finishAll waits until every deployment of resp has finished.
+func (p *plane) finishAll(resp api.DeployResponse) {
 	p.t.Helper()
 	for _, d := range resp.Deployments {
 		p.until("deployment "+d.Service+" finished", 100*time.Millisecond, func() bool { return p.deployment(d.ID).Finished() })
@@ -528,8 +577,8 @@ func (p *plane) releases() map[string]int {
 
 func TestReconciler_RollbackSet_ReturnsEveryServiceOfTheSet(t *testing.T) {
 	p := newPlane(t)
-	p.settle(p.deploySet("aaaa111", "api", "web"))
-	p.settle(p.deploySet("bbbb222", "api", "web", "jobs")) // jobs is new in this set
+	p.finishAll(p.deploySet("aaaa111", "api", "web"))
+	p.finishAll(p.deploySet("bbbb222", "api", "web", "jobs")) // jobs is new in this set
 	if got := p.releases(); got["api"] != 2 || got["web"] != 2 || got["jobs"] != 1 {
 		t.Fatalf("before rollback: %v", got)
 	}
@@ -540,7 +589,7 @@ func TestReconciler_RollbackSet_ReturnsEveryServiceOfTheSet(t *testing.T) {
 	if len(resp.Deployments) != 3 || resp.SetID == "" {
 		t.Fatalf("rollback of the set = %+v, want 3 deployments as one set", resp)
 	}
-	p.settle(resp)
+	p.finishAll(resp)
 	if got := p.releases(); got["api"] != 1 || got["web"] != 1 || got["jobs"] != 0 {
 		t.Fatalf("after rollback --set: %v, want api and web on 1 and jobs stopped", got)
 	}
@@ -551,7 +600,7 @@ func TestReconciler_RollbackSet_ReturnsEveryServiceOfTheSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.settle(resp)
+	p.finishAll(resp)
 	if got := p.releases(); got["api"] != 2 || got["web"] != 2 || got["jobs"] != 1 {
 		t.Fatalf("after rollback --to-commit bbbb222: %v", got)
 	}

@@ -41,6 +41,8 @@ func (s *Server) RolloutSecrets(ctx context.Context, req api.SecretsRolloutReque
 	if s.cfg.SecretVersions == nil {
 		return resp, ErrNoSecrets
 	}
+	s.opsMu.Lock()
+	defer s.opsMu.Unlock()
 	var rolls []secretRoll
 	var errs []error
 	for _, v := range s.allServices() {
@@ -61,11 +63,11 @@ func (s *Server) RolloutSecrets(ctx context.Context, req api.SecretsRolloutReque
 	}
 	set := s.newSet("secrets", "")
 	for _, r := range rolls {
-		d, err := r.v.rollSecrets(ctx, r, set.set.ID)
+		pd, err := r.v.prepareSecretRoll(ctx, r, set.set.ID)
 		if err != nil {
 			return resp, err
 		}
-		set.add(r.v, d)
+		set.add(pd)
 	}
 	return s.commit(ctx, set)
 }
@@ -119,21 +121,19 @@ func (v *svc) liveSecrets(ctx context.Context) (live int, pinned map[string]int,
 
 // rollSecrets records a copy of the live release with new secret versions
 // and starts a deployment to it.
-func (v *svc) rollSecrets(ctx context.Context, r secretRoll, setID string) (store.Deployment, error) {
+func (v *svc) prepareSecretRoll(ctx context.Context, r secretRoll, setID string) (*pendingDeploy, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	ri, err := v.release(ctx, r.live)
 	if err != nil {
-		return store.Deployment{}, fmt.Errorf("roll %s: %w", v.name, err)
+		return nil, fmt.Errorf("roll %s: %w", v.name, err)
 	}
-	rel, err := v.s.cfg.Store.CreateRelease(ctx, store.Release{
+	pd := v.prepareDeployment(ctx, 0, v.state.Count, setID, "secret change", ri.cfg.Service)
+	pd.newRelease = &store.Release{
 		Service: v.name, Commit: ri.rec.Commit, Artifact: ri.rec.Artifact, Image: ri.rec.Image,
 		Config: ri.rec.Config, SetID: setID, Secrets: r.versions,
-	})
-	if err != nil {
-		return store.Deployment{}, fmt.Errorf("record release of %s: %w", v.name, err)
 	}
-	return v.startDeployment(ctx, rel.Number, v.state.Count, setID, "secret change")
+	return pd, nil
 }
 
 // resolveSecretVersions resolves the secret versions of every service of a

@@ -2,7 +2,6 @@ package control_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/driver/drivertest"
 	"github.com/berth-dev/berth/internal/driver/process"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/secrets"
 	"github.com/berth-dev/berth/internal/spec"
@@ -110,7 +110,7 @@ func (p *secretsPlane) deployReq(names ...string) api.DeployRequest {
 	p.t.Helper()
 	req := api.DeployRequest{Commit: "abc123"}
 	for _, n := range names {
-		raw, err := json.Marshal(map[string]any{"root": p.spec.Root, "service": p.spec.Services[n]})
+		raw, err := release.ForArtifact(p.spec, p.spec.Services[n]).Encode()
 		if err != nil {
 			p.t.Fatal(err)
 		}
@@ -122,23 +122,17 @@ func (p *secretsPlane) deployReq(names ...string) api.DeployRequest {
 // wait waits until every deployment finished and fails unless all succeeded.
 func (p *secretsPlane) wait(deps []api.Deployment) {
 	p.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	for _, d := range deps {
-		for {
-			got, err := p.srv.Deployment(context.Background(), d.ID)
-			if err != nil {
+		var got api.Deployment
+		waitUntil(p.t, "deployment "+d.ID+" of "+d.Service+" to finish", 60*time.Second, p.srv, func() bool {
+			var err error
+			if got, err = p.srv.Deployment(context.Background(), d.ID); err != nil {
 				p.t.Fatal(err)
 			}
-			if got.Finished() {
-				if got.State != store.DeploySucceeded {
-					p.t.Fatalf("deployment %d of %s: %s: %s", got.ID, got.Service, got.State, got.Reason)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				p.t.Fatalf("deployment %d of %s still running", d.ID, d.Service)
-			}
-			time.Sleep(20 * time.Millisecond)
+			return got.Finished()
+		})
+		if got.State != store.DeploySucceeded {
+			p.t.Fatalf("deployment %s of %s: %s: %s", got.ID, got.Service, got.State, got.Reason)
 		}
 	}
 }

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/driver"
+	"github.com/berth-dev/berth/internal/release"
 	"github.com/berth-dev/berth/internal/router"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
@@ -30,7 +32,13 @@ type Config struct {
 	RouterURL string
 	// LogDir is where task logs go.
 	LogDir string
-	// Probe checks one task's health; defaults to an HTTP GET.
+	// Health, when set, is the one prober of the tasks' health (the
+	// router): the control plane reads its verdicts and probes nothing
+	// itself, so the two cannot disagree. Without it the control plane
+	// probes with Probe (tests on a fake clock, benchmarks).
+	Health HealthWatcher
+	// Probe checks one task's health when Health is nil; defaults to an
+	// HTTP GET.
 	Probe func(ctx context.Context, addr, path string, timeout time.Duration) error
 	// Env resolves extra environment (secrets) for a task of a release.
 	Env func(ctx context.Context, rel store.Release, cfg *spec.Service) (map[string]string, error)
@@ -43,8 +51,22 @@ type Config struct {
 	// deployment before it starts (e.g. a missing secret).
 	SecretVersions func(ctx context.Context, cfg *spec.Service) (map[string]int, error)
 
+	// MaxCount is the largest task count a deploy or scale may ask of one
+	// service; release.DefaultMaxCount when zero.
+	MaxCount int
+
+	// Stepped runs no per-service loop goroutines: passes run only when
+	// the owner calls Server.Step (tests step the loop synchronously on a
+	// fake clock).
+	Stepped bool
+
 	// Engine names the task driver ("process" or "docker"); Status reports it.
 	Engine string
+
+	// Secrets, when set, serves /v1/secrets: the store the CLI sets, lists,
+	// reads and deletes secret values in. Without it those routes answer
+	// 501 and clients use the store directly.
+	Secrets SecretStore
 }
 
 // Server is the control plane: it owns the services' desired state, runs
@@ -52,6 +74,11 @@ type Config struct {
 type Server struct {
 	cfg Config
 	log *slog.Logger
+
+	// opsMu serialises the requests that change desired state (deploy,
+	// rollback, scale, secret rollout): each decides, records in one
+	// transaction and starts, with no other request in between.
+	opsMu sync.Mutex
 
 	mu       sync.Mutex
 	services map[string]*svc
@@ -65,7 +92,9 @@ type Server struct {
 	// ctx lives as long as the server; task goroutines hang off it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // task work: launches, waits, probes, stops
+	loops  sync.WaitGroup // the services' loops, which end with ctx
+	act    *activity      // work in flight, for Settle
 }
 
 // ErrUnknownService is returned for a service the control plane has never
@@ -86,6 +115,9 @@ func New(cfg Config) *Server {
 	if cfg.Probe == nil {
 		cfg.Probe = httpProbe
 	}
+	if cfg.MaxCount <= 0 {
+		cfg.MaxCount = release.DefaultMaxCount
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg:      cfg,
@@ -93,6 +125,7 @@ func New(cfg Config) *Server {
 		services: map[string]*svc{},
 		routes:   map[string][]router.Route{},
 		events:   newBroadcaster(),
+		act:      newActivity(),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -176,7 +209,9 @@ func (s *Server) sampleUsage() {
 	}
 	// Not in s.wg: a sample in flight at shutdown only ends its Inspect
 	// calls (they take s.ctx) and writes to tasks nobody reads any more.
+	s.act.begin()
 	go func() {
+		defer s.act.end()
 		sem := make(chan struct{}, 4)
 		var wg sync.WaitGroup
 		for _, p := range probes {
@@ -217,21 +252,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	s.cancel()
 	s.wg.Wait()
+	s.loops.Wait()
 	return nil
 }
 
 // Detach stops the control plane's loops but leaves tasks running, as a
 // crash would; the next Start adopts them. Used by tests.
 func (s *Server) Detach() {
-	s.mu.Lock()
-	for _, v := range s.services {
+	// s.mu is a leaf lock: never held while taking a service's.
+	for _, v := range s.allServices() {
 		v.mu.Lock()
 		v.closed = true
 		v.mu.Unlock()
 	}
-	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.loops.Wait()
 }
 
 func (s *Server) allServices() []*svc {
@@ -296,11 +332,28 @@ func (s *Server) depsReady(deps []string, setID string) bool {
 		if !ok {
 			continue
 		}
-		if v.busyInSet(setID) {
+		if v.inSet(setID) {
 			return false
 		}
 	}
 	return true
+}
+
+// Step runs one pass of every service that has a wake-up pending and
+// reports how many ran. With Config.Stepped it is the only way passes
+// run; tests call it until it returns 0 to let the control plane settle.
+func (s *Server) Step() int {
+	n := 0
+	for _, v := range s.allServices() {
+		select {
+		case <-v.wake:
+			v.step()
+			s.act.end()
+			n++
+		default:
+		}
+	}
+	return n
 }
 
 // kickAll re-evaluates every service (after a deployment finished, so
@@ -343,22 +396,31 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// releaseConfig is what a release stores as its config: the project root
-// and the resolved service spec.
-type releaseConfig struct {
-	Root    string        `json:"root"`
-	Service *spec.Service `json:"service"`
-	// Notify lists the webhooks told about this release's deployments.
-	Notify []spec.Notify `json:"notify,omitempty"`
+// storedConfig is what a release stores as its config: the release
+// config and what recognises an unchanged deploy.
+type storedConfig struct {
+	release.Config
+	releaseExtra
 }
 
-func decodeReleaseConfig(raw json.RawMessage) (releaseConfig, error) {
-	var rc releaseConfig
-	if err := json.Unmarshal(raw, &rc); err != nil {
-		return rc, fmt.Errorf("decode release config: %w", err)
+// releaseExtra is stored beside the release config so an unchanged deploy
+// can be recognised.
+type releaseExtra struct {
+	Print          string `json:"fingerprint,omitempty"` // the config's fingerprint
+	ArtifactDigest string `json:"artifact_digest,omitempty"`
+}
+
+// decodeStoredConfig reads a stored release config and validates it, so
+// a release recorded by an older berth (or by hand) gets the defaults
+// every decision reads, and one that cannot run is an error, not a panic.
+func decodeStoredConfig(raw json.RawMessage) (storedConfig, error) {
+	var sc storedConfig
+	if err := json.Unmarshal(raw, &sc); err != nil {
+		return sc, fmt.Errorf("decode release config: %w", err)
 	}
-	if rc.Service == nil {
-		return rc, fmt.Errorf("decode release config: no service")
+	// Stored counts were accepted under whatever maximum applied then.
+	if err := sc.Validate(release.Limits{MaxCount: math.MaxInt32}); err != nil {
+		return sc, fmt.Errorf("release config: %w", err)
 	}
-	return rc, nil
+	return sc, nil
 }

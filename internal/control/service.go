@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/internal/api"
@@ -33,19 +35,17 @@ type svc struct {
 	name string
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	closed    bool
-	state     store.ServiceState
-	releases  map[int]*relInfo
-	tasks     map[string]*task
-	dep       *store.Deployment
-	failures  []deploy.Failure
-	crashes   int
-	lastCrash time.Time
-	notBefore time.Time
-	timerAt   time.Time
-	cancelT   func()
-	routed    string // key of the last published route set
+	mu       sync.Mutex
+	closed   bool
+	state    store.ServiceState
+	releases map[int]*relInfo
+	tasks    map[string]*task
+	dep      *store.Deployment
+	failures []deploy.Failure
+	crash    deploy.Crashes
+	timerAt  time.Time
+	cancelT  func()
+	routed   string // key of the last published route set
 
 	// Progressive deployments: one-shot requests from promote/abort, and
 	// results of pre-traffic checks.
@@ -55,11 +55,19 @@ type svc struct {
 
 	notifier  *notify.Notifier
 	notifyKey string
+
+	// activeSet is the release set of the active deployment ("" when none
+	// or not in a set), readable without mu so a dependent service can
+	// check it while holding its own lock.
+	activeSet atomic.Pointer[string]
+	// wake asks the service's loop for a pass; a full channel means one
+	// is already due, so wake-ups coalesce.
+	wake chan struct{}
 }
 
 type relInfo struct {
 	rec store.Release
-	cfg releaseConfig
+	cfg storedConfig
 }
 
 type task struct {
@@ -72,20 +80,46 @@ type task struct {
 	passes    int
 	fails     int
 	lastCheck string
+	// watchDown: the router's verdict is down (held during start grace).
+	watchDown bool
 	// usage is the last CPU/memory sample the driver reported.
 	usage  driver.State
 	cancel context.CancelFunc
 }
 
 func newSvc(s *Server, st store.ServiceState) *svc {
-	return &svc{
+	v := &svc{
 		s:        s,
 		name:     st.Name,
 		log:      s.log.With("service", st.Name),
 		state:    st,
 		releases: map[int]*relInfo{},
 		tasks:    map[string]*task{},
+		wake:     make(chan struct{}, 1),
 	}
+	if s.cfg.Stepped {
+		return v
+	}
+	s.loops.Add(1)
+	go v.run()
+	return v
+}
+
+// setDep makes d the active deployment (nil: none). Caller holds mu.
+func (v *svc) setDep(d *store.Deployment) {
+	v.dep = d
+	set := ""
+	if d != nil {
+		set = d.SetID
+	}
+	v.activeSet.Store(&set)
+}
+
+// inSet reports whether the active deployment belongs to the release set.
+// It takes no lock.
+func (v *svc) inSet(setID string) bool {
+	p := v.activeSet.Load()
+	return p != nil && *p == setID
 }
 
 // release returns a release with its decoded config, cached. Caller holds mu.
@@ -97,7 +131,7 @@ func (v *svc) release(ctx context.Context, n int) (*relInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load release %s #%d: %w", v.name, n, err)
 	}
-	rc, err := decodeReleaseConfig(rec.Config)
+	rc, err := decodeStoredConfig(rec.Config)
 	if err != nil {
 		return nil, fmt.Errorf("release %s #%d: %w", v.name, n, err)
 	}
@@ -112,7 +146,16 @@ func (v *svc) recover(ctx context.Context, active store.Deployment) error {
 	defer v.mu.Unlock()
 	if active.ID != 0 {
 		d := active
-		v.dep = &d
+		v.setDep(&d)
+		// A deployment whose release cannot be read or run (recorded by an
+		// older berth, or damaged) cannot be decided: fail it with the
+		// reason rather than crash on it at every restart.
+		if d.ToRelease != 0 {
+			if _, err := v.release(ctx, d.ToRelease); err != nil {
+				v.log.Error("undecidable deployment", "deployment", d.ID, "err", err)
+				v.rollback(ctx, fmt.Sprintf("cannot be decided after a restart: %v", err))
+			}
+		}
 	}
 	recs, err := v.s.cfg.Store.Tasks(ctx, v.name)
 	if err != nil {
@@ -167,8 +210,31 @@ func (v *svc) put(rec store.Task) {
 	}
 }
 
-// kick runs step in the background.
-func (v *svc) kick() { go v.step() }
+// kick asks the service's loop for a pass. It never blocks: wake-ups that
+// arrive while a pass is due coalesce into that pass.
+func (v *svc) kick() {
+	v.s.act.begin()
+	select {
+	case v.wake <- struct{}{}:
+	default:
+		v.s.act.end() // a pass is already due
+	}
+}
+
+// run is the service's loop: one pass per (coalesced) wake-up, until the
+// server stops.
+func (v *svc) run() {
+	defer v.s.loops.Done()
+	for {
+		select {
+		case <-v.s.ctx.Done():
+			return
+		case <-v.wake:
+			v.step()
+			v.s.act.end()
+		}
+	}
+}
 
 // views returns the live tasks as the decisions see them. Caller holds mu.
 func (v *svc) views() []deploy.TaskView {
@@ -182,94 +248,106 @@ func (v *svc) views() []deploy.TaskView {
 	return out
 }
 
-// step decides and applies the next move toward the desired state.
+// step decides and applies the next move toward the desired state. A
+// panic in a pass is recorded as an event and fails the active deployment;
+// it never takes the control plane down.
 func (v *svc) step() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
 		return
 	}
-	ctx := context.Background()
-	now := v.s.cfg.Clock.Now()
-
-	// The circuit breaker and health deadline apply to every strategy; a
-	// failed verdict makes the old release the desired one again, and the
-	// convergence below takes traffic off the new tasks at once.
-	if v.dep != nil {
-		if verdict := v.judge(ctx, now); verdict.Failed {
-			v.rollback(ctx, verdict.Reason)
-		}
-	}
-
-	rel, count := v.state.Release, v.state.Count
-	var cfg *spec.Service
-	if rel != 0 {
-		ri, err := v.release(ctx, rel)
-		if err != nil {
-			v.log.Error("step", "err", err)
-			return
-		}
-		cfg = ri.cfg.Service
-	} else {
-		count = 0
-	}
-	if v.dep != nil && cfg != nil && !v.s.depsReady(cfg.DependsOn, v.dep.SetID) {
-		return // a dependency of the same release set is still rolling out
-	}
-	if v.dep != nil && isProgressive(v.dep.Strategy) {
-		v.stepProgressive(ctx, now)
-		return
-	}
-	in := deploy.Input{Release: rel, Count: count, Tasks: v.views()}
-	if cfg != nil {
-		in.MaxSurge, in.MaxUnavailable = intOr(cfg.Deploy.MaxSurge, 1), intOr(cfg.Deploy.MaxUnavailable, 0)
-	}
-	plan := deploy.Converge(in)
-	v.applyRoutes(plan.Route)
-	for _, id := range plan.Stop {
-		v.stopTask(id)
-	}
-	if plan.Start > 0 {
-		if now.Before(v.notBefore) {
-			v.arm(now, v.notBefore)
-		} else {
-			for i := 0; i < plan.Start; i++ {
-				v.startTask(ctx, rel, now)
+	defer func() {
+		if r := recover(); r != nil {
+			v.log.Error("pass panicked", "panic", r, "stack", string(debug.Stack()))
+			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventServicePanic,
+				Message: fmt.Sprintf("%s: internal error deciding the next step: %v", v.name, r)})
+			if v.dep != nil {
+				v.rollback(context.Background(), fmt.Sprintf("internal error: %v", r))
 			}
 		}
-	}
-	if v.dep != nil && plan.Converged {
-		v.finish(ctx, store.DeploySucceeded, "")
-	}
-	if len(plan.Stop) > 0 {
-		// The stopped tasks left the decision's view: decide again.
-		v.kick()
-	}
-	if v.dep != nil && cfg != nil { // cfg is nil while a service is rolled back to nothing
-		if at := deploy.NextDeadline(deploy.JudgeInput{Release: v.dep.ToRelease, Tasks: v.views(), Deadline: time.Duration(cfg.Health.Deadline)}); !at.IsZero() {
-			v.arm(now, at)
+	}()
+	ctx := context.Background()
+	now := v.s.cfg.Clock.Now()
+	v.heldDown(now)
+	// Observe, decide with deploy.Reconcile, apply. A failed verdict makes
+	// the old release the desired one again and the pass decides again at
+	// once, so the convergence takes traffic off the new tasks.
+	for pass := 0; pass < 2; pass++ {
+		view, err := v.observe(ctx)
+		if err != nil {
+			v.log.Error("observe", "err", err)
+			return
 		}
+		st := deploy.Reconcile(view, now)
+		if st.RollBack != "" && v.dep != nil {
+			v.rollback(ctx, st.RollBack)
+			continue
+		}
+		v.apply(ctx, view, st, now)
+		return
 	}
 }
 
-// judge decides whether the active deployment's release has failed:
-// crash loops and tasks not healthy within the deadline. Caller holds mu.
-func (v *svc) judge(ctx context.Context, now time.Time) deploy.Verdict {
-	ri, err := v.release(ctx, v.dep.ToRelease)
-	if err != nil {
-		return deploy.Verdict{}
-	}
-	last := map[string]string{}
-	for id, t := range v.tasks {
-		if t.lastCheck != "" {
-			last[id] = t.lastCheck
+// observe is the view one pass decides on. Caller holds mu.
+func (v *svc) observe(ctx context.Context) (deploy.View, error) {
+	view := deploy.View{Release: v.state.Release, Count: v.state.Count, Tasks: v.views(), DepsReady: true, NotBefore: v.crash.NotBefore}
+	if view.Release != 0 {
+		ri, err := v.release(ctx, view.Release)
+		if err != nil {
+			return view, err
+		}
+		cfg := ri.cfg.Service
+		view.MaxSurge, view.MaxUnavailable = intOr(cfg.Deploy.MaxSurge, 1), intOr(cfg.Deploy.MaxUnavailable, 0)
+		if v.dep != nil {
+			view.DepsReady = v.s.depsReady(cfg.DependsOn, v.dep.SetID)
 		}
 	}
-	return deploy.Judge(deploy.JudgeInput{
-		Now: now, Release: v.dep.ToRelease, Tasks: v.views(),
-		Deadline: time.Duration(ri.cfg.Service.Health.Deadline), Failures: v.failures,
-		Breaker: ri.cfg.Service.Deploy.CircuitBreaker, LastCheck: last,
-	})
+	if d := v.dep; d != nil {
+		dv := &deploy.DeploymentView{ToRelease: d.ToRelease, FromRelease: d.FromRelease, Strategy: d.Strategy,
+			Failures: v.failures, LastCheck: map[string]string{}}
+		for id, t := range v.tasks {
+			if t.lastCheck != "" {
+				dv.LastCheck[id] = t.lastCheck
+			}
+		}
+		// A release that cannot be read is not judged (it is failed at
+		// start, see recover).
+		if ri, err := v.release(ctx, d.ToRelease); err == nil {
+			dv.Deadline = time.Duration(ri.cfg.Service.Health.Deadline)
+			dv.Breaker = ri.cfg.Service.Deploy.CircuitBreaker
+		}
+		view.Deployment = dv
+	}
+	return view, nil
+}
+
+// apply carries out one pass's decision: the only place a pass routes,
+// stops, starts, finishes and schedules. Caller holds mu.
+func (v *svc) apply(ctx context.Context, view deploy.View, st deploy.Step, now time.Time) {
+	switch {
+	case st.Waiting != "":
+		return
+	case st.Progressive:
+		v.stepProgressive(ctx, now)
+		return
+	}
+	v.applyRoutes(st.Route)
+	for _, id := range st.Stop {
+		v.stopTask(id)
+	}
+	for range st.Start {
+		v.startTask(ctx, view.Release, now)
+	}
+	if st.Finish && v.dep != nil {
+		v.finish(ctx, store.DeploySucceeded, "")
+	}
+	if st.Again {
+		v.kick()
+	}
+	if !st.WakeAt.IsZero() {
+		v.arm(now, st.WakeAt)
+	}
 }
 
 func intOr(p *int, d int) int {
@@ -292,7 +370,7 @@ func (v *svc) arm(now, at time.Time) {
 		v.mu.Lock()
 		v.timerAt = time.Time{}
 		v.mu.Unlock()
-		v.step()
+		v.kick()
 	})
 }
 
@@ -325,6 +403,19 @@ func (v *svc) finish(ctx context.Context, state, reason string) {
 	if err := v.s.cfg.Store.UpdateDeployment(ctx, *d); err != nil {
 		v.log.Error("record deployment", "deployment", d.ID, "err", err)
 	}
+	v.finishRecorded(state, reason)
+}
+
+// finishRecorded ends the active deployment in memory, tells subscribers
+// and webhooks, and lets dependents move; its end is already in the store.
+// Caller holds mu.
+func (v *svc) finishRecorded(state, reason string) {
+	ctx := context.Background()
+	d := v.dep
+	d.State, d.Reason = state, reason
+	if d.FinishedAt.IsZero() {
+		d.FinishedAt = v.s.cfg.Clock.Now()
+	}
 	kind, msg := api.EventDeploySucceeded, fmt.Sprintf("%s release %d is live (%d tasks healthy)", v.name, d.ToRelease, v.state.Count)
 	switch state {
 	case store.DeployRolledBack:
@@ -337,17 +428,9 @@ func (v *svc) finish(ctx context.Context, state, reason string) {
 	if ri, err := v.release(ctx, d.ToRelease); err == nil {
 		v.notifyDeployment(ri, kind, msg, d)
 	}
-	v.dep = nil
+	v.setDep(nil)
 	v.failures = nil
-	go v.s.kickAll()
-}
-
-// busyInSet reports whether this service's active deployment belongs to
-// the release set.
-func (v *svc) busyInSet(setID string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.dep != nil && v.dep.SetID == setID
+	v.s.kickAll()
 }
 
 // applyRoutes publishes this service's routes with exactly the given
@@ -472,8 +555,10 @@ func (v *svc) startTask(ctx context.Context, rel int, now time.Time) {
 	v.tasks[id] = t
 	v.put(t.rec)
 	v.s.wg.Add(1)
+	v.s.act.begin()
 	go func() {
 		defer v.s.wg.Done()
+		defer v.s.act.end()
 		v.launch(t, ri)
 	}()
 }
@@ -580,11 +665,23 @@ func (v *svc) watch(t *task) {
 	ri := v.releases[t.rec.Release]
 	if ri == nil || ri.cfg.Service.Health == nil || ri.cfg.Service.Health.Path == "" {
 		// No health check: a started task counts as healthy.
-		go v.healthResult(id, nil)
+		v.s.act.begin()
+		go func() {
+			defer v.s.act.end()
+			v.healthResult(id, nil)
+		}()
 		return
 	}
 	hc := ri.cfg.Service.Health
+	if v.s.cfg.Health != nil {
+		// The router is the one prober: read its verdicts.
+		started := t.startedAt
+		stop := v.s.cfg.Health.Watch(h.Addr, routerCheck(hc), t.phase == deploy.Healthy, func(c router.Check) { v.watchReport(id, started, c) })
+		t.cancel = func() { cancel(); stop() }
+		return
+	}
 	v.s.wg.Add(1)
+	v.s.act.begin() // the first probe; probeLoop ends it
 	go func() {
 		defer v.s.wg.Done()
 		v.probeLoop(ctx, id, h.Addr, hc)
@@ -602,21 +699,41 @@ func (v *svc) probeLoop(ctx context.Context, id, addr string, hc *spec.Health) {
 	if timeout <= 0 {
 		timeout = time.Second
 	}
+	// Each probe and its result count as activity (Settle): from the
+	// moment the timer fires to the result applied.
 	for {
 		err := v.s.cfg.Probe(ctx, addr, hc.Path, timeout)
 		if ctx.Err() != nil {
+			v.s.act.end()
 			return
 		}
 		starting := v.healthResult(id, err)
+		v.s.act.end()
 		wait := interval
 		if starting && wait > 100*time.Millisecond {
 			wait = 100 * time.Millisecond
 		}
 		done := make(chan struct{})
-		cancel := v.s.cfg.Clock.AfterFunc(wait, func() { close(done) })
+		var mu sync.Mutex
+		fired, stopped := false, false
+		cancel := v.s.cfg.Clock.AfterFunc(wait, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !stopped {
+				fired = true
+				v.s.act.begin()
+				close(done)
+			}
+		})
 		select {
 		case <-ctx.Done():
 			cancel()
+			mu.Lock()
+			stopped = true
+			if fired {
+				v.s.act.end()
+			}
+			mu.Unlock()
 			return
 		case <-done:
 		}
@@ -643,13 +760,7 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 		t.passes++
 		t.fails = 0
 		if t.phase != deploy.Healthy && t.passes >= max(hc.Healthy, 1) {
-			t.phase = deploy.Healthy
-			t.rec.State = store.TaskHealthy
-			v.put(t.rec)
-			if v.dep != nil && t.rec.Release == v.dep.ToRelease {
-				v.failures = nil
-			}
-			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskHealthy, Message: fmt.Sprintf("task %s (release %d) is healthy", id, t.rec.Release)})
+			v.markHealthy(t)
 			changed = true
 		}
 	} else {
@@ -658,22 +769,99 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 		t.lastCheck = checkErr.Error()
 		inGrace := now.Before(t.startedAt.Add(time.Duration(hc.Grace)))
 		if t.phase == deploy.Healthy && !inGrace && t.fails >= max(hc.Unhealthy, 1) {
-			t.phase = deploy.Unhealthy
-			t.rec.State = store.TaskStarting
-			v.put(t.rec)
-			if v.dep != nil && t.rec.Release == v.dep.ToRelease {
-				v.failures = append(v.failures, deploy.Failure{TaskID: id, At: now, Why: "failed health check: " + t.lastCheck})
-			}
-			v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskUnhealthy, Message: fmt.Sprintf("task %s (release %d) is unhealthy: %s", id, t.rec.Release, t.lastCheck)})
+			v.markUnhealthy(t, now)
 			changed = true
 		}
 	}
 	starting = t.phase != deploy.Healthy
 	v.mu.Unlock()
 	if changed {
-		v.step()
+		v.kick()
 	}
 	return starting
+}
+
+// routerCheck is a service's health check as the router runs it.
+func routerCheck(h *spec.Health) router.HealthCheck {
+	return router.HealthCheck{Path: h.Path, Interval: time.Duration(h.Interval), Timeout: time.Duration(h.Timeout),
+		HealthyThreshold: h.Healthy, UnhealthyThreshold: h.Unhealthy}
+}
+
+// watchReport applies one of the router's checks of a task: the router
+// owns the thresholds, the control plane follows its verdict (a down
+// verdict within the start grace is held until the grace ends).
+func (v *svc) watchReport(id string, started time.Time, c router.Check) {
+	v.mu.Lock()
+	t := v.tasks[id]
+	if t == nil || t.draining || v.closed {
+		v.mu.Unlock()
+		return
+	}
+	if c.Err != nil {
+		t.lastCheck = c.Err.Error()
+	}
+	t.watchDown = !c.Up
+	now := v.s.cfg.Clock.Now()
+	changed := false
+	switch {
+	case c.Up && t.phase != deploy.Healthy:
+		v.markHealthy(t)
+		changed = true
+	case !c.Up && t.phase == deploy.Healthy:
+		grace := time.Duration(0)
+		if ri := v.releases[t.rec.Release]; ri != nil && ri.cfg.Service.Health != nil {
+			grace = time.Duration(ri.cfg.Service.Health.Grace)
+		}
+		if end := started.Add(grace); now.Before(end) {
+			v.arm(now, end) // decide again when the grace ends
+		} else {
+			v.markUnhealthy(t, now)
+			changed = true
+		}
+	}
+	v.mu.Unlock()
+	if changed {
+		v.kick()
+	}
+}
+
+// markHealthy records a task's passing verdict. Caller holds mu.
+func (v *svc) markHealthy(t *task) {
+	t.phase = deploy.Healthy
+	t.rec.State = store.TaskHealthy
+	v.put(t.rec)
+	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
+		v.failures = nil
+	}
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskHealthy, Message: fmt.Sprintf("task %s (release %d) is healthy", t.rec.ID, t.rec.Release)})
+}
+
+// markUnhealthy records a task's failing verdict. Caller holds mu.
+func (v *svc) markUnhealthy(t *task, now time.Time) {
+	t.phase = deploy.Unhealthy
+	t.rec.State = store.TaskStarting
+	v.put(t.rec)
+	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
+		v.failures = append(v.failures, deploy.Failure{TaskID: t.rec.ID, At: now, Why: "failed health check: " + t.lastCheck})
+	}
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskUnhealthy, Message: fmt.Sprintf("task %s (release %d) is unhealthy: %s", t.rec.ID, t.rec.Release, t.lastCheck)})
+}
+
+// heldDown marks unhealthy the tasks the router holds down whose start
+// grace has ended. Caller holds mu.
+func (v *svc) heldDown(now time.Time) {
+	for _, t := range v.tasks {
+		if !t.watchDown || t.draining || t.phase != deploy.Healthy {
+			continue
+		}
+		grace := time.Duration(0)
+		if ri := v.releases[t.rec.Release]; ri != nil && ri.cfg.Service.Health != nil {
+			grace = time.Duration(ri.cfg.Service.Health.Grace)
+		}
+		if !now.Before(t.startedAt.Add(grace)) {
+			v.markUnhealthy(t, now)
+		}
+	}
 }
 
 func depID(d *store.Deployment) int64 {
@@ -699,14 +887,8 @@ func (v *svc) taskExited(id string, st driver.ExitStatus) {
 	t.rec.Exit = st.String()
 	v.put(t.rec)
 	now := v.s.cfg.Clock.Now()
-	// Crashes within a minute of the last one count as a crash loop and
-	// back off; a service that ran fine for a minute starts afresh.
-	if now.Sub(v.lastCrash) > time.Minute {
-		v.crashes = 0
-	}
-	v.lastCrash = now
-	v.crashes++
-	v.notBefore = now.Add(deploy.Backoff(v.crashes - 1))
+	// Crashes in a row back off (deploy.Crashes).
+	v.crash = v.crash.Crashed(now)
 	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 		v.failures = append(v.failures, deploy.Failure{TaskID: id, At: now, Why: "exited with " + st.String()})
 	}
@@ -714,7 +896,7 @@ func (v *svc) taskExited(id string, st driver.ExitStatus) {
 	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskExited,
 		Message: fmt.Sprintf("task %s (release %d) exited: %s", id, t.rec.Release, st.String())})
 	v.mu.Unlock()
-	v.step()
+	v.kick()
 }
 
 // stopTask takes a task out of routing (already done by the caller's
@@ -740,8 +922,10 @@ func (v *svc) stopTask(id string) {
 	drain := drainOf(cfg)
 	h := t.handle
 	v.s.wg.Add(1)
+	v.s.act.begin()
 	go func() {
 		defer v.s.wg.Done()
+		defer v.s.act.end()
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
 		if h.Addr != "" {
 			_ = v.s.cfg.Router.WaitDrained(ctx, h.Addr)

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,9 +31,10 @@ import (
 )
 
 // The router process's client is the router internal/control consumes,
-// signals included.
+// signals and health verdicts included.
 var (
-	_ control.Router = (*routerproc.Client)(nil)
+	_ control.Router        = (*routerproc.Client)(nil)
+	_ control.HealthWatcher = (*routerproc.Client)(nil)
 	_ interface {
 		ReleaseSignals(routeName string, release int, window time.Duration) router.Signals
 	} = (*routerproc.Client)(nil)
@@ -53,6 +57,12 @@ type Options struct {
 	Engine string
 	// LogLevel is info or debug.
 	LogLevel string
+	// MaxCount is the per-service task maximum (0: control's default).
+	MaxCount int
+	// DiscardOrphans lets a control plane whose state.db is missing or
+	// empty stop the project's running tasks it cannot account for;
+	// without it Start refuses to run on such a state.
+	DiscardOrphans bool
 	// Configure, when set, completes the control plane's configuration
 	// once the store is open (secret resolution hooks).
 	Configure func(st *store.Store, cfg *control.Config)
@@ -86,6 +96,9 @@ type Daemon struct {
 	// closed once it has.
 	endSupervision func()
 	supervised     chan struct{}
+	// endGuard stops the state-file guard; guarded is closed once it has.
+	endGuard func()
+	guarded  chan struct{}
 }
 
 // RouterURL is the router's base URL.
@@ -104,7 +117,7 @@ func (d *Daemon) Err() <-chan error { return d.errc }
 // state directory or an address is taken.
 func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if o.APIListen != "" && o.Token == "" {
-		return nil, usageErr("--api-listen needs --token (or BERTH_TOKEN): the TCP API must not be open to anyone")
+		return nil, usageErr("--api-listen needs a token (BERTH_TOKEN, --token-file or --token): the TCP API must not be open to anyone")
 	}
 	state := o.State
 	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o700); err != nil {
@@ -144,9 +157,12 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 		}
 		closers = append(closers, tcpLn)
 	}
-	st, err := store.Open(ctx, filepath.Join(state, "state.db"))
+	dbPath := filepath.Join(state, "state.db")
+	_, statErr := os.Stat(dbPath)
+	missing := errors.Is(statErr, fs.ErrNotExist)
+	st, err := store.Open(ctx, dbPath)
 	if err != nil {
-		return nil, fmt.Errorf("open state: %w", err)
+		return nil, usageErr("the state database %s cannot be used: %v\n  berth does not start on it and leaves the running tasks alone: restore it from a backup, or move it aside (mv %s %s.broken) and start again", dbPath, err, dbPath, dbPath)
 	}
 	closers = append(closers, st)
 	drv, err := newDriver(ctx, o, log)
@@ -155,6 +171,11 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 	if c, ok := drv.(io.Closer); ok {
 		closers = append(closers, c)
+	}
+	// Before any router process is started or adopted: a refusal leaves
+	// everything as it was.
+	if err := checkAccountable(ctx, st, drv, dbPath, missing, o.DiscardOrphans); err != nil {
+		return nil, err
 	}
 	rp, err := attachRouter(ctx, o, log.With("component", "routerproc"))
 	if err != nil {
@@ -177,6 +198,10 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 		Logger:    log.With("component", "control"),
 		RouterURL: d.RouterURL(),
 		LogDir:    filepath.Join(state, "logs"),
+		MaxCount:  o.MaxCount,
+		// The router process is the one prober of task health: the
+		// control plane reads its verdicts over the control socket.
+		Health: rp.client,
 	}
 	if o.Configure != nil {
 		o.Configure(st, &cfg)
@@ -197,16 +222,24 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	gather := prometheus.Gatherers{reg, rp.client}
 	var downOnce sync.Once
 	onDown := func() { downOnce.Do(func() { close(d.done) }) }
+	// Every route, /metrics included (it lists task addresses), needs the
+	// token over TCP.
 	api := func(token string) http.Handler {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
-		mux.Handle("/", d.server.Handler(token, onDown))
-		return mux
+		mux.Handle("/", d.server.Handler("", onDown))
+		return control.RequireToken(token, mux)
 	}
 	d.serveAPI(unixLn, api(""))
 	if tcpLn != nil {
 		d.serveAPI(tcpLn, api(o.Token))
 	}
+	gctx, endGuard := context.WithCancel(context.Background())
+	d.endGuard, d.guarded = endGuard, make(chan struct{})
+	go func() {
+		defer close(d.guarded)
+		guardState(gctx, st, log)
+	}()
 	d.closers = closers
 	sctx, cancel := context.WithCancel(context.Background())
 	d.endSupervision, d.supervised = cancel, make(chan struct{})
@@ -257,6 +290,8 @@ func (d *Daemon) Stop(ctx context.Context) error {
 func (d *Daemon) close(ctx context.Context) error {
 	var err error
 	d.stopped.Do(func() {
+		d.endGuard()
+		<-d.guarded
 		for _, s := range d.apiSrvs {
 			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			_ = s.Shutdown(sctx)
@@ -326,5 +361,72 @@ func sweepOrphans(ctx context.Context, drv driver.Driver, srv *control.Server, l
 	}
 	if err != nil {
 		log.Warn("sweep orphan tasks", "error", err)
+	}
+}
+
+// checkAccountable refuses to run a control plane whose state knows no
+// service while the project's tasks run: they were started by a control
+// plane whose state.db was deleted, replaced or lost, and the orphan sweep
+// would kill every one of them. With discard the sweep may go ahead.
+func checkAccountable(ctx context.Context, st *store.Store, drv driver.Driver, dbPath string, missing, discard bool) error {
+	sw, ok := drv.(sweeper)
+	if !ok || discard {
+		return nil
+	}
+	svcs, err := st.Services(ctx)
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	if len(svcs) > 0 {
+		return nil
+	}
+	// Listing, not sweeping: keep every task and note its id.
+	var running []string
+	if _, err := sw.Sweep(ctx, func(id string) bool { running = append(running, id); return true }); err != nil {
+		return fmt.Errorf("list running tasks: %w", err)
+	}
+	if len(running) == 0 {
+		return nil
+	}
+	sort.Strings(running)
+	running = slices.Compact(running)
+	what := "holds no service"
+	if missing {
+		what = "was missing (a new, empty one was created)"
+	}
+	shown, more := running, ""
+	if len(shown) > 5 {
+		shown, more = shown[:5], fmt.Sprintf(" and %d more", len(running)-5)
+	}
+	return usageErr("the state database %s %s, but %d tasks of this project are running (%s%s): berth cannot account for them and will not stop them\n  restore state.db from a backup and start again, or start with --discard-orphans to stop them",
+		dbPath, what, len(running), strings.Join(shown, ", "), more)
+}
+
+// stateCheckEvery is how often the daemon checks that its state.db is
+// still on disk.
+const stateCheckEvery = 5 * time.Second
+
+// guardState notices state.db deleted or replaced while the daemon runs:
+// a deleted one is written back from the open database (and kept up to
+// date), so the next start does not find an empty state and lose track
+// of every running task.
+func guardState(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(stateCheckEvery)
+	defer t.Stop()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		got, err := st.CheckFile(ctx)
+		switch {
+		case err != nil && !warned:
+			log.Error("state database check failed", "err", err)
+			warned = true
+		case got == store.FileRestored:
+			log.Error("state database was deleted while berth runs: wrote a copy of the open database back")
+		}
 	}
 }

@@ -13,8 +13,9 @@ import (
 )
 
 // TestDockerShop takes examples/shop from a git repository to FROM-scratch
-// images pushed to a real loopback registry, pulled back by digest and run
-// as containers by a real `berth serve --engine docker`; then checks change
+// images pushed to a real loopback registry and run, by the image ID the
+// local engine already holds (nothing pulled back), as containers by a real
+// `berth serve --engine docker`; then checks change
 // detection (deploy --changed twice, an own-dir change, --services) and a
 // rolling deploy under load that fails not one request.
 func TestDockerShop(t *testing.T) {
@@ -34,7 +35,8 @@ func TestDockerShop(t *testing.T) {
 	t.Cleanup(func() { shop.stopServe(); removeProject(t, cli, shop.name) })
 	shop.startServe()
 
-	// 1. Nothing runs: every service deploys, built, pushed, pulled by digest.
+	// 1. Nothing runs: every service deploys, built and pushed; the local
+	// engine runs the image it holds, by ID.
 	out := shop.mustBerth("deploy", "--changed")
 	for _, svc := range []string{"web", "auth", "catalog", "orders"} {
 		for _, want := range []string{
@@ -55,8 +57,8 @@ func TestDockerShop(t *testing.T) {
 		t.Fatalf("want 5 containers of %s, got %d", shop.name, len(cs))
 	}
 	for _, c := range cs {
-		if want := reg + "/" + shop.name + "/" + c.Labels["berth.service"] + "@sha256:"; !strings.HasPrefix(c.Image, want) {
-			t.Errorf("container %s runs %q, want an image by digest %s…", c.Names, c.Image, want)
+		if !strings.HasPrefix(c.Image, "sha256:") {
+			t.Errorf("container %s runs %q, want the local image by ID (sha256:…), not one pulled back from the registry", c.Names, c.Image)
 		}
 		if c.Labels["berth.release"] != "1" || c.Labels["berth.commit"] == "" || c.Labels["berth.task"] == "" {
 			t.Errorf("container %s labels: %v", c.Names, c.Labels)

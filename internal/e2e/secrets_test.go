@@ -136,7 +136,7 @@ func TestSecretsInjectRollRollBackAndNeverLeak(t *testing.T) {
 	_, _ = s.api(http.MethodGet, "/v1/events", "")
 	_, _ = s.api(http.MethodGet, "/v1/services/auth/logs?tail=10000", "")
 	for _, d := range history(t, s, "auth").Deployments {
-		_, _ = s.api(http.MethodGet, fmt.Sprintf("/v1/deployments/%d", d.ID), "")
+		_, _ = s.api(http.MethodGet, fmt.Sprintf("/v1/deployments/%s", d.ID), "")
 	}
 	_, _ = s.api(http.MethodPost, "/v1/secrets/rollout", `{"names":["auth-secret"]}`)
 	s.stopServe()

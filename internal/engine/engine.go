@@ -13,9 +13,10 @@ import (
 
 // EventQuery selects events to stream.
 type EventQuery struct {
-	After      int64
+	// After and Deployment are opaque IDs the engine gave out ("" for none).
+	After      string
 	Service    string
-	Deployment int64
+	Deployment string
 	// Follow keeps the stream open for new events.
 	Follow bool
 }
@@ -26,13 +27,55 @@ type LogOptions struct {
 	Tail   int
 }
 
+// Build target kinds: what an engine runs.
+const (
+	// TargetArtifact is a file built by the service's build command and run
+	// as a process (the process engine).
+	TargetArtifact = "artifact"
+	// TargetImage is an OCI image (the Docker engine, ECS).
+	TargetImage = "image"
+)
+
+// BuildTarget says what the deploy flow must build for an engine, and
+// where the engine expects it.
+type BuildTarget struct {
+	// Kind is TargetArtifact or TargetImage.
+	Kind string `json:"kind"`
+	// Registry is where the engine pulls images from (e.g. an ECR
+	// repository host). Empty means the engine runs images from the local
+	// Docker engine's store: a push is optional and nothing is pulled back.
+	Registry string `json:"registry,omitempty"`
+	// Platform is the OS/architecture the engine runs (e.g. linux/arm64);
+	// empty means the build host's.
+	Platform string `json:"platform,omitempty"`
+}
+
+// Secrets keeps the versioned values services reference under secrets:
+// and config: where the engine's tasks read them (locally the control
+// plane's store; on ECS, SSM or Secrets Manager). Names are scoped by
+// environment (prod/DB_PASSWORD). Errors match the secrets package's
+// sentinels (secrets.ErrNotFound for a missing name or version).
+type Secrets interface {
+	// SetSecret stores value as the next version of name and returns it.
+	SetSecret(ctx context.Context, name string, value []byte) (version int, err error)
+	// Secret returns a version of name (0: the latest) and the version read.
+	Secret(ctx context.Context, name string, version int) (value []byte, got int, err error)
+	// ListSecrets describes every secret's latest version, never values.
+	ListSecrets(ctx context.Context) ([]api.Secret, error)
+	// DeleteSecret removes every version of name.
+	DeleteSecret(ctx context.Context, name string) error
+}
+
 // Engine runs a project's services somewhere and reports what runs. The
 // CLI talks only to it; the local engines implement it as a client of the
 // control plane's API.
 type Engine interface {
+	// Target says what to build for this engine.
+	Target(ctx context.Context) (BuildTarget, error)
+	Secrets
 	Status(ctx context.Context) (api.Status, error)
 	Deploy(ctx context.Context, r api.DeployRequest) (api.DeployResponse, error)
-	Deployment(ctx context.Context, id int64) (api.Deployment, error)
+	Deployment(ctx context.Context, id string) (api.Deployment, error)
 	Events(ctx context.Context, q EventQuery, fn func(api.Event) error) error
 	Rollback(ctx context.Context, r api.RollbackRequest) (api.DeployResponse, error)
 	Scale(ctx context.Context, counts map[string]int) error
@@ -73,13 +116,17 @@ func Wait(ctx context.Context, e Engine, deps []api.Deployment, progress func(ap
 		go func() {
 			defer wg.Done()
 			final := errStop
-			var after int64
+			// Event IDs are opaque: resume after the last one seen, and
+			// skip any the control plane sends again.
+			var after string
+			seen := map[string]bool{}
 			err := retryLost(ctx, func() error {
 				return e.Events(ctx, EventQuery{Deployment: d.ID, After: after, Follow: true}, func(ev api.Event) error {
-					if ev.ID > 0 {
-						if ev.ID <= after {
+					if ev.ID != "" {
+						if seen[ev.ID] {
 							return nil // seen before the reconnection
 						}
+						seen[ev.ID] = true
 						after = ev.ID
 					}
 					if progress != nil {
@@ -95,7 +142,7 @@ func Wait(ctx context.Context, e Engine, deps []api.Deployment, progress func(ap
 				})
 			})
 			if err != nil && err != final {
-				errs[i] = fmt.Errorf("follow deployment %d of %s: %w", d.ID, d.Service, err)
+				errs[i] = fmt.Errorf("follow deployment %s of %s: %w", d.ID, d.Service, err)
 				return
 			}
 			err = retryLost(ctx, func() error {

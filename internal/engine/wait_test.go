@@ -17,10 +17,10 @@ type restartingEngine struct {
 	Engine         // only Events and Deployment are called
 	mu             sync.Mutex
 	events         []api.Event
-	lose           map[int64]bool // stream lost right after this event id
+	lose           map[string]bool // stream lost right after this event id
 	final          api.Deployment
-	lostDeployment int     // Deployment fails this many times first
-	calls          []int64 // After of every Events call
+	lostDeployment int      // Deployment fails this many times first
+	calls          []string // After of every Events call
 }
 
 func (f *restartingEngine) Events(_ context.Context, q EventQuery, fn func(api.Event) error) error {
@@ -29,10 +29,13 @@ func (f *restartingEngine) Events(_ context.Context, q EventQuery, fn func(api.E
 	f.mu.Unlock()
 	// Replay the event at After too, as a server with an inclusive cursor
 	// would: Wait must not report it twice.
-	for _, ev := range f.events {
-		if ev.ID < q.After {
-			continue
+	from := 0
+	for i, ev := range f.events {
+		if ev.ID == q.After {
+			from = i
 		}
+	}
+	for _, ev := range f.events[from:] {
 		if err := fn(ev); err != nil {
 			return err
 		}
@@ -47,7 +50,7 @@ func (f *restartingEngine) Events(_ context.Context, q EventQuery, fn func(api.E
 	return fmt.Errorf("%w: stream ended", ErrStreamLost)
 }
 
-func (f *restartingEngine) Deployment(context.Context, int64) (api.Deployment, error) {
+func (f *restartingEngine) Deployment(context.Context, string) (api.Deployment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.lostDeployment > 0 {
@@ -60,25 +63,25 @@ func (f *restartingEngine) Deployment(context.Context, int64) (api.Deployment, e
 func TestWaitResumesALostStreamAfterTheLastEvent(t *testing.T) {
 	f := &restartingEngine{
 		events: []api.Event{
-			{ID: 1, Deployment: 7, Kind: api.EventDeployStarted},
-			{ID: 2, Deployment: 7, Kind: "task.started"},
-			{ID: 3, Deployment: 7, Kind: "task.healthy"},
-			{ID: 4, Deployment: 7, Kind: api.EventDeploySucceeded},
+			{ID: "e1", Deployment: "d7", Kind: api.EventDeployStarted},
+			{ID: "e2", Deployment: "d7", Kind: "task.started"},
+			{ID: "e3", Deployment: "d7", Kind: "task.healthy"},
+			{ID: "e4", Deployment: "d7", Kind: api.EventDeploySucceeded},
 		},
-		lose:           map[int64]bool{2: true, 3: true},
-		final:          api.Deployment{ID: 7, Service: "catalog", State: "succeeded"},
+		lose:           map[string]bool{"e2": true, "e3": true},
+		final:          api.Deployment{ID: "d7", Service: "catalog", State: "succeeded"},
 		lostDeployment: 2,
 	}
-	var seen []int64
-	out, err := Wait(context.Background(), f, []api.Deployment{{ID: 7, Service: "catalog"}}, func(ev api.Event) { seen = append(seen, ev.ID) })
+	var seen []string
+	out, err := Wait(context.Background(), f, []api.Deployment{{ID: "d7", Service: "catalog"}}, func(ev api.Event) { seen = append(seen, ev.ID) })
 	if err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
-	if fmt.Sprint(seen) != "[1 2 3 4]" {
-		t.Fatalf("events reported %v, want each of 1..4 once", seen)
+	if fmt.Sprint(seen) != "[e1 e2 e3 e4]" {
+		t.Fatalf("events reported %v, want each of e1..e4 once", seen)
 	}
-	if fmt.Sprint(f.calls) != "[0 2 3]" {
-		t.Fatalf("Events called with After %v, want [0 2 3]", f.calls)
+	if fmt.Sprintf("%q", f.calls) != `["" "e2" "e3"]` {
+		t.Fatalf("Events called with After %q, want [\"\" \"e2\" \"e3\"]", f.calls)
 	}
 	if out[0].State != "succeeded" {
 		t.Fatalf("final state %+v", out[0])
@@ -89,9 +92,9 @@ func TestWaitGivesUpReconnectingAfterTheDeadline(t *testing.T) {
 	old := ReconnectWithin
 	ReconnectWithin = 300 * time.Millisecond
 	t.Cleanup(func() { ReconnectWithin = old })
-	f := &restartingEngine{events: []api.Event{{ID: 1, Kind: api.EventDeployStarted}}}
+	f := &restartingEngine{events: []api.Event{{ID: "e1", Kind: api.EventDeployStarted}}}
 	start := time.Now()
-	_, err := Wait(context.Background(), f, []api.Deployment{{ID: 7, Service: "catalog"}}, nil)
+	_, err := Wait(context.Background(), f, []api.Deployment{{ID: "d7", Service: "catalog"}}, nil)
 	if !errors.Is(err, ErrStreamLost) {
 		t.Fatalf("Wait = %v, want a lost-stream error", err)
 	}
@@ -106,7 +109,7 @@ func TestWaitGivesUpReconnectingAfterTheDeadline(t *testing.T) {
 func TestWaitDoesNotRetryOtherErrors(t *testing.T) {
 	boom := errors.New("deployment 7 not found")
 	e := &failingEngine{err: boom}
-	_, err := Wait(context.Background(), e, []api.Deployment{{ID: 7, Service: "catalog"}}, nil)
+	_, err := Wait(context.Background(), e, []api.Deployment{{ID: "d7", Service: "catalog"}}, nil)
 	if !errors.Is(err, boom) || e.calls != 1 {
 		t.Fatalf("Wait = %v after %d calls, want %v after 1", err, e.calls, boom)
 	}

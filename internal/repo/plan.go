@@ -370,3 +370,25 @@ func (r *Repo) changedPaths(ctx context.Context, from, to string) ([]string, err
 	}
 	return paths, nil
 }
+
+// FileAt returns the content of the file at path (relative to the top
+// level, slash-separated) in commit rev; ok is false when rev has no such
+// file. Change detection reads the spec as it was at a base commit with it.
+func (r *Repo) FileAt(ctx context.Context, rev, path string) (data []byte, ok bool, err error) {
+	p, err := cleanPath(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("file %s at %s: %w", path, short(rev), err)
+	}
+	objs, err := r.objects(ctx, []string{rev + ":" + p})
+	if err != nil {
+		return nil, false, fmt.Errorf("file %s at %s: %w", p, short(rev), err)
+	}
+	if objs[0].Type != "blob" {
+		return nil, false, nil
+	}
+	out, err := r.git(ctx, nil, "cat-file", "blob", objs[0].OID)
+	if err != nil {
+		return nil, false, fmt.Errorf("file %s at %s: %w", p, short(rev), err)
+	}
+	return out, true, nil
+}

@@ -62,6 +62,16 @@ func (r *Router) ensureChecker(t *target, hc HealthCheck) {
 	if hc.Path != "" {
 		hc = withCheckDefaults(hc)
 	}
+	if up, watched := r.watchedUp(t.addr); watched {
+		// Watch checks this address: one prober, one verdict.
+		if t.stopChecker != nil {
+			t.stopChecker()
+			t.stopChecker = nil
+		}
+		t.check = hc
+		t.up.Store(up)
+		return
+	}
 	if t.stopChecker != nil && t.check == hc {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,10 @@ type Router struct {
 	// published table (zero while it is in it); guarded by mu. Groups gone
 	// for statsTTL lose their signals and metric children.
 	groups map[groupKey]time.Time
+	// watches are the addresses Watch checks, by address; guarded by mu.
+	// A watched target has no checker of its own.
+	watches        map[string]*watch
+	watchTransport *http.Transport
 }
 
 // groupKey names one target group's statistics.

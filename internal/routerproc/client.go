@@ -411,3 +411,75 @@ func (c *Client) TargetHealth() (map[string]bool, error) {
 	}
 	return out, nil
 }
+
+// Watch has the router process check addr's health with hc until stop is
+// called, and reports every check to report, in order, from one goroutine
+// (control.HealthWatcher): the router process is the one prober, and the
+// control plane reads its verdicts from it. The verdict starts at up.
+//
+// While the router process cannot be reached (it is being restarted or
+// handed over), nothing is reported; the watch is made again, from the
+// last verdict reported, as soon as it can be. stop does not wait for a
+// report in progress.
+func (c *Client) Watch(addr string, hc router.HealthCheck, up bool, report func(router.Check)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		last := up
+		for {
+			err := c.watchOnce(ctx, WatchRequest{Addr: addr, Check: hc, Up: last}, func(wc WatchCheck) {
+				last = wc.Up
+				ch := router.Check{Up: wc.Up, Changed: wc.Changed}
+				if wc.Error != "" {
+					ch.Err = errors.New(wc.Error)
+				}
+				report(ch)
+			})
+			if ctx.Err() != nil {
+				return
+			}
+			c.log.Debug("health watch interrupted; watching again", "addr", addr, "error", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retryEvery):
+			}
+		}
+	}()
+	return cancel
+}
+
+// watchOnce streams one watch's checks to report until the stream ends or
+// ctx does.
+func (c *Client) watchOnce(ctx context.Context, wr WatchRequest, report func(WatchCheck)) error {
+	b, err := json.Marshal(wr)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://router/v1/watch", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("router control socket %s: %w", c.sock, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return &statusError{code: resp.StatusCode, msg: string(bytes.TrimSpace(msg))}
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var wc WatchCheck
+		if err := dec.Decode(&wc); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("the router ended the watch")
+			}
+			return fmt.Errorf("read health watch of %s: %w", wr.Addr, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		report(wc)
+	}
+}

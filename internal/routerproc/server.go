@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	s := &server{rt: rt, cfg: cfg, log: log, stop: stop, started: time.Now(), first: make(chan struct{})}
+	s := &server{rt: rt, cfg: cfg, log: log, ctx: ctx, stop: stop, started: time.Now(), first: make(chan struct{})}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(rt.Collector())
 	ctl := &http.Server{Handler: s.handler(reg), ReadHeaderTimeout: 10 * time.Second}
@@ -100,6 +100,9 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		err = <-routeErr
 	}
+	// End the health watches' streams: a connection that never goes idle
+	// would hold the control socket's shutdown for its whole timeout.
+	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = ctl.Shutdown(sctx)
@@ -115,6 +118,7 @@ type server struct {
 	rt      *router.Router
 	cfg     Config
 	log     *slog.Logger
+	ctx     context.Context // ends when the process stops
 	stop    context.CancelFunc
 	started time.Time
 
@@ -199,6 +203,7 @@ func (s *server) handler(reg *prometheus.Registry) http.Handler {
 		s.stop()
 	})
 	mux.HandleFunc("POST /v1/listener", s.handOver)
+	mux.HandleFunc("POST /v1/watch", s.watch)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
 }
@@ -238,6 +243,85 @@ func (s *server) handOver(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	s.log.Info("listening socket handed over")
+}
+
+// WatchRequest asks the router process to check one address's health
+// (router.Router.Watch) and stream every check back.
+type WatchRequest struct {
+	Addr  string             `json:"addr"`
+	Check router.HealthCheck `json:"check"`
+	// Up is the verdict to start from.
+	Up bool `json:"up"`
+}
+
+// WatchCheck is one check of a watched address on the wire (router.Check
+// with its error as text). The answer to POST /v1/watch is a stream of
+// them, one JSON object a line, in the order the router made them.
+type WatchCheck struct {
+	Up      bool   `json:"up"`
+	Changed bool   `json:"changed,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// watchBuffer is how many checks may wait for a slow reader before the
+// router's prober of that address waits too.
+const watchBuffer = 16
+
+// watch streams the router's checks of one address until the control
+// plane hangs up or the process stops; the watch ends with the stream.
+func (s *server) watch(w http.ResponseWriter, r *http.Request) {
+	var req WatchRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "decode watch request: " + err.Error()})
+		return
+	}
+	if req.Addr == "" {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "watch request: addr is empty"})
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeJSON(w, http.StatusNotImplemented, apiError{Error: "the control connection cannot stream"})
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.ctx.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	checks := make(chan router.Check, watchBuffer)
+	stop := s.rt.Watch(req.Addr, req.Check, req.Up, func(c router.Check) {
+		select {
+		case checks <- c:
+		case <-ctx.Done():
+		}
+	})
+	defer stop()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	enc := json.NewEncoder(w)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-checks:
+			wc := WatchCheck{Up: c.Up, Changed: c.Changed}
+			if c.Err != nil {
+				wc.Error = c.Err.Error()
+			}
+			if err := enc.Encode(wc); err != nil {
+				return
+			}
+			fl.Flush()
+		}
+	}
 }
 
 // maxTableBytes bounds a routing table on the control socket.

@@ -55,11 +55,11 @@ func Spawn(exe, state string, ln, ctl *os.File, logPath string, args ...string) 
 }
 
 // routerEnv is the caller's environment without what the router has no
-// use for and should not hold (the API token).
+// use for and should not hold (the API token, or where to read it).
 func routerEnv(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
-		if strings.HasPrefix(kv, "BERTH_TOKEN=") || strings.HasPrefix(kv, StateEnv+"=") {
+		if strings.HasPrefix(kv, "BERTH_TOKEN=") || strings.HasPrefix(kv, "BERTH_TOKEN_FILE=") || strings.HasPrefix(kv, StateEnv+"=") {
 			continue
 		}
 		out = append(out, kv)

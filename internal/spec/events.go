@@ -24,6 +24,8 @@ var EventKinds = []string{
 	api.EventTaskAdopted,
 	api.EventTaskLost,
 	api.EventServiceScaled,
+	api.EventServicePanic,
+	api.EventServiceRecommitted,
 }
 
 // NotifyEvents is every name notify events: accepts: the event kinds, and

@@ -28,7 +28,9 @@ func (l *loader) validate(s *Spec) {
 		}
 	}
 	for i, p := range s.Shared {
-		l.checkRelPath(fmt.Sprintf("shared[%d]", i), p)
+		if msg := sharedPathProblem(p); msg != "" {
+			l.atKey(fmt.Sprintf("shared[%d]", i), msg, "")
+		}
 	}
 	for i, n := range s.Notify {
 		l.checkURL(fmt.Sprintf("notify[%d].url", i), n.URL, "notify URL")
@@ -185,10 +187,19 @@ func relPathProblem(p string) string {
 	return ""
 }
 
-func (l *loader) checkRelPath(p, rel string) {
-	if msg := relPathProblem(rel); msg != "" {
-		l.atKey(p, msg, "")
+// sharedPathProblem says what is wrong with a shared path, or "". Unlike
+// other paths a shared path may lie above the spec's directory (e.g.
+// ../../go.mod when the module root is higher up): it only has to stay
+// inside the git repository, which change detection checks, since the spec
+// alone does not know where the repository starts.
+func sharedPathProblem(p string) string {
+	switch {
+	case p == "":
+		return "empty path"
+	case filepath.IsAbs(p) || strings.HasPrefix(p, "/"):
+		return fmt.Sprintf("path %q must be relative to the spec's directory", p)
 	}
+	return ""
 }
 
 func (l *loader) checkService(s *Spec, svc *Service, names []string) {
@@ -204,7 +215,7 @@ func (l *loader) checkService(s *Spec, svc *Service, names []string) {
 		l.at(svc, "dir", fmt.Sprintf("directory %q does not exist", svc.Dir), "")
 	}
 	for i, p := range svc.Shared {
-		if msg := relPathProblem(p); msg != "" {
+		if msg := sharedPathProblem(p); msg != "" {
 			l.at(svc, fmt.Sprintf("shared[%d]", i), msg, "")
 		}
 	}

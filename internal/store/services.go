@@ -16,18 +16,19 @@ func (s *Store) PutService(ctx context.Context, svc ServiceState) error {
 		return fmt.Errorf("put service %s: %w", svc.Name, err)
 	}
 	_, err = s.db.ExecContext(ctx, `
-		INSERT INTO services (name, release, count, spec, updated_at) VALUES (?, ?, ?, ?, ?)
+		INSERT INTO services (name, release, count, spec, commit_sha, commit_release, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET
 			release = excluded.release, count = excluded.count,
-			spec = excluded.spec, updated_at = excluded.updated_at`,
-		svc.Name, svc.Release, svc.Count, spec, timeToDB(s.nowUTC()))
+			spec = excluded.spec, commit_sha = excluded.commit_sha,
+			commit_release = excluded.commit_release, updated_at = excluded.updated_at`,
+		svc.Name, svc.Release, svc.Count, spec, svc.Commit, svc.CommitRelease, timeToDB(s.nowUTC()))
 	if err != nil {
 		return fmt.Errorf("put service %s: %w", svc.Name, err)
 	}
 	return nil
 }
 
-const serviceColumns = "name, release, count, spec, updated_at"
+const serviceColumns = "name, release, count, spec, commit_sha, commit_release, updated_at"
 
 func scanService(r scanner) (ServiceState, error) {
 	var (
@@ -35,7 +36,7 @@ func scanService(r scanner) (ServiceState, error) {
 		spec    []byte
 		updated int64
 	)
-	if err := r.Scan(&svc.Name, &svc.Release, &svc.Count, &spec, &updated); err != nil {
+	if err := r.Scan(&svc.Name, &svc.Release, &svc.Count, &spec, &svc.Commit, &svc.CommitRelease, &updated); err != nil {
 		return ServiceState{}, err
 	}
 	svc.Spec = rawFromDB(spec)

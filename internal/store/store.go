@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -40,6 +41,14 @@ const busyTimeout = 5 * time.Second
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
+
+	// path is the database file and opened what it was when opened, so
+	// CheckFile notices the file deleted or replaced under a running
+	// berth; copy is the last copy CheckFile wrote back.
+	path   string
+	fileMu sync.Mutex
+	opened os.FileInfo
+	copy   os.FileInfo
 }
 
 // Option configures a Store at Open.
@@ -87,11 +96,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, now: time.Now, path: abs}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.init(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("open store %s: %w", path, err), db.Close())
+	}
+	if s.opened, err = os.Stat(abs); err != nil {
 		return nil, errors.Join(fmt.Errorf("open store %s: %w", path, err), db.Close())
 	}
 	return s, nil

@@ -29,8 +29,13 @@ type ServiceState struct {
 	Count   int    `json:"count"`
 	// Spec is the service's resolved spec as JSON (what the last deploy
 	// asked for), so a control plane restart knows routes and health checks.
-	Spec      json.RawMessage `json:"spec,omitempty"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Spec json.RawMessage `json:"spec,omitempty"`
+	// Commit is a later commit from which release CommitRelease was
+	// deployed again unchanged (same artifact, same config): it is the
+	// service's live commit while Release is CommitRelease.
+	Commit        string    `json:"commit,omitempty"`
+	CommitRelease int       `json:"commit_release,omitempty"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Release is an immutable snapshot of what runs: artifact or image, the

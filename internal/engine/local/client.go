@@ -35,6 +35,7 @@ type Client struct {
 	where string
 	token string
 	hc    *http.Client
+	state string // see WithState
 }
 
 var _ engine.Engine = (*Client)(nil)
@@ -128,6 +129,20 @@ func (e *APIError) Error() string {
 	return e.Message
 }
 
+// Target implements engine.Engine: a control plane running containers
+// takes images from the local Docker engine's store; one running processes
+// takes artifacts.
+func (c *Client) Target(ctx context.Context) (engine.BuildTarget, error) {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return engine.BuildTarget{}, err
+	}
+	if st.Engine == "docker" {
+		return engine.BuildTarget{Kind: engine.TargetImage}, nil
+	}
+	return engine.BuildTarget{Kind: engine.TargetArtifact}, nil
+}
+
 // Status implements engine.Engine.
 func (c *Client) Status(ctx context.Context) (api.Status, error) {
 	var s api.Status
@@ -143,9 +158,9 @@ func (c *Client) Deploy(ctx context.Context, r api.DeployRequest) (api.DeployRes
 }
 
 // Deployment implements engine.Engine.
-func (c *Client) Deployment(ctx context.Context, id int64) (api.Deployment, error) {
+func (c *Client) Deployment(ctx context.Context, id string) (api.Deployment, error) {
 	var out api.Deployment
-	err := c.do(ctx, http.MethodGet, "/v1/deployments/"+strconv.FormatInt(id, 10), nil, &out)
+	err := c.do(ctx, http.MethodGet, "/v1/deployments/"+url.PathEscape(id), nil, &out)
 	return out, err
 }
 
@@ -209,14 +224,14 @@ func (c *Client) Logs(ctx context.Context, service string, o engine.LogOptions) 
 // Events implements engine.Engine; fn's error ends the stream and is returned.
 func (c *Client) Events(ctx context.Context, q engine.EventQuery, fn func(api.Event) error) error {
 	v := url.Values{}
-	if q.After > 0 {
-		v.Set("after", strconv.FormatInt(q.After, 10))
+	if q.After != "" {
+		v.Set("after", q.After)
 	}
 	if q.Service != "" {
 		v.Set("service", q.Service)
 	}
-	if q.Deployment > 0 {
-		v.Set("deployment", strconv.FormatInt(q.Deployment, 10))
+	if q.Deployment != "" {
+		v.Set("deployment", q.Deployment)
 	}
 	if q.Follow {
 		v.Set("follow", "1")

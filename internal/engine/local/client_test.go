@@ -86,7 +86,7 @@ func TestClient_ErrorsCarryTheAPIsWords(t *testing.T) {
 		t.Fatal("scaling an unknown service succeeded")
 	}
 	// Events of a deployment that does not exist end at once, without error.
-	if err := c.Events(context.Background(), engine.EventQuery{Deployment: 42}, func(api.Event) error { return nil }); err != nil {
+	if err := c.Events(context.Background(), engine.EventQuery{Deployment: "d16"}, func(api.Event) error { return nil }); err != nil {
 		t.Fatalf("Events: %v", err)
 	}
 }
