@@ -506,9 +506,10 @@ type load struct {
 
 // result is one request the load generator made.
 type result struct {
-	at     time.Time
-	status int    // 0 for a transport error
-	body   string // the error for a transport error
+	sent   time.Time // when the request was sent
+	at     time.Time // when it completed
+	status int       // 0 for a transport error
+	body   string    // the error for a transport error
 }
 
 // startLoad starts workers sending GET url until halted (at the latest
@@ -534,16 +535,17 @@ func startLoad(t *testing.T, url string, workers int) *load {
 
 // fetch makes one request of the load.
 func fetch(client *http.Client, url string) result {
+	sent := time.Now()
 	resp, err := client.Get(url)
 	if err != nil {
-		return result{at: time.Now(), body: err.Error()}
+		return result{sent: sent, at: time.Now(), body: err.Error()}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return result{at: time.Now(), body: err.Error()}
+		return result{sent: sent, at: time.Now(), body: err.Error()}
 	}
-	return result{at: time.Now(), status: resp.StatusCode, body: string(b)}
+	return result{sent: sent, at: time.Now(), status: resp.StatusCode, body: string(b)}
 }
 
 // record logs and counts one result.

@@ -155,7 +155,11 @@ func TestCrashDuringDeploymentAdoptsTasks(t *testing.T) {
 		s := p.service("catalog")
 		return s.Deployment == nil && s.Release == 2 && s.Healthy == 2
 	})
-	after := p.taskPIDs()
+	// The release-1 tasks the deployment replaced may still be draining
+	// when it finishes: wait for them, not for luck. A duplicate or an
+	// orphan never goes, so this still fails on one.
+	var after []int
+	p.waitFor("replaced tasks gone", 20*time.Second, func() bool { after = p.taskPIDs(); return len(after) <= 2 })
 	if len(after) != 2 {
 		t.Fatalf("after recovery %d task processes run, want 2 (duplicates or orphans): %v", len(after), after)
 	}
