@@ -50,6 +50,10 @@ type Client struct {
 	keep      map[string][]router.Route
 	keepUntil time.Time
 	closed    bool
+
+	// watches ends every health watch when the client is closed.
+	watches    context.Context
+	endWatches context.CancelFunc
 }
 
 // NewClient returns a client of the router process whose control socket is
@@ -58,9 +62,12 @@ func NewClient(sock string, log *slog.Logger) *Client {
 	if log == nil {
 		log = slog.Default()
 	}
+	watches, endWatches := context.WithCancel(context.Background())
 	return &Client{
-		sock: sock,
-		log:  log,
+		sock:       sock,
+		log:        log,
+		watches:    watches,
+		endWatches: endWatches,
 		hc: &http.Client{Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 				var d net.Dialer
@@ -206,11 +213,12 @@ func (c *Client) Resend() {
 	}
 }
 
-// Close stops background retries.
+// Close stops background retries and ends every health watch.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	c.endWatches()
 	c.hc.CloseIdleConnections()
 	return nil
 }
@@ -422,7 +430,7 @@ func (c *Client) TargetHealth() (map[string]bool, error) {
 // last verdict reported, as soon as it can be. stop does not wait for a
 // report in progress.
 func (c *Client) Watch(addr string, hc router.HealthCheck, up bool, report func(router.Check)) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(c.watches)
 	go func() {
 		last := up
 		for {

@@ -134,3 +134,32 @@ func TestWatchDoesNotHoldTheRouterProcessStop(t *testing.T) {
 		t.Fatal("the router process did not stop within 4s: a watch stream held its control socket")
 	}
 }
+
+// TestCloseEndsWatches: a closed client (the control plane went away)
+// holds no watch open on the router process.
+func TestCloseEndsWatches(t *testing.T) {
+	p := startProc(t, nil, sockPath(t), false)
+	var healthy atomic.Bool
+	healthy.Store(true)
+	a := healthBackend(t, "a", &healthy)
+	c := NewClient(p.client.Socket(), nil)
+	checks := make(chan router.Check, 1000)
+	stop := c.Watch(a, fastCheck, true, func(ch router.Check) { checks <- ch })
+	defer stop()
+	nextCheck(t, checks) // the stream is open
+	c.Close()
+	p.stop()
+	err := <-p.done
+	p.done <- err
+	for len(checks) > 0 {
+		<-checks
+	}
+	// A watch still open would be made again on the new process and
+	// report within a few check intervals.
+	startProc(t, nil, p.client.Socket(), false)
+	select {
+	case ch := <-checks:
+		t.Fatalf("a closed client still watches: %+v", ch)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
