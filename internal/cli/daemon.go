@@ -6,6 +6,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -23,6 +24,8 @@ type daemonOptions struct {
 	// discardOrphans lets a control plane whose state is missing or empty
 	// stop the project's running tasks it cannot account for.
 	discardOrphans bool
+	// router is the spec's router: section; nil takes the defaults.
+	router *spec.Router
 }
 
 // startDaemon starts the control plane (internal/daemon) with the state
@@ -34,6 +37,7 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon.Dae
 		Listen: o.listen, APIListen: o.apiListen, Token: o.token,
 		Engine: o.engine, LogLevel: o.logLevel,
 		MaxCount: o.maxCount, DiscardOrphans: o.discardOrphans,
+		Router: routerConfig(o.router),
 		Configure: func(st *store.Store, cfg *control.Config) {
 			cfg.Env = g.secretEnv(st, state)
 			cfg.SecretVersions = g.secretVersions(st, state)

@@ -11,6 +11,7 @@ type deployCommand struct {
 	force      bool
 	changed    bool
 	services   []string
+	from       string
 }
 
 func newDeployCommand(g *globals) *cobra.Command {
@@ -29,13 +30,22 @@ the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.`,
 			if err != nil {
 				return err
 			}
-			_, err = g.deploy(cmd.Context(), g.engine(), sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
+			if c.from != "" {
+				if c.changed {
+					return usageErr("--from deploys what runs in %s; it cannot be combined with --changed", c.from)
+				}
+				return g.deployFrom(cmd.Context(), g.engine(), sp, c.from, append(args, c.services...), c.force, g.stdout)
+			}
+			e := g.engine()
+			printWarnings(g.stdout, e)
+			_, err = g.deploy(cmd.Context(), e, sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
 			return err
 		},
 	}
 	c.cmd.Flags().BoolVar(&c.allowDirty, "allow-dirty", false, "deploy even when the working tree has uncommitted changes (the commit is marked -dirty)")
 	c.cmd.Flags().BoolVar(&c.force, "force", false, "make a new release even when nothing changed")
 	c.cmd.Flags().BoolVar(&c.changed, "changed", false, "deploy only the services whose inputs changed since their live commit (see `berth plan`)")
+	c.cmd.Flags().StringVar(&c.from, "from", "", "promote: deploy exactly the images and commits live in this environment (nothing is built)")
 	c.cmd.Flags().StringSliceVar(&c.services, "services", nil, "deploy exactly these services (comma-separated) and nothing else")
 	return c.cmd
 }

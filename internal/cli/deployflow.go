@@ -31,6 +31,7 @@ func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o 
 	res, err := ship.Deploy(ctx, e, sp, ship.Options{
 		Services: o.services, Changed: o.changed, AllowDirty: o.allowDirty, Force: o.force,
 		KeepGoing: o.keepGoing, Env: g.env, StateDir: g.stateDir(), Registry: registryOf(sp), Out: o.out,
+		DryRun: g.dryRun,
 	})
 	return res, g.shipErr(err)
 }

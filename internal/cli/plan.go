@@ -63,7 +63,13 @@ func (c *planCommand) run(ctx context.Context, names []string) error {
 	}
 	var live map[string]string
 	if c.since == "" {
-		st, err := c.g.engine().Status(ctx)
+		e := c.g.engine()
+		warnTo := c.g.stdout
+		if c.output == "json" {
+			warnTo = c.g.stderr
+		}
+		printWarnings(warnTo, e)
+		st, err := e.Status(ctx)
 		if err != nil {
 			if isUnreachable(err) {
 				return &exitError{code: exitUnreach, err: fmt.Errorf("%v\n  plan needs the live commits: start a control plane (`berth serve`), set BERTH_API, or pass --since REV", err)}

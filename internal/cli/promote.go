@@ -30,6 +30,10 @@ func newAbortCommand(g *globals) *cobra.Command {
 			if err := g.engine().Abort(cmd.Context(), args[0]); err != nil {
 				return g.explain(fmt.Errorf("abort %s: %w", args[0], err))
 			}
+			if g.dryRun {
+				fmt.Fprintln(g.stdout, "dry run: nothing was changed")
+				return nil
+			}
 			fmt.Fprintf(g.stdout, "%s: aborted; rolling back\n", args[0])
 			return nil
 		},

@@ -56,6 +56,10 @@ that release.`,
 			for _, n := range resp.Unchanged {
 				fmt.Fprintf(g.stdout, "%s: already on that release\n", n)
 			}
+			if g.dryRun {
+				fmt.Fprintln(g.stdout, "dry run: nothing was changed")
+				return nil
+			}
 			if len(resp.Deployments) == 0 {
 				fmt.Fprintln(g.stdout, "nothing to roll back")
 				return nil

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth-dev/berth/internal/spec"
 )
@@ -45,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(followAlias(args))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := g.explain(root.Execute())
 	if err == nil {
 		return exitOK
 	}
@@ -78,6 +80,7 @@ automatic rollback, and one-command rollback of one service or a whole release s
 	root.PersistentFlags().StringVarP(&g.file, "file", "f", envOr("BERTH_FILE", "berth.yaml"), "path of the spec (env BERTH_FILE)")
 	root.PersistentFlags().StringVar(&g.state, "state", os.Getenv("BERTH_STATE"), "state directory (env BERTH_STATE; default .berth beside the spec)")
 	root.PersistentFlags().StringVar(&g.env, "env", os.Getenv("BERTH_ENV"), "environment of the spec to use (env BERTH_ENV)")
+	root.PersistentFlags().BoolVar(&g.dryRun, "dry-run", false, "print the AWS changes a mutating command would make, and make none (ecs environments)")
 	root.AddCommand(
 		newUpCommand(g),
 		newServeCommand(g),
@@ -94,7 +97,116 @@ automatic rollback, and one-command rollback of one service or a whole release s
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(g))
 	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v\n  see `%s --help`", err, c.CommandPath())
+	})
+	if err := root.RegisterFlagCompletionFunc("env", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return g.environmentNames(), cobra.ShellCompDirectiveNoFileComp
+	}); err != nil {
+		panic("cli: " + err.Error())
+	}
+	walk(root, func(c *cobra.Command) {
+		strictArgs(c)
+		plainBoolUsage(c)
+		completeServices(g, c)
+	})
 	return root
+}
+
+// walk calls fn on c and every command below it.
+func walk(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, sub := range c.Commands() {
+		walk(sub, fn)
+	}
+}
+
+// strictArgs makes every argument error a usage error (exit 2): a
+// command's own argument check, and a word that names no subcommand of a
+// command that only groups others (cobra would print help and exit 0).
+func strictArgs(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				var names []string
+				for _, sub := range c.Commands() {
+					if sub.IsAvailableCommand() {
+						names = append(names, sub.Name())
+					}
+				}
+				hint := ""
+				if h := spec.Suggest(args[0], names); h != "" {
+					hint = " (" + h + ")"
+				}
+				return usageErr("unknown command %q for %q%s\n  see `%s --help`", args[0], c.CommandPath(), hint, c.CommandPath())
+			}
+			return c.Help()
+		}
+		return
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return usageErr("%v\n  usage: %s", err, c.UseLine())
+			}
+			return nil
+		}
+	}
+}
+
+// plainBoolUsage keeps back-quoted words in a boolean flag's help text as
+// text: pflag shows a back-quoted word as the flag's value placeholder
+// ("--changed berth plan"), and a boolean flag takes no value.
+func plainBoolUsage(c *cobra.Command) {
+	fix := func(f *pflag.Flag) {
+		if f.Value.Type() == "bool" && strings.Contains(f.Usage, "`") {
+			f.Usage = strings.ReplaceAll(f.Usage, "`", "'")
+		}
+	}
+	c.LocalFlags().VisitAll(fix)
+	c.Flags().VisitAll(fix)
+	c.PersistentFlags().VisitAll(fix)
+}
+
+// completeServices offers the spec's service names as the arguments of
+// commands whose usage takes SERVICE (and SERVICE= for SERVICE=N).
+func completeServices(g *globals, c *cobra.Command) {
+	if f := c.LocalFlags().Lookup("services"); f != nil && f.Value.Type() != "bool" {
+		// --services a,b: complete the name after the last comma.
+		_ = c.RegisterFlagCompletionFunc("services", func(cmd *cobra.Command, _ []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			done := ""
+			if i := strings.LastIndex(prefix, ","); i >= 0 {
+				done = prefix[:i+1]
+			}
+			var out []cobra.Completion
+			for _, n := range g.serviceNames(cmd.Context()) {
+				out = append(out, done+n)
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		})
+	}
+	if c.ValidArgsFunction != nil || !strings.Contains(c.Use, "SERVICE") {
+		return
+	}
+	many := strings.Contains(c.Use, "...")
+	assign := strings.Contains(c.Use, "SERVICE=")
+	c.ValidArgsFunction = func(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 && !many {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, n := range g.serviceNames(cmd.Context()) {
+			if assign {
+				n += "="
+			}
+			out = append(out, n)
+		}
+		if assign {
+			return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // extraCommands lets feature files register their commands.

@@ -14,7 +14,10 @@ import (
 // newRouterCommand is `berth router`, the router process `berth serve` and
 // `berth up` start detached (hidden: nobody runs it by hand).
 func newRouterCommand(g *globals) *cobra.Command {
-	var await bool
+	var (
+		await    bool
+		settings string
+	)
 	cmd := &cobra.Command{
 		Use:    "router",
 		Short:  "Run the router process (started by berth serve and berth up)",
@@ -28,13 +31,18 @@ func newRouterCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
+			set, err := routerproc.ParseSettings(settings)
+			if err != nil {
+				return usageErr("%v", err)
+			}
 			log := slog.New(slog.NewJSONHandler(g.stderr, nil)).With("component", "router")
 			return routerproc.Run(ctx, routerproc.Config{
 				Listener: ln, Control: ctl, Logger: log,
-				Build: routerproc.BuildID(), AwaitTable: await,
+				Build: routerproc.BuildID(), AwaitTable: await, Settings: set,
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&await, "await-table", false, "serve clients only once a routing table is published (handover)")
+	cmd.Flags().StringVar(&settings, "settings", "", "the spec's router: limits and timeouts, as JSON (routerproc.Settings)")
 	return cmd
 }

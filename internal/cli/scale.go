@@ -23,8 +23,15 @@ func newScaleCommand(g *globals) *cobra.Command {
 				}
 				counts[name] = n
 			}
+			if err := g.checkCounts(counts); err != nil {
+				return err
+			}
 			if err := g.engine().Scale(cmd.Context(), counts); err != nil {
 				return g.explain(fmt.Errorf("scale: %w", err))
+			}
+			if g.dryRun {
+				fmt.Fprintln(g.stdout, "dry run: nothing was changed")
+				return nil
 			}
 			for _, a := range args {
 				fmt.Fprintf(g.stdout, "scaling %s\n", a)

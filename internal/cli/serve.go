@@ -76,6 +76,7 @@ func (c *serveCommand) run(parent context.Context) error {
 		if o.project == "" {
 			o.project = sp.Project
 		}
+		o.router = sp.Router
 		if o.listen == "" {
 			o.listen = sp.Listen
 		}

@@ -37,7 +37,11 @@ func newStatusCommand(g *globals) *cobra.Command {
 					}
 				}
 				if keep == nil {
-					return usageErr("no service %q is deployed", args[0])
+					names := make([]string, 0, len(st.Services))
+					for _, s := range st.Services {
+						names = append(names, s.Name)
+					}
+					return usageErr("no service %q is deployed%s", args[0], didYouMean(args[0], names))
 				}
 				st.Services = keep
 			}

@@ -63,7 +63,7 @@ func (c *upCommand) run(parent context.Context) error {
 	if eng == "" {
 		eng = sp.Engine
 	}
-	d, err := c.g.startDaemon(ctx, daemonOptions{project: sp.Project, listen: listen, engine: eng})
+	d, err := c.g.startDaemon(ctx, daemonOptions{project: sp.Project, listen: listen, engine: eng, router: sp.Router})
 	if err != nil {
 		return err
 	}

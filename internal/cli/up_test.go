@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -144,5 +146,49 @@ func TestUpKeepGoing(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("up did not stop after Ctrl-C")
+	}
+}
+
+// TestUpStopsWhatItStarted: when one service's first deployment fails
+// (its tasks crash) while another came up, up names the failed one, stops
+// the running one's tasks and exits 1.
+func TestUpStopsWhatItStarted(t *testing.T) {
+	t.Setenv("BERTH_API", "")
+	bin := drivertest.BuildTestServer(t)
+	sp := filepath.Join(t.TempDir(), "berth.yaml")
+	writeFile(t, sp, `project: up
+engine: process
+services:
+  good:
+    run: `+bin+`
+  crashing:
+    run: echo "no config" >&2; exit 1
+    depends_on: [good]
+`)
+	stdout, stderr := newWatched("press Ctrl-C"), newWatched("")
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"-f", sp, "--state", t.TempDir(), "up", "--listen", "127.0.0.1:0"}, stdout, stderr)
+	}()
+	var code int
+	select {
+	case code = <-done:
+	case <-stdout.seen:
+		_ = syscall.Kill(os.Getpid(), syscall.SIGINT)
+		<-done
+		t.Fatalf("up kept running with a service whose deployment failed\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("up neither failed nor served\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
+	if code != exitFailed || !strings.Contains(stderr.String(), "crashing: failed") {
+		t.Fatalf("exit %d, want %d naming crashing\nstdout:\n%s\nstderr:\n%s", code, exitFailed, stdout, stderr)
+	}
+	m := regexp.MustCompile(`started task good-\S+ \(release 1\) at (127\.0\.0\.1:\d+)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("good never started:\n%s", stdout)
+	}
+	if c, err := net.DialTimeout("tcp", m[1], time.Second); err == nil {
+		c.Close()
+		t.Errorf("good's task still listens on %s after up exited", m[1])
 	}
 }

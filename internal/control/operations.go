@@ -250,13 +250,6 @@ func (v *svc) liveCommit(releaseCommit string) string {
 	return releaseCommit
 }
 
-func countOf(s *spec.Service) int {
-	if s.Count == nil {
-		return 1
-	}
-	return *s.Count
-}
-
 // Rollback returns a service, or every service of a release set, to an
 // earlier release with a rolling deployment. No artifact is rebuilt.
 func (s *Server) Rollback(ctx context.Context, req api.RollbackRequest) (api.DeployResponse, error) {

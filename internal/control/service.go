@@ -524,6 +524,9 @@ func routesFor(name string, cfg *spec.Service, groups []router.TargetGroup) []ro
 			HealthyThreshold: h.Healthy, UnhealthyThreshold: h.Unhealthy}
 	}
 	base := router.Route{Name: name, Priority: r.Priority, StripPrefix: r.StripPrefix, Groups: groups, Health: hc}
+	if d := cfg.Deploy; d != nil && d.Sticky != nil {
+		base.Sticky = router.Sticky{Cookie: d.Sticky.Cookie, Header: d.Sticky.Header}
+	}
 	var out []router.Route
 	if r.Host != "" || r.Path != "" || r.Default {
 		rr := base

@@ -69,6 +69,10 @@ type Options struct {
 	// RouterExe is the berth binary run as `berth router`; default the
 	// running executable.
 	RouterExe string
+	// Router are the spec's router: limits and timeouts. A running router
+	// started with other ones hands its listening socket over to a new
+	// router process that has them.
+	Router routerproc.Settings
 }
 
 // UsageError is an error the user fixes by starting berth differently

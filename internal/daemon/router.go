@@ -60,6 +60,11 @@ func attachRouter(ctx context.Context, o Options, log *slog.Logger) (*attached, 
 			c.Close()
 			return handOver(ctx, o, exe, info, log)
 		}
+		if info.Settings != o.Router {
+			c.Close()
+			log.Info("the running router has other router: settings; handing it over to a router process with the spec's", "pid", info.PID)
+			return handOver(ctx, o, exe, info, log)
+		}
 		if err := c.Adopt(ctx, adoptGrace); err != nil {
 			c.Close()
 			return nil, err
@@ -103,7 +108,7 @@ func spawnRouter(o Options, exe, addr string, log *slog.Logger) (listen string, 
 	}
 	defer lnFile.Close()
 	defer ctlFile.Close()
-	pid, _, err = routerproc.Spawn(exe, o.State, lnFile, ctlFile, filepath.Join(o.State, routerproc.LogName))
+	pid, _, err = routerproc.Spawn(exe, o.State, lnFile, ctlFile, filepath.Join(o.State, routerproc.LogName), o.Router.Args()...)
 	if err != nil {
 		_ = os.Remove(sock)
 		return "", 0, err
@@ -190,7 +195,7 @@ func handOver(ctx context.Context, o Options, exe string, old routerproc.Info, l
 		return nil, fmt.Errorf("pass the router control socket: %w", err)
 	}
 	defer ctlFile.Close()
-	pid, exited, err := routerproc.Spawn(exe, o.State, lnFile, ctlFile, filepath.Join(o.State, routerproc.LogName), "--await-table")
+	pid, exited, err := routerproc.Spawn(exe, o.State, lnFile, ctlFile, filepath.Join(o.State, routerproc.LogName), append([]string{"--await-table"}, o.Router.Args()...)...)
 	if err != nil {
 		_ = os.Remove(tmp)
 		return nil, err
@@ -219,7 +224,7 @@ func handOver(ctx context.Context, o Options, exe string, old routerproc.Info, l
 		c.Close()
 		return nil, err
 	}
-	log.Info("router handed over to the new build", "old_pid", old.PID, "pid", pid, "listen", old.Listen)
+	log.Info("router handed over to a new router process", "old_pid", old.PID, "pid", pid, "listen", old.Listen)
 	return &attached{client: c, listen: old.Listen, pid: pid, started: true, exe: exe, log: log}, nil
 }
 

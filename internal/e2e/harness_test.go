@@ -25,10 +25,15 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 )
 
-// Binaries built once per test run, used by every test.
+// Binaries built at most once per test run, on first use (so `go test
+// -list` or a run selecting no end-to-end test builds nothing). Their
+// paths are fixed in TestMain; call needBinaries before using them.
 var (
 	berthBin   string
 	catalogBin string
+
+	buildOnce sync.Once
+	buildErr  error
 )
 
 func TestMain(m *testing.M) {
@@ -39,17 +44,28 @@ func TestMain(m *testing.M) {
 	}
 	berthBin = filepath.Join(dir, "berth")
 	catalogBin = filepath.Join(dir, "catalog")
-	for _, b := range [][2]string{{berthBin, "../../cmd/berth"}, {catalogBin, "../../examples/shop/services/catalog"}} {
-		cmd := exec.Command("go", "build", "-o", b[0], b[1])
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b[1], err, out)
-			os.Exit(1)
-		}
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// needBinaries builds berth and the shop's catalog service the first time a
+// test needs them, and fails t if that build failed.
+func needBinaries(t testing.TB) {
+	t.Helper()
+	buildOnce.Do(func() {
+		for _, b := range [][2]string{{berthBin, "../../cmd/berth"}, {catalogBin, "../../examples/shop/services/catalog"}} {
+			cmd := exec.Command("go", "build", "-o", b[0], b[1])
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("build %s: %v\n%s", b[1], err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
 }
 
 // project is one berth project under test: a spec in a temp dir (or the
@@ -183,6 +199,7 @@ func writeFile(t *testing.T, path, content string) {
 // listen address, %[3]s the marker.
 func (p *project) writeSpec(format string) {
 	p.t.Helper()
+	needBinaries(p.t)
 	writeFile(p.t, filepath.Join(p.dir, "berth.yaml"), fmt.Sprintf(format, catalogBin, p.listen, p.marker))
 }
 
@@ -233,6 +250,7 @@ func cleanEnv() []string {
 // command prepares a berth command on the project's spec and state, run in
 // its directory with cleanEnv.
 func (p *project) command(ctx context.Context, args ...string) *exec.Cmd {
+	needBinaries(p.t)
 	bin := p.bin
 	if bin == "" {
 		bin = berthBin

@@ -48,6 +48,9 @@ type BuildTarget struct {
 	// Platform is the OS/architecture the engine runs (e.g. linux/arm64);
 	// empty means the build host's.
 	Platform string `json:"platform,omitempty"`
+	// ImmutableTags says the registry refuses to move a tag (ECR with
+	// immutable tags): only the commit tag is pushed, never a branch tag.
+	ImmutableTags bool `json:"immutable_tags,omitempty"`
 }
 
 // Secrets keeps the versioned values services reference under secrets:

@@ -28,9 +28,22 @@ var (
 // failure maps a proxy failure to the status the client gets and a short
 // phrase for the plain-text body. This is the one place that decides.
 func failure(reqCtx context.Context, err error) (status int, cause string) {
+	var re *requestError
 	switch {
+	case errors.As(err, &re):
+		return re.status, re.msg
+	case errors.Is(err, errBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, "request body too large (router: max_request_body)"
+	case errors.Is(err, errClientBody) && isTimeout(err):
+		// net/http cancels the request when a read fails, even on a
+		// deadline: the client is still there to be told.
+		return http.StatusRequestTimeout, "timed out reading the request body"
 	case errors.Is(reqCtx.Err(), context.Canceled):
 		return StatusClientClosedRequest, "client closed the request"
+	case errors.Is(err, errClientBody):
+		return http.StatusBadRequest, "could not read the request body"
+	case errors.Is(err, errHeadTooLarge):
+		return http.StatusBadGateway, "target sent a response header over the limit (router: max_response_header)"
 	case errors.Is(err, ErrNoRoute):
 		return http.StatusNotFound, "no route matches this host and path"
 	case errors.Is(err, ErrNoTable):

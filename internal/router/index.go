@@ -28,6 +28,8 @@ type route struct {
 	groups   []*group
 	preview  []*group
 	rr       atomic.Uint64
+	sticky   Sticky
+	byNewest []*group // groups by release, newest first (sticky placement)
 }
 
 // group is one compiled TargetGroup.

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -21,6 +22,10 @@ const PreviewHeader = "X-Berth-Preview"
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := r.cfg.Now()
 	now := start.UnixNano()
+	if err := r.checkRequest(req); err != nil {
+		r.fail(w, req, nil, nil, nil, start, err)
+		return
+	}
 	var (
 		rt     *route
 		groups []*group
@@ -45,7 +50,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if len(rt.preview) > 0 && req.Header.Get(PreviewHeader) == "1" {
 			groups = rt.preview
 		}
-		g = pickGroup(groups, &rt.rr, now)
+		g = nil
+		if len(groups) > 1 && (rt.sticky.Cookie != "" || rt.sticky.Header != "") && !preview(rt, groups) {
+			g = r.pickSticky(w, req, rt, now)
+		}
+		if g == nil {
+			g = pickGroup(groups, &rt.rr, now)
+		}
 		if g == nil {
 			err = ErrNoHealthyTargets
 			if g = blameGroup(groups); g == nil {
@@ -71,6 +82,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.upgrade(w, req, rt, g, t, start)
 		return
 	}
+	if r.cfg.Upstream == UpstreamStd {
+		r.forwardStd(w, req, rt, groups, g, t, start)
+		return
+	}
 	r.forward(w, req, rt, groups, g, t, start)
 }
 
@@ -80,6 +95,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, groups []*group, g *group, t *target, start time.Time) {
 	var f forwardReq
 	f.init(req, rt)
+	f.allowUnderscore = r.cfg.AllowUnderscoreHeaders
+	if f.hasBody {
+		f.rc, f.bodyIdle = http.NewResponseController(w), r.cfg.ClientBodyTimeout
+	}
 	h := w.Header()
 	var tried []*target
 	var resp *upResponse
@@ -177,21 +196,24 @@ func (r *Router) respond(w http.ResponseWriter, req *http.Request, resp *upRespo
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-func copyBody(w http.ResponseWriter, src io.Reader, flush bool) error {
+// copyBody copies a target's body to the client. Whatever arrived is
+// flushed before a read that would wait on the target (always, with
+// flush set: a stream), so a slow body reaches the client as it comes.
+func copyBody(w http.ResponseWriter, src *upBody, flush bool) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
 	var rc *http.ResponseController
-	if flush {
-		rc = http.NewResponseController(w)
-	}
 	for {
 		n, rerr := src.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return werr
 			}
-			if rc != nil {
+			if flush || (rerr == nil && src.br.Buffered() == 0) {
+				if rc == nil {
+					rc = http.NewResponseController(w)
+				}
 				_ = rc.Flush()
 			}
 		}
@@ -233,6 +255,12 @@ func (r *Router) fail(w http.ResponseWriter, req *http.Request, rt *route, g *gr
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
+		var re *requestError
+		if errors.As(err, &re) || errors.Is(err, errClientBody) {
+			// The request's framing or body cannot be trusted: nothing
+			// more is read from this connection.
+			h.Set("Connection", "close")
+		}
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, b.String())
 	}
@@ -267,6 +295,9 @@ func (r *Router) outbound(req *http.Request, rt *route) *http.Request {
 	out.URL = u
 	h := make(http.Header, len(req.Header)+5)
 	for k, vv := range req.Header {
+		if !forwardHeaderName(k, r.cfg.AllowUnderscoreHeaders) {
+			continue
+		}
 		if isHopHeader(k) {
 			if k == "Te" && len(vv) == 1 && vv[0] == "trailers" {
 				h[k] = vv
@@ -363,8 +394,18 @@ func removeConnectionTokens(dst, src http.Header) {
 }
 
 func isUpgrade(req *http.Request) bool {
-	if _, ok := req.Header["Upgrade"]; !ok {
+	up, ok := req.Header["Upgrade"]
+	if !ok {
 		return false
+	}
+	// h2c is a hop-by-hop switch of this connection's protocol, never
+	// tunnelled to a target: such a request is forwarded as a plain one.
+	for _, v := range up {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "h2c") {
+				return false
+			}
+		}
 	}
 	for _, v := range req.Header["Connection"] {
 		for tok := range strings.SplitSeq(v, ",") {
@@ -378,8 +419,15 @@ func isUpgrade(req *http.Request) bool {
 
 // upgrade proxies a protocol upgrade (websocket) through httputil's
 // ReverseProxy, which handles 101 and the bidirectional copy.
+//
+// The upgraded connection lives as long as the request's context:
+// WaitDrained cancels it when the drain window ends.
 func (r *Router) upgrade(w http.ResponseWriter, req *http.Request, rt *route, g *group, t *target, start time.Time) {
 	defer t.release()
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	req = req.WithContext(ctx)
+	defer t.trackUpgrade(req, cancel)()
 	status := http.StatusSwitchingProtocols
 	rp := &httputil.ReverseProxy{
 		Transport: t.transport,

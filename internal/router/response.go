@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
-	"strconv"
 	"strings"
 )
 
@@ -43,6 +42,8 @@ type upBody struct {
 	chunks  io.Reader // bodyChunked
 	trailer http.Header
 	eof     bool // read to its end; the connection may be reused
+	// trailerLimit bounds the trailer section of a chunked body.
+	trailerLimit int
 }
 
 func (b *upBody) Read(p []byte) (int, error) {
@@ -71,7 +72,8 @@ func (b *upBody) Read(p []byte) (int, error) {
 	case bodyChunked:
 		n, err := b.chunks.Read(p)
 		if err == io.EOF {
-			if terr := readFields(b.br, b.trailer, http.TrailerPrefix); terr != nil {
+			budget := b.trailerLimit
+			if terr := readTrailers(b.br, b.trailer, &budget); terr != nil {
 				return n, terr
 			}
 			b.eof = true
@@ -86,15 +88,24 @@ func (b *upBody) Read(p []byte) (int, error) {
 	}
 }
 
+// errHeadTooLarge marks a response head (or trailer section) larger than
+// the configured maximum; the client gets 502 and the connection is closed.
+var errHeadTooLarge = fmt.Errorf("%w: response header too large", errBadResponse)
+
 // readResponse reads response heads until a final one, skipping interim
 // 1xx responses (100 Continue, 103 Early Hints), stores its end-to-end
 // headers in h and its status and framing in resp. head is the request
-// method being HEAD.
-func readResponse(resp *upResponse, br *bufio.Reader, h http.Header, head bool) error {
+// method being HEAD. limit bounds the bytes of all heads read, status
+// lines included (and, separately, the trailers of a chunked body).
+func readResponse(resp *upResponse, br *bufio.Reader, h http.Header, head bool, limit int) error {
+	budget := limit
 	for range 16 {
 		line, err := readLine(br)
 		if err != nil {
 			return err
+		}
+		if budget -= len(line) + 2; budget < 0 {
+			return errHeadTooLarge
 		}
 		status, minor, err := parseStatusLine(line)
 		if err != nil {
@@ -104,13 +115,13 @@ func readResponse(resp *upResponse, br *bufio.Reader, h http.Header, head bool) 
 			if status == http.StatusSwitchingProtocols {
 				return fmt.Errorf("%w: 101 to a request that asked for no upgrade", errBadResponse)
 			}
-			if err := readFields(br, nil, ""); err != nil {
+			if err := readFields(br, nil, "", &budget); err != nil {
 				return err
 			}
 			continue
 		}
 		*resp = upResponse{status: status, length: -1, close: minor == 0}
-		return readHead(resp, br, h, head, minor)
+		return readHead(resp, br, h, head, minor, budget, limit)
 	}
 	return fmt.Errorf("%w: too many interim responses", errBadResponse)
 }
@@ -120,15 +131,16 @@ func readResponse(resp *upResponse, br *bufio.Reader, h http.Header, head bool) 
 // that every value is a substring of, with one backing array for the value
 // slices: two allocations per response instead of two per field.
 type fieldReader struct {
-	br    *bufio.Reader
-	whole bool     // the head was buffered whole and is parsed from head
-	head  string   // the remaining field lines, each ending in LF
-	vals  []string // backing for single-value slices
+	br     *bufio.Reader
+	budget int      // head bytes still allowed
+	whole  bool     // the head was buffered whole and is parsed from head
+	head   string   // the remaining field lines, each ending in LF
+	vals   []string // backing for single-value slices
 }
 
 func (fr *fieldReader) start() {
 	buf, _ := fr.br.Peek(fr.br.Buffered())
-	if len(buf) >= 2 && buf[0] == '\r' && buf[1] == '\n' {
+	if len(buf) >= 2 && buf[0] == '\r' && buf[1] == '\n' && fr.budget >= 2 {
 		fr.whole = true
 		_, _ = fr.br.Discard(2)
 		return
@@ -139,6 +151,10 @@ func (fr *fieldReader) start() {
 	if end < 0 || bytes.Contains(buf[:end], []byte("\n\n")) || (len(buf) > 0 && buf[0] == '\n') {
 		return
 	}
+	if end+3 > fr.budget {
+		return // the line-by-line path reports the overflow
+	}
+	fr.budget -= end + 3
 	fr.whole = true
 	fr.head = string(buf[:end+1])
 	fr.vals = make([]string, bytes.Count(buf[:end+1], []byte("\n")))
@@ -150,6 +166,11 @@ func (fr *fieldReader) start() {
 func (fr *fieldReader) next() (k, v string, ok bool, err error) {
 	if !fr.whole {
 		line, err := readLine(fr.br)
+		if err == nil {
+			if fr.budget -= len(line) + 2; fr.budget < 0 {
+				err = errHeadTooLarge
+			}
+		}
 		if err != nil || len(line) == 0 {
 			return "", "", false, err
 		}
@@ -181,12 +202,18 @@ func (fr *fieldReader) values(v string) []string {
 
 // readHead reads the header fields of a final response and decides how
 // its body is framed (RFC 9112 §6.3).
-func readHead(resp *upResponse, br *bufio.Reader, h http.Header, head bool, minor int) error {
+//
+// Framing anomalies are errors, never guesses: Content-Length that is not
+// plain digits (RFC 9110 §8.6: no sign, no spaces, no list of different
+// values), a Transfer-Encoding other than a single "chunked", and both
+// framing headers together (RFC 9112 §6.3 rule 3 lets a proxy treat that
+// as an error; the connection could not be trusted afterwards).
+func readHead(resp *upResponse, br *bufio.Reader, h http.Header, head bool, minor, budget, limit int) error {
 	var (
 		chunked, sawLength, sawTE bool
 		connTokens                string
 	)
-	fr := fieldReader{br: br}
+	fr := fieldReader{br: br, budget: budget}
 	fr.start()
 	for {
 		k, v, ok, err := fr.next()
@@ -198,8 +225,8 @@ func readHead(resp *upResponse, br *bufio.Reader, h http.Header, head bool, mino
 		}
 		switch k {
 		case "Content-Length":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 || (sawLength && n != resp.length) {
+			n, ok := parseContentLength(v)
+			if !ok || (sawLength && n != resp.length) {
 				return fmt.Errorf("%w: bad Content-Length %q", errBadResponse, v)
 			}
 			if sawLength {
@@ -235,15 +262,26 @@ func readHead(resp *upResponse, br *bufio.Reader, h http.Header, head bool, mino
 			h[k] = fr.values(v)
 		}
 	}
+	if sawLength && sawTE {
+		return fmt.Errorf("%w: both Content-Length and Transfer-Encoding", errBadResponse)
+	}
+	if sawTE && minor == 0 {
+		return fmt.Errorf("%w: Transfer-Encoding in an HTTP/1.0 response", errBadResponse)
+	}
 	if connTokens != "" {
 		removeConnectionTokens(h, http.Header{"Connection": {connTokens}})
 	}
-	resp.body = upBody{br: br}
+	resp.body = upBody{br: br, trailerLimit: limit}
 	switch {
 	case head || resp.status == http.StatusNoContent || resp.status == http.StatusNotModified:
 		resp.body.mode = bodyNone
 		if !sawLength {
 			resp.length = 0
+		}
+		if resp.status != http.StatusNotModified && !head && (sawLength && resp.length != 0 || sawTE) {
+			// A 204 that announces a body: whatever follows cannot be
+			// framed, so the connection is not reused.
+			resp.close = true
 		}
 	case chunked:
 		delete(h, "Content-Length")
@@ -300,12 +338,16 @@ func parseStatusLine(line []byte) (status, minor int, err error) {
 }
 
 // readFields reads header fields up to the blank line, storing them in h
-// (when not nil) under prefix+canonical name.
-func readFields(br *bufio.Reader, h http.Header, prefix string) error {
+// (when not nil) under prefix+canonical name, and charging their bytes to
+// budget.
+func readFields(br *bufio.Reader, h http.Header, prefix string, budget *int) error {
 	for {
 		line, err := readLine(br)
 		if err != nil {
 			return err
+		}
+		if *budget -= len(line) + 2; *budget < 0 {
+			return errHeadTooLarge
 		}
 		if len(line) == 0 {
 			return nil
@@ -318,6 +360,58 @@ func readFields(br *bufio.Reader, h http.Header, prefix string) error {
 			h[prefix+k] = append(h[prefix+k], string(v))
 		}
 	}
+}
+
+// readTrailers reads a chunked body's trailer section into h under
+// http.TrailerPrefix, dropping fields a trailer must not carry.
+func readTrailers(br *bufio.Reader, h http.Header, budget *int) error {
+	t := http.Header{}
+	if err := readFields(br, t, "", budget); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // the body ended before its trailer section
+		}
+		return err
+	}
+	for k, vv := range t {
+		if forbiddenTrailer(k) {
+			continue
+		}
+		h[http.TrailerPrefix+k] = append(h[http.TrailerPrefix+k], vv...)
+	}
+	return nil
+}
+
+// forbiddenTrailer reports whether a field may not be sent as a trailer
+// (RFC 9110 §6.5.1: framing, routing, request modifiers, authentication,
+// response control and content metadata), as net/http's list plus cookies
+// and Location.
+func forbiddenTrailer(k string) bool {
+	switch k {
+	case "Authorization", "Cache-Control", "Connection", "Content-Encoding", "Content-Length",
+		"Content-Range", "Content-Type", "Cookie", "Expect", "Host", "Keep-Alive", "Location",
+		"Max-Forwards", "Pragma", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
+		"Range", "Realm", "Set-Cookie", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+		"Www-Authenticate":
+		return true
+	}
+	return false
+}
+
+// parseContentLength accepts only 1*DIGIT (RFC 9110 §8.6), at most 18
+// digits so it cannot overflow: no sign, no spaces, no hex.
+func parseContentLength(v string) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // splitField splits "Name: value", canonicalising the name in place and

@@ -28,8 +28,19 @@ func TestReadResponse(t *testing.T) {
 			status: 200, length: 5, hdr: http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"5"}}, body: "hello"},
 		{name: "names canonicalised, values trimmed, repeats kept", raw: "HTTP/1.1 200 OK\r\nx-thing:  a \r\nSET-COOKIE: a=1\r\nset-cookie: b=2\r\ncontent-length: 0\r\n\r\n",
 			status: 200, length: 0, hdr: http.Header{"X-Thing": {"a"}, "Set-Cookie": {"a=1", "b=2"}, "Content-Length": {"0"}}},
-		{name: "chunked with trailer", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n",
+		{name: "chunked with trailer", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n",
 			status: 200, length: -1, hdr: http.Header{"Trailer:X-Sum": {"5"}}, body: "abcde"},
+		{name: "forbidden trailers dropped", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nContent-Length: 5\r\nSet-Cookie: x=1\r\nX-Ok: 1\r\n\r\n",
+			status: 200, length: -1, hdr: http.Header{"Trailer:X-Ok": {"1"}}, body: "a"},
+		{name: "both framing headers", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n3\r\nabc\r\n0\r\n\r\n", bad: true},
+		{name: "signed length", raw: "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nab", bad: true},
+		{name: "hex length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 0x2\r\n\r\nab", bad: true},
+		{name: "length list", raw: "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nab", bad: true},
+		{name: "length with inner space", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\nab", bad: true},
+		{name: "huge length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nab", bad: true},
+		{name: "chunked in http/1.0", raw: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", bad: true},
+		{name: "204 announcing a body closes", raw: "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", status: 204, length: 5, close: true, hdr: http.Header{"Content-Length": {"5"}}},
+		{name: "head too large", raw: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Pad: 0123456789abcdef0123456789abcdef\r\n", 2000) + "\r\n", bad: true},
 		{name: "until close", raw: "HTTP/1.1 200 OK\r\n\r\nall of it", status: 200, length: -1, close: true, hdr: http.Header{}, body: "all of it"},
 		{name: "interim responses skipped", raw: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
 			status: 201, length: 2, hdr: http.Header{"Content-Length": {"2"}}, body: "ok"},
@@ -65,7 +76,7 @@ func TestReadResponse(t *testing.T) {
 					src = iotest.OneByteReader(src)
 				}
 				var resp upResponse
-				err := readResponse(&resp, bufio.NewReader(src), h, tt.head)
+				err := readResponse(&resp, bufio.NewReader(src), h, tt.head, 64<<10)
 				if tt.bad {
 					if !errors.Is(err, errBadResponse) {
 						t.Fatalf("err = %v, want errBadResponse", err)
@@ -93,7 +104,7 @@ func TestReadResponse(t *testing.T) {
 
 func TestReadResponseTruncatedBody(t *testing.T) {
 	var resp upResponse
-	err := readResponse(&resp, bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")), http.Header{}, false)
+	err := readResponse(&resp, bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")), http.Header{}, false, 64<<10)
 	if err != nil {
 		t.Fatal(err)
 	}

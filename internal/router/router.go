@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,6 +182,12 @@ func (r *Router) build(t *Table) *index {
 			strip:    rr.StripPrefix,
 		}
 		rt.groups = compileGroups(rt, rr.Groups, rr.Health)
+		rt.sticky = rr.Sticky
+		if rt.sticky.Header != "" {
+			rt.sticky.Header = http.CanonicalHeaderKey(rt.sticky.Header)
+		}
+		rt.byNewest = slices.Clone(rt.groups)
+		slices.SortStableFunc(rt.byNewest, func(a, b *group) int { return b.release - a.release })
 		rt.preview = compileGroups(rt, rr.Preview, rr.Health)
 		if rr.Default {
 			if x.def == nil || rt.priority > x.def.priority {
@@ -274,7 +281,9 @@ func (r *Router) InFlight(addr string) int {
 
 // WaitDrained blocks until addr is absent from the published table and no
 // request is in flight to it, or ctx ends. Publish a table without the
-// target first; for an unknown address it returns nil at once.
+// target first; for an unknown address it returns nil at once. When ctx
+// ends first (the drain window is over), upgraded connections to addr
+// (websockets) are closed, so they do not hold a stopped task.
 func (r *Router) WaitDrained(ctx context.Context, addr string) error {
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
@@ -287,6 +296,11 @@ func (r *Router) WaitDrained(ctx context.Context, addr string) error {
 		}
 		select {
 		case <-ctx.Done():
+			// The drain window is over: long-lived upgraded connections
+			// (websockets) would hold the task forever; close them.
+			if n := t.closeUpgraded(); n > 0 {
+				r.log.Info("drain window over: closed upgraded connections", "target", addr, "connections", n)
+			}
 			return fmt.Errorf("wait for target %s to drain (%d in flight): %w", addr, t.inflight.Load(), ctx.Err())
 		case <-tick.C:
 		}

@@ -13,7 +13,9 @@ import (
 
 // Server returns the client-facing http.Server Serve uses: HTTP/1.1, h2c
 // and (with Config.TLSConfig) HTTP/2 over TLS, with the configured header
-// timeout, idle timeout and header size limit.
+// timeout, idle timeout and header size limit. Serve adds, through its
+// listener, the connection limit, the client write timeout and the check
+// for ambiguous request framing.
 func (r *Router) Server() *http.Server {
 	var p http.Protocols
 	p.SetHTTP1(true)
@@ -27,6 +29,10 @@ func (r *Router) Server() *http.Server {
 		MaxHeaderBytes:    r.cfg.MaxHeaderBytes,
 		TLSConfig:         r.cfg.TLSConfig,
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+		ConnContext:       connContext,
+		// "OPTIONS *" reaches the handler like any request, so the
+		// framing guard's count of requests stays in step.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 
@@ -69,6 +75,9 @@ func (r *Router) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		return false
 	}
+	// The framing guard reads plain text only: under TLS it would see
+	// ciphertext (and net/http needs the *tls.Conn for ALPN).
+	ln = newConnListener(ln, r.cfg, srv.TLSConfig == nil)
 	errc := make(chan error, 1)
 	go func() {
 		if srv.TLSConfig != nil {

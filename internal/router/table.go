@@ -34,6 +34,20 @@ type Route struct {
 	Preview []TargetGroup
 	// Health is how the router actively checks this route's targets.
 	Health HealthCheck
+	// Sticky keeps a client on one group (one release) while the route
+	// has several, e.g. during a canary. Optional.
+	Sticky Sticky
+}
+
+// Sticky names what identifies a client. With Cookie set, a client
+// without that cookie gets one (a random id; Path=/; HttpOnly;
+// SameSite=Lax) on its first response; with Header set, requests without
+// the header are spread by weight as usual. Cookie wins when both are
+// set. A client's place is a hash of the value, laid over the groups
+// newest release first, so a canary that grows keeps the clients it had.
+type Sticky struct {
+	Cookie string
+	Header string
 }
 
 // TargetGroup is a weighted set of targets, usually the tasks of one release.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -20,6 +21,17 @@ type target struct {
 	removed   atomic.Bool     // absent from the current table
 	client    *upstream       // ordinary requests
 	transport *http.Transport // upgrades and health checks
+	// std carries ordinary requests when Config.Upstream is "std": a
+	// transport that never reuses a connection. net/http's Transport
+	// pools a connection the moment a response ends and checks for
+	// unsolicited bytes only afterwards, so a backend writing past the
+	// end of a response can hand its stray bytes to the next request
+	// (TestDesyncNeverCrossesResponses/std showed it). Correct framing
+	// first: the fallback pays a connection per request.
+	std *http.Transport
+
+	upMu     sync.Mutex
+	upgrades map[*http.Request]context.CancelFunc // open upgraded connections
 
 	// Guarded by Router.mu.
 	check       HealthCheck
@@ -45,16 +57,21 @@ func newTarget(addr string, cfg Config) *target {
 			}
 			return c, nil
 		},
-		MaxIdleConns:          0, // bounded per host below
-		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerTarget,
-		IdleConnTimeout:       cfg.UpstreamIdleTimeout,
-		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
-		DisableCompression:    true,
+		MaxIdleConns:           0, // bounded per host below
+		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerTarget,
+		IdleConnTimeout:        cfg.UpstreamIdleTimeout,
+		ResponseHeaderTimeout:  cfg.ResponseHeaderTimeout,
+		MaxResponseHeaderBytes: int64(cfg.MaxResponseHeaderBytes),
+		DisableCompression:     true,
 		// Targets speak HTTP/1.1; keep-alive pools make that cheap.
 		ForceAttemptHTTP2:     false,
 		WriteBufferSize:       16 << 10,
 		ReadBufferSize:        16 << 10,
 		ExpectContinueTimeout: time.Second,
+	}
+	if cfg.Upstream == UpstreamStd {
+		t.std = t.transport.Clone()
+		t.std.DisableKeepAlives = true
 	}
 	return t
 }
@@ -78,6 +95,33 @@ func (t *target) acquire() bool {
 }
 
 func (t *target) release() { t.inflight.Add(-1) }
+
+// trackUpgrade registers an upgraded connection's cancel; untrack with
+// the returned func.
+func (t *target) trackUpgrade(req *http.Request, cancel context.CancelFunc) func() {
+	t.upMu.Lock()
+	if t.upgrades == nil {
+		t.upgrades = map[*http.Request]context.CancelFunc{}
+	}
+	t.upgrades[req] = cancel
+	t.upMu.Unlock()
+	return func() {
+		t.upMu.Lock()
+		delete(t.upgrades, req)
+		t.upMu.Unlock()
+	}
+}
+
+// closeUpgraded closes every upgraded connection to the target and
+// returns how many there were.
+func (t *target) closeUpgraded() int {
+	t.upMu.Lock()
+	defer t.upMu.Unlock()
+	for _, cancel := range t.upgrades {
+		cancel()
+	}
+	return len(t.upgrades)
+}
 
 // eject skips the target until now+d.
 func (t *target) eject(now int64, d time.Duration) {

@@ -28,6 +28,10 @@ type upstream struct {
 	maxIdle       int
 	idleTimeout   time.Duration
 	headerTimeout time.Duration
+	bodyTimeout   time.Duration // between reads of a response body
+	writeTimeout  time.Duration // between writes of a request
+	maxHead       int           // response head (and trailer) bytes
+	maxBody       int64         // request body bytes; <0 unlimited
 
 	mu     sync.Mutex
 	idle   []*upConn // oldest first; taken from and returned to the end
@@ -46,6 +50,10 @@ func newUpstream(addr string, cfg Config) *upstream {
 		maxIdle:       cfg.MaxIdleConnsPerTarget,
 		idleTimeout:   cfg.UpstreamIdleTimeout,
 		headerTimeout: cfg.ResponseHeaderTimeout,
+		bodyTimeout:   cfg.UpstreamReadTimeout,
+		writeTimeout:  cfg.UpstreamWriteTimeout,
+		maxHead:       cfg.MaxResponseHeaderBytes,
+		maxBody:       cfg.MaxRequestBodyBytes,
 	}
 }
 
@@ -65,6 +73,8 @@ type upConn struct {
 	nwritten int64
 	idleAt   time.Time       // when it was pooled
 	deadline time.Time       // read deadline in force; zero when none
+	wdl      time.Time       // write deadline in force; zero when none
+	readIdle time.Duration   // >0 while reading a body: deadline moves with each read
 	ctx      context.Context // of the current exchange
 	watched  bool            // on up's watch list (owned by the exchange's goroutine)
 	resp     upResponse      // of the current exchange
@@ -82,87 +92,55 @@ type upConn struct {
 	ioErr error
 }
 
-func newUpConn(u *upstream, nc net.Conn) (*upConn, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("connection to %s has no file descriptor", nc.RemoteAddr())
+func newUpReader(c *upConn) *bufio.Reader { return bufio.NewReaderSize(c, 16<<10) }
+func newUpWriter(c *upConn) *bufio.Writer { return bufio.NewWriterSize(c, 16<<10) }
+
+// refreshRead moves the read deadline to readIdle from now before a read
+// that may block, while a body is read. To save a call per read it moves
+// the deadline only when less than 63/64 of readIdle is left.
+func (c *upConn) refreshRead() error {
+	if c.readIdle <= 0 {
+		return nil
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil, fmt.Errorf("raw connection to %s: %w", nc.RemoteAddr(), err)
+	now := time.Now()
+	if fresh(c.deadline.Sub(now), c.readIdle) {
+		return nil
 	}
-	c := &upConn{nc: nc, raw: raw, up: u}
-	c.readFn = c.rawRead
-	c.writeFn = c.rawWrite
-	c.br = bufio.NewReaderSize(c, 16<<10)
-	c.bw = bufio.NewWriterSize(c, 16<<10)
-	return c, nil
+	c.deadline = now.Add(c.readIdle)
+	if err := c.nc.SetReadDeadline(c.deadline); err != nil {
+		return err
+	}
+	return c.abortedErr()
 }
 
-func (c *upConn) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
+// refreshWrite is refreshRead for writes of the request.
+func (c *upConn) refreshWrite() error {
+	d := c.up.writeTimeout
+	now := time.Now()
+	if fresh(c.wdl.Sub(now), d) {
+		return nil
 	}
-	c.io, c.ioN, c.ioErr = p, 0, nil
-	if err := c.raw.Read(c.readFn); err != nil {
-		return 0, err // deadline passed (header timeout or abort) or closed
+	c.wdl = now.Add(d)
+	if err := c.nc.SetWriteDeadline(c.wdl); err != nil {
+		return err
 	}
-	n, err := c.ioN, c.ioErr
-	c.io = nil
-	if n == 0 && err == nil {
-		err = io.EOF
-	}
-	c.nread += int64(n)
-	return n, err
+	return c.abortedErr()
 }
 
-func (c *upConn) rawRead(fd uintptr) bool {
-	for {
-		n, err := syscall.Read(int(fd), c.io)
-		switch err {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			c.watch()
-			return false // wait until readable
-		}
-		c.ioN, c.ioErr = max(n, 0), wrapErrno(err)
-		return true
-	}
+// fresh reports whether a deadline left seconds away can stand for one
+// d from now: between 63/64 of d and d. Moving it only when not saves a
+// call per read or write.
+func fresh(left, d time.Duration) bool {
+	return left >= d-d/64 && left <= d
 }
 
-func (c *upConn) Write(p []byte) (int, error) {
-	written := 0
-	for written < len(p) {
-		c.io, c.ioN, c.ioErr = p[written:], 0, nil
-		if err := c.raw.Write(c.writeFn); err != nil {
-			c.io = nil
-			return written, err
-		}
-		written += c.ioN
-		c.nwritten += int64(c.ioN)
-		if c.ioErr != nil {
-			c.io = nil
-			return written, c.ioErr
-		}
+// abortedErr reports the exchange's cancellation: abort may have set its
+// past deadline before a refresh replaced it.
+func (c *upConn) abortedErr() error {
+	if c.ctx != nil {
+		return c.ctx.Err()
 	}
-	c.io = nil
-	return written, nil
-}
-
-func (c *upConn) rawWrite(fd uintptr) bool {
-	for {
-		n, err := syscall.Write(int(fd), c.io)
-		switch err {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			c.watch()
-			return false // wait until writable
-		}
-		c.ioN, c.ioErr = max(n, 0), wrapErrno(err)
-		return true
-	}
+	return nil
 }
 
 // wrapErrno turns a raw errno into an error that still matches it with
@@ -260,6 +238,11 @@ type forwardReq struct {
 	hasBody     bool
 	chunked     bool
 	touched     bool // a body byte was read from the client
+
+	allowUnderscore bool                     // forward header names with '_'
+	rc              *http.ResponseController // of the client request, while its body is read
+	bodyIdle        time.Duration            // Config.ClientBodyTimeout
+	rdl             time.Time                // client read deadline in force
 }
 
 // replayable reports whether a request that failed on a reused connection
@@ -289,7 +272,7 @@ func (f *forwardReq) replayable() bool {
 func (u *upstream) roundTrip(f *forwardReq, h http.Header) (*upResponse, *upConn, error) {
 	ctx := f.req.Context()
 	now := time.Now()
-	c, reused, err := u.get(ctx, now, !f.replayable())
+	c, reused, err := u.get(ctx, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -312,13 +295,17 @@ func (u *upstream) roundTrip(f *forwardReq, h http.Header) (*upResponse, *upConn
 }
 
 // finish returns c to the idle pool when the exchange left it reusable —
-// the body was read to its end, neither side asked to close, nothing
-// stray is buffered and the request was not cancelled — and closes it
-// otherwise. Call it before releasing the target so a drain that sees no
-// request in flight also sees every connection back.
+// the body was read to its end, neither side asked to close, the request
+// was not cancelled, and the exchange ended exactly at a message
+// boundary: no byte is buffered or waiting on the socket past the end of
+// the response (a body on a 204/304/HEAD answer, a Content-Length shorter
+// than the body, an unsolicited second response). Anything else closes
+// it. Call it before releasing the target so a drain that sees no request
+// in flight also sees every connection back.
 func (u *upstream) finish(c *upConn, resp *upResponse) {
 	notAborted := c.unwatch()
-	if !resp.body.eof || !notAborted || resp.close || c.br.Buffered() > 0 {
+	c.readIdle = 0
+	if !resp.body.eof || !notAborted || resp.close || c.br.Buffered() > 0 || !peerOpen(c) {
 		c.close()
 		return
 	}
@@ -342,7 +329,7 @@ func (c *upConn) exchange(f *forwardReq, h http.Header, now time.Time, headerTim
 		return err
 	}
 	werr := c.writeRequest(f)
-	if werr != nil && (c.nwritten == 0 || !f.hasBody || errors.Is(werr, errClientBody)) {
+	if werr != nil && (c.nwritten == 0 || !f.hasBody || errors.Is(werr, errClientBody) || isTimeout(werr)) {
 		return werr
 	}
 	// Also after a failed body write: the target may have answered early
@@ -357,7 +344,8 @@ func (c *upConn) exchange(f *forwardReq, h http.Header, now time.Time, headerTim
 			return err
 		}
 	}
-	err := readResponse(&c.resp, c.br, h, f.req.Method == http.MethodHead)
+	c.readIdle = 0
+	err := readResponse(&c.resp, c.br, h, f.req.Method == http.MethodHead, c.up.maxHead)
 	if err != nil {
 		if werr != nil {
 			return werr
@@ -368,16 +356,10 @@ func (c *upConn) exchange(f *forwardReq, h http.Header, now time.Time, headerTim
 	if werr != nil {
 		resp.close = true
 	}
-	// The header timeout must not cut a long body short; skip the syscall
-	// when the body is already buffered.
+	// From here each body read may wait at most the body timeout (moved
+	// along by refreshRead); skip it when the body is already buffered.
 	if resp.body.mode != bodyNone && (resp.body.mode != bodyLength || int64(c.br.Buffered()) < resp.length) {
-		c.deadline = time.Time{}
-		if err := c.nc.SetReadDeadline(c.deadline); err != nil {
-			return fmt.Errorf("clear read deadline: %w", err)
-		}
-		if err := f.req.Context().Err(); err != nil {
-			return err
-		}
+		c.readIdle = c.up.bodyTimeout
 	}
 	return nil
 }
@@ -401,7 +383,9 @@ func (c *upConn) writeRequest(f *forwardReq) error {
 			continue
 		}
 		for _, v := range vv {
-			writeHeader(w, k, v)
+			if validFieldValue(v) {
+				writeHeader(w, k, v)
+			}
 		}
 	}
 	switch {
@@ -411,6 +395,9 @@ func (c *upConn) writeRequest(f *forwardReq) error {
 			w.WriteString("Trailer: ")
 			first := true
 			for k := range req.Trailer {
+				if !f.sendTrailer(k) {
+					continue
+				}
 				if !first {
 					w.WriteString(", ")
 				}
@@ -450,6 +437,9 @@ func (c *upConn) writeRequest(f *forwardReq) error {
 // errClientBody marks a failure reading the client's request body.
 var errClientBody = errors.New("read client request body")
 
+// errBodyTooLarge marks a request body over Config.MaxRequestBodyBytes.
+var errBodyTooLarge = errors.New("request body too large")
+
 // writeBody copies the client's body, chunk-encoded when its length is
 // unknown (each client read is flushed on, so streams keep streaming).
 func (c *upConn) writeBody(f *forwardReq) error {
@@ -460,9 +450,13 @@ func (c *upConn) writeBody(f *forwardReq) error {
 	var sent int64
 	for {
 		f.touched = true
+		f.extendBodyRead()
 		n, rerr := f.req.Body.Read(buf)
 		if n > 0 {
 			sent += int64(n)
+			if c.up.maxBody >= 0 && sent > c.up.maxBody {
+				return fmt.Errorf("%w: %w", errClientBody, errBodyTooLarge)
+			}
 			if f.chunked {
 				w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(n), 16))
 				w.WriteString("\r\n")
@@ -490,12 +484,22 @@ func (c *upConn) writeBody(f *forwardReq) error {
 	}
 	w.WriteString("0\r\n")
 	for k, vv := range f.req.Trailer {
+		if !f.sendTrailer(k) {
+			continue
+		}
 		for _, v := range vv {
-			writeHeader(w, k, v)
+			if validFieldValue(v) {
+				writeHeader(w, k, v)
+			}
 		}
 	}
 	w.WriteString("\r\n")
 	return nil
+}
+
+// sendTrailer reports whether the client's trailer k is forwarded.
+func (f *forwardReq) sendTrailer(k string) bool {
+	return forwardHeaderName(k, f.allowUnderscore) && !forbiddenTrailer(k)
 }
 
 func writeHeader(w *bufio.Writer, k, v string) {
@@ -510,6 +514,9 @@ func writeHeader(w *bufio.Writer, k, v string) {
 // Connection header names, framing headers the router writes itself, and
 // the X-Forwarded-*, X-Request-Id and Traceparent headers it replaces.
 func skipRequestHeader(f *forwardReq, k string, vv []string) bool {
+	if !forwardHeaderName(k, f.allowUnderscore) {
+		return true
+	}
 	switch k {
 	case "Te":
 		if len(vv) != 1 || vv[0] != "trailers" {
@@ -554,10 +561,12 @@ func writeForwarded(w *bufio.Writer, req *http.Request) {
 	w.WriteString("\r\n")
 }
 
-// get returns an idle connection (reused=true) or dials one. When live is
-// set, idle connections the target already closed are skipped, for
-// requests that could not be retried after a keep-alive race.
-func (u *upstream) get(ctx context.Context, now time.Time, live bool) (c *upConn, reused bool, err error) {
+// get returns an idle connection (reused=true) or dials one. Every idle
+// connection is checked before reuse, whatever the request: one the
+// target closed, or on which it sent anything unasked (a 408, a stray
+// response), is closed and skipped, so no request can read another's
+// bytes.
+func (u *upstream) get(ctx context.Context, now time.Time) (c *upConn, reused bool, err error) {
 	for {
 		u.mu.Lock()
 		n := len(u.idle)
@@ -569,7 +578,7 @@ func (u *upstream) get(ctx context.Context, now time.Time, live bool) (c *upConn
 		u.idle[n-1] = nil
 		u.idle = u.idle[:n-1]
 		u.mu.Unlock()
-		if now.Sub(c.idleAt) >= u.idleTimeout || (live && !peerOpen(c.raw)) {
+		if now.Sub(c.idleAt) >= u.idleTimeout || !peerOpen(c) {
 			_ = c.nc.Close()
 			continue
 		}
@@ -651,17 +660,4 @@ func (u *upstream) idleCount() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return len(u.idle)
-}
-
-// peerOpen reports, without blocking, whether an idle connection is still
-// usable: the target has neither closed it nor sent unsolicited bytes.
-func peerOpen(raw syscall.RawConn) bool {
-	open := false
-	err := raw.Read(func(fd uintptr) bool {
-		var b [1]byte
-		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		open = errors.Is(rerr, syscall.EAGAIN)
-		return true
-	})
-	return err == nil && open
 }

@@ -28,6 +28,8 @@ type Info struct {
 	// Build identifies the binary the router runs (see BuildID), so a
 	// control plane of another build knows to hand the router over.
 	Build string `json:"build"`
+	// Settings are the limits and timeouts it was started with.
+	Settings Settings `json:"settings"`
 	// Version is the version of the routing table it serves (0: none yet).
 	Version uint64 `json:"version"`
 	// Started is when the process started.
@@ -38,6 +40,9 @@ type Info struct {
 type Config struct {
 	// Router tunes the proxy.
 	Router router.Config
+	// Settings, from the spec's router: section, replace the fields of
+	// Router they name; Info reports them.
+	Settings Settings
 	// Listener is the client-facing listener (a TCP listener for
 	// listening-socket handover).
 	Listener net.Listener
@@ -66,7 +71,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Router.Logger == nil {
 		cfg.Router.Logger = log
 	}
-	rt := router.New(cfg.Router)
+	rt := router.New(cfg.Settings.Apply(cfg.Router))
 	defer rt.Close()
 
 	ctx, stop := context.WithCancel(ctx)
@@ -136,7 +141,7 @@ func (s *server) handler(reg *prometheus.Registry) http.Handler {
 			v = s.table.Version
 		}
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, Info{PID: os.Getpid(), Listen: s.cfg.Listener.Addr().String(), Build: s.cfg.Build, Version: v, Started: s.started})
+		writeJSON(w, http.StatusOK, Info{PID: os.Getpid(), Listen: s.cfg.Listener.Addr().String(), Build: s.cfg.Build, Settings: s.cfg.Settings, Version: v, Started: s.started})
 	})
 	mux.HandleFunc("PUT /v1/table", func(w http.ResponseWriter, r *http.Request) {
 		var t router.Table

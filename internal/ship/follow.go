@@ -86,7 +86,7 @@ func Follow(ctx context.Context, e engine.Engine, deps []api.Deployment, out io.
 	sort.Slice(final, func(i, j int) bool { return final[i].Service < final[j].Service })
 	var bad []Failure
 	for _, d := range final {
-		if d.State != "succeeded" {
+		if d.State != api.DeploySucceeded {
 			bad = append(bad, Failure{Service: d.Service, Stage: StageDeploy, Reason: strings.ReplaceAll(d.State, "_", " ") + ": " + d.Reason})
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/berth-dev/berth/internal/build"
 	"github.com/berth-dev/berth/internal/repo"
@@ -38,6 +41,12 @@ type ImageOptions struct {
 	// first failure stops the others.
 	KeepGoing bool
 	Out       io.Writer
+	// Keychain resolves the registry's credentials (nil: the docker
+	// config), e.g. an ECR token the engine got.
+	Keychain authn.Keychain
+	// CommitTagOnly pushes only the commit tag (registries with
+	// immutable tags, where a branch tag cannot move).
+	CommitTagOnly bool
 }
 
 // Image is the image a service deploys.
@@ -85,7 +94,7 @@ func BuildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o Ima
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := build.New(ctx, build.Config{Logger: slog.New(slog.DiscardHandler)})
+	b, err := build.New(ctx, build.Config{Logger: slog.New(slog.DiscardHandler), Keychain: o.Keychain})
 	if err != nil {
 		return nil, nil, inputErr("%v\n  images need the Docker engine: start it (or set DOCKER_HOST), or deploy with --engine process", err)
 	}
@@ -116,6 +125,9 @@ func BuildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o Ima
 			if o.Push {
 				var dgst string
 				for _, tag := range res.Tags {
+					if o.CommitTagOnly && tag != res.Image {
+						continue
+					}
 					d, pushed, err := b.Push(ctx, tag)
 					if err != nil {
 						return fmt.Errorf("%w\n  check that the registry %s answers (`berth registry --listen %s` runs one on loopback) and that its credentials are in the docker config", err, o.Registry, o.Registry)
@@ -139,7 +151,9 @@ func BuildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o Ima
 		})
 	}
 	run.wait(errs, func(i int) string { return svcs[i].Name })
-	say("images ready in %s", time.Since(start).Round(100*time.Millisecond))
+	if errors.Join(errs...) == nil {
+		say("images ready in %s", time.Since(start).Round(100*time.Millisecond))
+	}
 	return out, errs, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/repo"
@@ -34,6 +36,17 @@ type Options struct {
 	Registry string
 	// Out receives progress lines.
 	Out io.Writer
+	// DryRun builds but pushes nothing, and stops after the engine's
+	// Deploy (an engine in dry-run mode, such as ECS's, prints the changes
+	// it would make and makes none).
+	DryRun bool
+}
+
+// ImagePreparer is an engine that readies its registry before images are
+// pushed (e.g. creates ECR repositories) and gives the credentials to
+// push with.
+type ImagePreparer interface {
+	PrepareImages(ctx context.Context, services []string) (authn.Keychain, error)
 }
 
 // Result is what a deploy did.
@@ -104,13 +117,31 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 				reg = sp.Registry
 			}
 		}
-		releases, errs, err = imageReleases(ctx, sp, svcs, ImageOptions{
-			Commit: res.Commit, Registry: reg, Push: reg != "", Pinned: pinned, Platform: target.Platform, KeepGoing: o.KeepGoing, Out: out,
-		})
+		im := ImageOptions{
+			Commit: res.Commit, Registry: reg, Push: reg != "" && !o.DryRun, Pinned: pinned, Platform: target.Platform, KeepGoing: o.KeepGoing, Out: out,
+			CommitTagOnly: target.ImmutableTags,
+		}
+		var built []string
+		for _, s := range svcs {
+			if s.Build != nil {
+				built = append(built, s.Name)
+			}
+		}
+		if p, ok := e.(ImagePreparer); ok && im.Push && len(built) > 0 {
+			if im.Keychain, err = p.PrepareImages(ctx, built); err != nil {
+				return res, fmt.Errorf("deploy: %w", err)
+			}
+		}
+		releases, errs, err = imageReleases(ctx, sp, svcs, im)
 		if err != nil {
 			return res, err
 		}
 	case engine.TargetArtifact:
+		// Artifacts run as processes: image services, volumes and ports
+		// cannot (engine auto without a Docker engine, or --engine process).
+		if err := sp.CheckEngine("process", svcs); err != nil {
+			return res, &InputError{Err: err}
+		}
 		releases, errs = artifactReleases(ctx, sp, svcs, res.Commit, o.StateDir, o.KeepGoing, out)
 	default:
 		return res, fmt.Errorf("deploy: the engine asks for a %q build, which berth cannot make", target.Kind)
@@ -136,6 +167,10 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 	res.SetID, res.Unchanged = resp.SetID, resp.Unchanged
 	for _, n := range resp.Unchanged {
 		fmt.Fprintf(out, "%s: unchanged, nothing to deploy\n", n)
+	}
+	if o.DryRun {
+		fmt.Fprintln(out, "dry run: nothing was changed")
+		return res, nil
 	}
 	if len(resp.Deployments) == 0 {
 		fmt.Fprintln(out, "nothing changed; no deployment started")

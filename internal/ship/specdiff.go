@@ -24,7 +24,11 @@ func specChanges(ctx context.Context, r *repo.Repo, req PlanRequest, ds []repo.D
 		return err
 	}
 	file := path.Join(prefix, filepath.Base(req.Spec.Path))
-	atBase := map[string]*spec.Spec{} // nil: no spec there (or not loadable)
+	type base struct {
+		sp  *spec.Spec // nil: no spec there, or it does not load
+		why string     // why sp is nil, as a reason
+	}
+	atBase := map[string]base{}
 	for i := range ds {
 		d := &ds[i]
 		if d.Action != repo.ActionSkip || d.Base == "" {
@@ -32,17 +36,19 @@ func specChanges(ctx context.Context, r *repo.Repo, req PlanRequest, ds []repo.D
 		}
 		old, ok := atBase[d.Base]
 		if !ok {
-			old, err = specAt(ctx, r, d.Base, file, req)
+			sp, why, err := specAt(ctx, r, d.Base, file, req)
 			if err != nil {
 				return err
 			}
+			old = base{sp, why}
 			atBase[d.Base] = old
 		}
-		cur := req.Spec.Services[d.Service]
-		var was *spec.Service
-		if old != nil {
-			was = old.Services[d.Service]
+		if old.sp == nil {
+			d.Action, d.Reason = repo.ActionDeploy, old.why
+			continue
 		}
+		cur := req.Spec.Services[d.Service]
+		was := old.sp.Services[d.Service]
 		if was == nil {
 			d.Action, d.Reason = repo.ActionDeploy, "spec of "+d.Service+" added since "+shortSHA(d.Base)
 			continue
@@ -74,21 +80,24 @@ func shortSHA(s string) string {
 }
 
 // specAt loads the spec file as committed at rev, resolved for the same
-// environment; nil when rev has no spec there or it does not load (every
-// service then counts as changed).
-func specAt(ctx context.Context, r *repo.Repo, rev, file string, req PlanRequest) (*spec.Spec, error) {
+// environment. When rev has no spec there or it does not load, the spec is
+// nil and why says so, as the reason every service deploys.
+func specAt(ctx context.Context, r *repo.Repo, rev, file string, req PlanRequest) (*spec.Spec, string, error) {
 	data, ok, err := r.FileAt(ctx, rev, file)
-	if err != nil || !ok {
-		return nil, err
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		return nil, "no " + file + " at " + shortSHA(rev), nil
 	}
 	old, err := spec.Parse(req.Spec.Path, data)
 	if err != nil {
-		return nil, nil //nolint:nilerr // a spec that no longer loads is a change, not an error of this plan
+		return nil, "the spec at " + shortSHA(rev) + " does not load", nil
 	}
 	if old, err = old.ForEnvironment(req.Env); err != nil {
-		return nil, nil //nolint:nilerr // the environment did not exist then: every service changed
+		return nil, "environment " + req.Env + " not in the spec at " + shortSHA(rev), nil
 	}
-	return old, nil
+	return old, "", nil
 }
 
 // SpecDiff lists the keys (dotted paths, e.g. "env.LOG_LEVEL",

@@ -166,3 +166,21 @@ func TestParse_FourThousandServicesValidateInLinearTime(t *testing.T) {
 		t.Errorf("4x the services took %.1fx the CPU time (%v vs %v): not linear", float64(cl)/float64(cs), cl, cs)
 	}
 }
+
+func TestParse_SyntaxErrorInALargeSpecIsLocatedQuickly(t *testing.T) {
+	// The error line is found by parsing prefixes of the file; that must
+	// not cost one parse per line (4,000 services are 20,000 lines).
+	src := manyServices(4000) + "  bad:\n    run: x\n   oops: y\n"
+	want := strings.Count(src, "\n") // the line of "oops"
+	start, startCPU := time.Now(), cpuTime(t)
+	_, err := parse(t, src)
+	wall, cpu := time.Since(start), cpuTime(t)-startCPU
+	got := problemsOf(t, err)
+	if len(got) != 1 || !strings.HasPrefix(got[0], fmt.Sprintf(":%d: invalid YAML: did not find expected key", want)) {
+		t.Errorf("problems = %q, want one at line %d", got, want)
+	}
+	t.Logf("located in %v (CPU %v)", wall, cpu)
+	if wall > raceSlowdown*2*time.Second && cpu > raceSlowdown*2*time.Second {
+		t.Errorf("locating the syntax error took %v (CPU %v)", wall, cpu)
+	}
+}

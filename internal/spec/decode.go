@@ -36,6 +36,7 @@ var (
 	healthPtrType = reflect.TypeFor[*Health]()
 	volumeType    = reflect.TypeFor[Volume]()
 	portType      = reflect.TypeFor[PortMapping]()
+	sizeType      = reflect.TypeFor[Size]()
 )
 
 // field is one yaml key of a struct.
@@ -142,6 +143,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case percentType:
 		d.parsed(n, v, path, "a percentage like 10%", func(s string) (any, error) { return ParsePercent(s) })
+		return
+	case sizeType:
+		d.parsed(n, v, path, "a size like 64k or 1m", func(s string) (any, error) { return ParseSize(s) })
 		return
 	case stepType:
 		d.parsed(n, v, path, "a percentage like 10% or pause", func(s string) (any, error) { return ParseStep(s) })

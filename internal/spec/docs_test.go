@@ -2,6 +2,8 @@ package spec
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
 
@@ -220,5 +223,89 @@ func TestYAMLBlocks_FindsMarkersAndSkipsOtherLanguages(t *testing.T) {
 	got := yamlBlocks(t, p)
 	if len(got) != 2 || got[0].marker != "<!-- spec-fragment: service -->" || got[0].body != "a: 1\n" || got[1].marker != "" || got[1].body != "b: 2\n" {
 		t.Errorf("blocks = %+v", got)
+	}
+}
+
+// compiledSchema compiles Schema() with a JSON Schema validator.
+func compiledSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(SchemaID, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(SchemaID)
+	if err != nil {
+		t.Fatalf("compile the schema: %v", err)
+	}
+	return s
+}
+
+// schemaInstance is a YAML document as the JSON value editors validate.
+func schemaInstance(t *testing.T, src string) any {
+	t.Helper()
+	var v any
+	if err := yaml.Unmarshal([]byte(src), &v); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("YAML as JSON: %v", err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
+}
+
+// TestSchema_AcceptsWhatTheLoaderAccepts validates, with a JSON Schema
+// validator, every doc example and the full test spec the loader accepts:
+// an editor using schema/berth.schema.json must not flag a valid spec.
+// And specs the loader refuses for a value the schema can express are
+// refused by the schema too.
+func TestSchema_AcceptsWhatTheLoaderAccepts(t *testing.T) {
+	sch := compiledSchema(t)
+	var srcs []string
+	full, err := os.ReadFile("testdata/full/berth.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs = append(srcs, string(full))
+	docs, _ := filepath.Glob("../../docs/*.md")
+	for _, doc := range append(docs, "../../README.md") {
+		for _, b := range yamlBlocks(t, doc) {
+			if src, _, ok := specOf(t, b); ok {
+				srcs = append(srcs, src)
+			}
+		}
+	}
+	srcs = append(srcs, `project: p
+services:
+  db: {image: postgres:16, health: {tcp: true}, volumes: [data:/d, "./x:/y:ro"], ports: [5432, "15432:5432", "127.0.0.1:1:2/udp"]}
+  w: {run: x, health: none, heal: {max_restarts: 2, window: 1m}, max_count: 5, scale: {min: 0, max: 5, target: {p99: 300ms}, up_cooldown: 0}}
+  c: {run: x, health: {command: [true]}, deploy: {strategy: bluegreen, steps: [pause], bake: 1m}}
+`)
+	for i, src := range srcs {
+		if err := sch.Validate(schemaInstance(t, src)); err != nil {
+			t.Errorf("spec %d is refused by the schema:\n%v\n--- spec:\n%s", i, err, src)
+		}
+	}
+	for _, bad := range []string{
+		"project: p\nservices: {a: {run: x, health: nope}}\n",
+		"project: p\nservices: {a: {image: x, volumes: [data]}}\n",
+		"project: p\nservices: {a: {image: x, ports: [\"0.0.0.0:80:80\"]}}\n",
+		"project: p\nmax_count: 0\nservices: {a: {run: x}}\n",
+		"project: p\nservices: {a: {run: x, scale: {max: 2, target: {rps: 3}}}}\n",
+	} {
+		if _, err := parse(t, bad); err == nil {
+			t.Errorf("the loader accepts %q", bad)
+		}
+		if err := sch.Validate(schemaInstance(t, bad)); err == nil {
+			t.Errorf("the schema accepts what the loader refuses:\n%s", bad)
+		}
 	}
 }

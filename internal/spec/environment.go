@@ -36,8 +36,13 @@ func (s *Spec) ForEnvironment(name string) (*Spec, error) {
 		}
 		return nil, fmt.Errorf("environment %q (%s): %w", name, hint, ErrUnknownEnvironment)
 	}
+	out.Env = name
 	if env == nil {
 		return out, nil
+	}
+	if env.AWS != nil {
+		a := *env.AWS
+		out.AWS = &a
 	}
 	if env.Engine != "" {
 		out.Engine = env.Engine

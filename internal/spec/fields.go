@@ -13,6 +13,9 @@ type meta struct {
 	enum     []string
 	min, max *int
 	keys     *regexp.Regexp
+	// scalarItems: a list whose items may be any scalar, read as its text
+	// (command: [sleep, 5]).
+	scalarItems bool
 }
 
 func ptr(i int) *int { return &i }
@@ -30,9 +33,13 @@ var (
 
 // Allowed values of enumerated keys.
 var (
-	engines    = []string{"auto", "process", "docker"}
-	strategies = []string{"rolling", "bluegreen", "canary"}
-	formats    = []string{"json", "slack"}
+	engines = []string{"auto", "process", "docker"}
+	// environmentEngines adds ecs: an environment may run on AWS.
+	environmentEngines = []string{"auto", "process", "docker", "ecs"}
+	strategies         = []string{"rolling", "bluegreen", "canary"}
+	formats            = []string{"json", "slack"}
+	upstreams          = []string{"berth", "std"}
+	slashModes         = []string{"decode", "keep", "reject"}
 )
 
 // metas is keyed by "<Go type name>.<yaml key>".
@@ -49,10 +56,21 @@ var metas = map[string]meta{
 	"Spec.notify":        {desc: "Webhooks told about deployment events."},
 	"Spec.max_count":     {desc: "The most tasks any service may run (count, berth scale, autoscaling max) unless it sets its own max_count. Default 100.", min: ptr(1), max: ptr(maxMaxCount)},
 
-	"Environment.engine":   {desc: "Engine in this environment: process, docker or auto.", enum: engines},
+	"Environment.engine":   {desc: "Engine in this environment: process, docker, auto or ecs (AWS ECS Fargate, configured by aws:).", enum: environmentEngines},
 	"Environment.registry": {desc: "Registry in this environment."},
 	"Environment.listen":   {desc: "Router listen address in this environment."},
 	"Environment.env":      {desc: "Environment variables added to every service (they win over the service's own).", keys: envName},
+	"Environment.aws":      {desc: "Where an ecs environment runs: region, cluster, subnets, security groups, ALB listener and IAM roles (see docs/ecs.md)."},
+
+	"AWS.region":           {desc: "AWS region (default: the standard AWS configuration, e.g. AWS_REGION)."},
+	"AWS.cluster":          {desc: "ECS cluster the services run in; created if absent."},
+	"AWS.subnets":          {desc: "Subnet ids the tasks get their network interface in."},
+	"AWS.security_groups":  {desc: "Security group ids of the tasks."},
+	"AWS.listener":         {desc: "ARN of the existing ALB listener berth adds its routing rules to."},
+	"AWS.execution_role":   {desc: "ARN of the task execution role (pulls images, reads secrets, writes logs)."},
+	"AWS.task_role":        {desc: "ARN of the role the services' code runs as. Optional."},
+	"AWS.assign_public_ip": {desc: "Give tasks a public IP (subnets without a NAT). Default false."},
+	"AWS.log_retention":    {desc: "Days CloudWatch keeps the services' logs. Default 30.", min: ptr(1)},
 
 	"Defaults.health":  {desc: "Health check defaults, merged key by key."},
 	"Defaults.deploy":  {desc: "Deployment defaults, merged key by key."},
@@ -61,6 +79,8 @@ var metas = map[string]meta{
 	"Defaults.secrets": {desc: "Secrets every service gets (merged by name).", keys: envName},
 	"Defaults.heal":    {desc: "Self-healing budget defaults, merged key by key."},
 	"Defaults.config":  {desc: "Config values every service gets (merged by name).", keys: envName},
+	"Defaults.cpu":     {desc: "Default Fargate CPU units of a task (256 = 0.25 vCPU).", min: ptr(0)},
+	"Defaults.memory":  {desc: "Default Fargate memory of a task, in MiB.", min: ptr(0)},
 
 	"Service.run":        {desc: "Command that starts the service (process engine), run by /bin/sh -c in the spec's directory; it must listen on $PORT."},
 	"Service.build":      {desc: "A shell command producing $BERTH_ARTIFACT, or a docker build mapping {context, dockerfile, target, args}."},
@@ -76,6 +96,8 @@ var metas = map[string]meta{
 	"Service.count":      {desc: "Number of tasks. Default 1.", min: ptr(0)},
 	"Service.depends_on": {desc: "Services deployed before this one."},
 	"Service.deploy":     {desc: "How a new release replaces the running one."},
+	"Service.cpu":        {desc: "ECS Fargate CPU units of a task: 256, 512, 1024, 2048, 4096, 8192 or 16384. Needed in ecs environments.", min: ptr(0)},
+	"Service.memory":     {desc: "ECS Fargate memory of a task in MiB, a combination valid with cpu (e.g. 512 with 256). Needed in ecs environments.", min: ptr(0)},
 	"Service.volumes":    {desc: "Docker engine: mounts, name:/path (a named volume kept across deploys) or ./dir:/path (a bind mount), optionally :ro."},
 	"Service.ports":      {desc: "Docker engine: ports published on loopback, CONTAINER or HOST:CONTAINER (e.g. 5432 or 15432:5432)."},
 	"Service.scale":      {desc: "Autoscaling: {min, max, target: {cpu: 60%} | {memory: 70%} | {rps_per_task: 200} | {p99: 300ms}, up_cooldown, down_cooldown}."},
@@ -90,7 +112,7 @@ var metas = map[string]meta{
 
 	"Health.path":      {desc: "HTTP path checked with GET; 2xx/3xx is healthy. Default /health (when neither tcp nor command is set)."},
 	"Health.tcp":       {desc: "Check that the task's port accepts a TCP connection instead of an HTTP GET."},
-	"Health.command":   {desc: "Check by running this command (argv, no shell) in the task's environment; exit 0 is healthy."},
+	"Health.command":   {desc: "Check by running this command (argv, no shell) in the task's environment; exit 0 is healthy.", scalarItems: true},
 	"Health.interval":  {desc: "Time between checks. Default 1s."},
 	"Health.timeout":   {desc: "Time a check may take. Default 1s."},
 	"Health.healthy":   {desc: "Consecutive passes before a task is healthy. Default 1.", min: ptr(1)},
@@ -143,6 +165,28 @@ var metas = map[string]meta{
 
 	"Preview.header": {desc: "Requests carrying this header with value 1 go to the new fleet. Default X-Berth-Preview."},
 	"Preview.host":   {desc: "Host that is routed to the new fleet."},
+
+	"Deploy.sticky": {desc: "Keep each client on one release while several serve traffic: {cookie: NAME} (the router sets it) or {header: NAME} (a header clients send)."},
+	"Sticky.cookie": {desc: "Cookie that pins a client; the router sets it (random id, HttpOnly, SameSite=Lax) when absent."},
+	"Sticky.header": {desc: "Request header whose value pins a client (e.g. X-User-Id); requests without it are spread by weight."},
+
+	"Spec.router": {desc: "The router's limits and protocol checks (defaults like nginx's)."},
+
+	"Router.upstream":                 {desc: "HTTP/1.1 client to services: berth (default) or std (net/http's, a connection per request).", enum: upstreams},
+	"Router.client_header_timeout":    {desc: "Time to read a client's request head. Default 10s."},
+	"Router.client_body_timeout":      {desc: "Longest wait between two reads of a request body; then 408. Default 60s."},
+	"Router.client_send_timeout":      {desc: "Longest wait between two writes to a client that stopped reading; then it is disconnected. Default 60s."},
+	"Router.client_idle_timeout":      {desc: "How long an idle keep-alive client connection is kept. Default 120s."},
+	"Router.upstream_connect_timeout": {desc: "Time to connect to a task (the request is retried on another). Default 2s."},
+	"Router.upstream_header_timeout":  {desc: "Time for a task to answer with its response head; then 504. Default 60s."},
+	"Router.upstream_read_timeout":    {desc: "Longest wait between two reads of a task's response body; then the response is cut. Default 60s."},
+	"Router.upstream_send_timeout":    {desc: "Longest wait between two writes of a request to a task that stopped reading; then 504. Default 60s."},
+	"Router.max_request_header":       {desc: "Largest client request head. Default 64k."},
+	"Router.max_response_header":      {desc: "Largest response head (and trailers) from a task; larger is answered 502. Default 64k."},
+	"Router.max_request_body":         {desc: "Largest request body; larger is answered 413. Default 1m; unlimited lifts it."},
+	"Router.max_connections":          {desc: "Concurrent client connections; more wait to be accepted. Default 4096.", min: ptr(1)},
+	"Router.underscores_in_headers":   {desc: "Forward request header names containing _ (dropped by default: backends that read _ as - would see Transfer_Encoding as Transfer-Encoding)."},
+	"Router.encoded_slashes":          {desc: "%2F in a request path: decode (default, a /), keep, or reject (400).", enum: slashModes},
 
 	"Notify.url":    {desc: "http(s) URL POSTed each event."},
 	"Notify.format": {desc: "json or slack. Default json.", enum: formats},

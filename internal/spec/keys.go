@@ -228,16 +228,21 @@ func (s *Service) DockerOnlyKeys() []string {
 }
 
 // CheckEngine reports, for the engine a spec actually runs on (after
-// auto was resolved), every service it cannot run: under the process
-// engine, services with image, volumes or ports. The error matches
-// ErrNeedsDocker and names each service with its line.
-func (s *Spec) CheckEngine(engine string) error {
+// auto was resolved), every one of svcs (all services when nil) it cannot
+// run: under the process engine, services with image, volumes or ports.
+// The error matches ErrNeedsDocker and names each service with its line.
+func (s *Spec) CheckEngine(engine string, svcs []*Service) error {
 	if engine != "process" {
 		return nil
 	}
+	if svcs == nil {
+		for _, name := range sortedNames(s.Services) {
+			svcs = append(svcs, s.Services[name])
+		}
+	}
 	var bad []string
-	for _, name := range sortedNames(s.Services) {
-		svc := s.Services[name]
+	for _, svc := range svcs {
+		name := svc.Name
 		if keys := svc.DockerOnlyKeys(); len(keys) > 0 {
 			bad = append(bad, fmt.Sprintf("%s:%d: service %s: %s", s.Path, svc.Line, name, strings.Join(keys, ", ")))
 		}

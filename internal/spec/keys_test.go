@@ -89,10 +89,13 @@ services:
 	if !reflect.DeepEqual(c.Services["db"].Volumes, wantV) || !reflect.DeepEqual(c.Services["db"].Ports, wantP) {
 		t.Errorf("clone lost volumes or ports: %+v %+v", c.Services["db"].Volumes, c.Services["db"].Ports)
 	}
-	if err := s.CheckEngine("docker"); err != nil {
+	if err := s.CheckEngine("docker", nil); err != nil {
 		t.Errorf("CheckEngine(docker) = %v", err)
 	}
-	err = s.CheckEngine("process")
+	if err := s.CheckEngine("process", []*Service{}); err != nil {
+		t.Errorf("CheckEngine(process) of no service = %v", err)
+	}
+	err = s.CheckEngine("process", nil)
 	if !errors.Is(err, ErrNeedsDocker) || !strings.Contains(err.Error(), "service db: image, volumes, ports") || !strings.Contains(err.Error(), "--engine docker") {
 		t.Errorf("CheckEngine(process) = %v", err)
 	}
@@ -175,6 +178,10 @@ func TestParse_NewKeyErrors(t *testing.T) {
 			`services.a.ports[0]: invalid port "70000"`},
 		{"image under process engine", "project: p\nengine: process\nservices:\n  a: {image: postgres:16, ports: [5432]}\n",
 			`:4:7: services.a.image: image, ports need the docker engine, but this spec runs on the process engine everywhere`},
+		{"published port clash", "project: p\nservices:\n  a: {image: x, ports: [5432]}\n  b: {image: y, ports: [\"5432:5433\"]}\n",
+			`:4:25: services.b.ports[0]: host port 5432/tcp is also published by a (line 3)`},
+		{"published port is the router's", "project: p\nservices:\n  a: {image: x, ports: [\"8080:80\"]}\n",
+			`services.a.ports[0]: host port 8080 is the router's listen port`},
 		{"scale without max", "project: p\nservices:\n  a: {run: x, scale: {target: {cpu: 50%}}}\n",
 			`services.a.scale: scale needs max`},
 		{"scale without target", "project: p\nservices:\n  a: {run: x, scale: {max: 3}}\n",

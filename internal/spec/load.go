@@ -157,7 +157,7 @@ func syntaxProblem(data []byte, err error) Problem {
 		strings.HasPrefix(msg, "did not find expected '-' indicator") ||
 		strings.HasPrefix(msg, "did not find expected ',' or") ||
 		strings.HasPrefix(msg, "did not find expected <document start>") {
-		if l := firstFailingLine(data); l > 0 {
+		if l := firstFailingLine(data, line); l > 0 {
 			line = l
 		}
 	}
@@ -165,18 +165,34 @@ func syntaxProblem(data []byte, err error) Problem {
 }
 
 // firstFailingLine returns n such that the first n lines of data do not
-// parse but the first n-1 do, or 0.
-func firstFailingLine(data []byte) int {
+// parse but the first n-1 do, or 0 when all of data parses. It bisects, so
+// a large spec costs O(log lines) parses: no prefix of zero lines fails and
+// the whole file does, so a boundary lies between them. (When a later line
+// can make an earlier failing prefix parse again, such as a flow sequence
+// closed further down, any boundary found is a line where the file stops
+// parsing.) after is the line the parser reported, a hint where to start.
+func firstFailingLine(data []byte, after int) int {
 	lines := strings.SplitAfter(string(data), "\n")
-	var prefix strings.Builder
-	for i, l := range lines {
-		prefix.WriteString(l)
-		var n yaml.Node
-		if yaml.Unmarshal([]byte(prefix.String()), &n) != nil {
-			return i + 1
+	fails := func(n int) bool {
+		var node yaml.Node
+		return yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &node) != nil
+	}
+	if !fails(len(lines)) {
+		return 0
+	}
+	ok, bad := 0, len(lines) // prefix(ok) parses, prefix(bad) fails
+	if after > 1 && after < len(lines) && !fails(after-1) {
+		ok = after - 1 // the parser reports a line at or before the error
+	}
+	for bad-ok > 1 {
+		mid := ok + (bad-ok)/2
+		if fails(mid) {
+			bad = mid
+		} else {
+			ok = mid
 		}
 	}
-	return 0
+	return bad
 }
 
 // child returns the value node of key in mapping n, or nil.
@@ -234,7 +250,7 @@ func (l *loader) assemble(s *Spec, top *yaml.Node) {
 	for name := range names {
 		svc := &Service{Name: name, Health: builtinHealth(), Deploy: builtinDeploy(), Count: ptr(1), Heal: builtinHeal()}
 		v := reflect.ValueOf(svc).Elem()
-		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config", "heal"} {
+		for _, key := range []string{"health", "deploy", "count", "env", "secrets", "config", "heal", "cpu", "memory"} {
 			if n := defaults[key]; n != nil {
 				quiet.decode(n, v.FieldByIndex(serviceField(key)), "")
 			}

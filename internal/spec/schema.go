@@ -28,6 +28,13 @@ func Schema() []byte {
 				map[string]any{"type": "number", "minimum": 0, "maximum": 100},
 			},
 		},
+		"size": map[string]any{
+			"description": "A byte count such as 512, 64k, 1m or 2g (powers of 1024), or unlimited.",
+			"oneOf": []any{
+				map[string]any{"type": "string", "pattern": `^([0-9]+ *([bB]|[kKmMgG]([iI]?[bB])?)?|unlimited)$`},
+				map[string]any{"type": "integer", "minimum": 0},
+			},
+		},
 		"volume": map[string]any{
 			"description": "A mount: name:/path (a named volume, kept across deploys) or ./dir:/path, /dir:/path (a bind mount), optionally followed by :ro.",
 			"type":        "string",
@@ -90,6 +97,9 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		if m.keys != nil {
 			s["propertyNames"] = map[string]any{"pattern": m.keys.String()}
 		}
+		if m.scalarItems {
+			s["items"] = map[string]any{"type": []string{"string", "number", "boolean"}}
+		}
 		props[f.key] = s
 	}
 	return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
@@ -104,6 +114,8 @@ func (g *schemaGen) typ(t reflect.Type) map[string]any {
 		return ref("percent")
 	case stepType:
 		return ref("step")
+	case sizeType:
+		return ref("size")
 	case volumeType:
 		return ref("volume")
 	case portType:

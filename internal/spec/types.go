@@ -28,10 +28,16 @@ type Spec struct {
 	// an autoscaler's max) unless the service sets its own max_count.
 	// Default DefaultMaxCount.
 	MaxCount int `yaml:"max_count,omitempty" json:"max_count,omitempty"`
+	// Router tunes the router's limits and protocol checks.
+	Router *Router `yaml:"router,omitempty" json:"router,omitempty"`
 
 	// Order is the service names in dependency order (depends_on first).
 	Order []string `yaml:"-" json:"order"`
 
+	// Env is the environment ForEnvironment applied ("" for none), and AWS
+	// that environment's aws: block (engine ecs).
+	Env string `yaml:"-" json:"env,omitempty"`
+	AWS *AWS   `yaml:"-" json:"aws,omitempty"`
 	// Warnings are things in the spec that are valid but probably not what
 	// was meant (a key that has no effect where it is written), located
 	// like problems. Commands print them; they never stop one.
@@ -46,6 +52,8 @@ type Environment struct {
 	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
 	// Env is merged into every service's env (these values win).
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	// AWS is where an environment with engine ecs runs.
+	AWS *AWS `yaml:"aws,omitempty" json:"aws,omitempty"`
 }
 
 // Defaults apply to every service that does not set the key itself.
@@ -56,6 +64,8 @@ type Defaults struct {
 	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	Secrets map[string]string `yaml:"secrets,omitempty" json:"secrets,omitempty"`
 	Config  map[string]string `yaml:"config,omitempty" json:"config,omitempty"`
+	CPU     int               `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	Memory  int               `yaml:"memory,omitempty" json:"memory,omitempty"`
 	Heal    *Heal             `yaml:"heal,omitempty" json:"heal,omitempty"`
 }
 
@@ -86,6 +96,10 @@ type Service struct {
 	Count     *int              `yaml:"count,omitempty" json:"count,omitempty"`
 	DependsOn []string          `yaml:"depends_on,omitempty" json:"depends_on,omitempty"`
 	Deploy    *Deploy           `yaml:"deploy,omitempty" json:"deploy,omitempty"`
+	// CPU (units, 1024 = one vCPU) and Memory (MiB) size a task on ECS
+	// Fargate; an ECS environment needs both, as a Fargate combination.
+	CPU    int `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	Memory int `yaml:"memory,omitempty" json:"memory,omitempty"`
 	// Volumes are mounted into the service's containers (docker engine).
 	Volumes []Volume `yaml:"volumes,omitempty" json:"volumes,omitempty"`
 	// Ports are published on loopback (docker engine), for backing
@@ -170,6 +184,8 @@ type Deploy struct {
 	Preview        *Preview  `yaml:"preview,omitempty" json:"preview,omitempty"`
 	// CircuitBreaker is how many task failures in a row end a deployment.
 	CircuitBreaker int `yaml:"circuit_breaker,omitempty" json:"circuit_breaker,omitempty"`
+	// Sticky keeps a client on one release while several serve traffic.
+	Sticky *Sticky `yaml:"sticky,omitempty" json:"sticky,omitempty"`
 }
 
 // Step is one canary step: a traffic percentage, or a manual gate

@@ -61,6 +61,7 @@ func (l *loader) validate(s *Spec) {
 	}
 	l.checkRoutes(s, names)
 	l.checkPorts(s, names)
+	l.checkECS(s, names)
 	s.Order = l.order(s, names)
 }
 
@@ -590,6 +591,29 @@ func (l *loader) checkPorts(s *Spec, names []string) {
 		for _, name := range svcs {
 			others := l.describe(slices.DeleteFunc(slices.Clone(svcs), func(n string) bool { return n == name }))
 			l.at(s.Services[name], "port", fmt.Sprintf("port clash: port %d is also used by %s", port, others), "choose another port")
+		}
+	}
+	// Published ports (ports:) are host ports on loopback: one owner each.
+	type published struct {
+		port  int
+		proto string
+	}
+	owners := map[published]string{}
+	for _, name := range names {
+		svc := s.Services[name]
+		for i, p := range svc.Ports {
+			k := published{p.HostPort(), p.Protocol}
+			rel := fmt.Sprintf("ports[%d]", i)
+			switch prev, taken := owners[k]; {
+			case taken && prev == name:
+				l.at(svc, rel, fmt.Sprintf("host port %d/%s is published twice", k.port, k.proto), "")
+			case taken:
+				l.at(svc, rel, fmt.Sprintf("host port %d/%s is also published by %s", k.port, k.proto, l.describe([]string{prev})), "choose another host port, e.g. 1"+fmt.Sprint(k.port)+":"+fmt.Sprint(p.Container))
+			case k.port == listenPort && k.proto == "tcp":
+				l.at(svc, rel, fmt.Sprintf("host port %d is the router's listen port (listen: %s)", k.port, s.Listen), "choose another host port")
+			default:
+				owners[k] = name
+			}
 		}
 	}
 }

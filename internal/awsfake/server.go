@@ -1,0 +1,534 @@
+package awsfake
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Service names used in the call log, in Throttle and in Call.Service.
+const (
+	ServiceECS            = "ecs"
+	ServiceECR            = "ecr"
+	ServiceSSM            = "ssm"
+	ServiceSecretsManager = "secretsmanager"
+	ServiceLogs           = "logs"
+	ServiceCloudWatch     = "cloudwatch"
+	ServiceAutoScaling    = "application-autoscaling"
+	ServiceELBv2          = "elasticloadbalancing"
+	ServiceSTS            = "sts"
+)
+
+// jsonTargets maps an X-Amz-Target prefix to the service it routes to.
+var jsonTargets = map[string]string{
+	"AmazonEC2ContainerServiceV20141113":   ServiceECS,
+	"AmazonEC2ContainerRegistry_V20150921": ServiceECR,
+	"AmazonSSM":                            ServiceSSM,
+	"secretsmanager":                       ServiceSecretsManager,
+	"Logs_20140328":                        ServiceLogs,
+	"GraniteServiceVersion20100801":        ServiceCloudWatch,
+	"AnyScaleFrontendService":              ServiceAutoScaling,
+}
+
+// Options configures a Server. The zero value is usable.
+type Options struct {
+	// Region and Account name every ARN; defaults us-east-1 and 123456789012.
+	Region  string
+	Account string
+	// Start is the clock's initial time; default 2026-01-01T00:00:00Z.
+	Start time.Time
+	// Tick is the simulation's resolution: Advance moves the clock in steps
+	// of Tick and Step moves it by one Tick. Default 1s.
+	Tick time.Duration
+	// AutoAdvance, when positive, moves the clock by this much before every
+	// API call is answered, so a client that polls sees progress without
+	// the test calling Advance.
+	AutoAdvance time.Duration
+	// TaskStartDelay is how long a task takes from creation to RUNNING
+	// (default 10s); HealthyDelay how long a RUNNING task takes to become
+	// healthy in its target groups (default 10s); FailDelay how long a task
+	// of a failing revision runs before it stops (default 5s).
+	TaskStartDelay time.Duration
+	HealthyDelay   time.Duration
+	FailDelay      time.Duration
+	// DrainDelay is how long a stopping task stays draining when its target
+	// group has no deregistration_delay.timeout_seconds attribute, and how
+	// long a task without a load balancer takes to stop. Default 5s.
+	DrainDelay time.Duration
+	// AccessKeys, when set, makes the fake check the access key id in each
+	// request's SigV4 Authorization header: an unknown key is answered with
+	// UnrecognizedClientException (JSON) or InvalidClientTokenId (query).
+	AccessKeys []string
+}
+
+// Call is one API call the server answered (or refused).
+type Call struct {
+	Service   string
+	Operation string
+	Time      time.Time
+	// Err is the AWS error code returned, empty on success.
+	Err string
+}
+
+// Mutating reports whether the operation changes state (anything but
+// Describe*, List*, Get*, Filter*, BatchGet* and GetCallerIdentity).
+func (c Call) Mutating() bool {
+	for _, p := range []string{"Describe", "List", "Get", "Filter", "BatchGet", "BatchCheck"} {
+		if strings.HasPrefix(c.Operation, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// Server is a running fake. All methods are safe for concurrent use.
+type Server struct {
+	opts     Options
+	http     *httptest.Server
+	registry http.Handler
+
+	mu       sync.Mutex
+	now      time.Time
+	seq      int
+	calls    []Call
+	throttle map[string]int // "service/op" or "service/" → remaining
+	denied   map[string]bool
+	injected map[string][]*apiError // "service/op" or "service/" → errors to answer, in order
+	failing  map[string]TaskFailure
+
+	ecs   *ecsState
+	elb   *elbState
+	ecr   *ecrState
+	ssm   *ssmState
+	sm    *smState
+	logs  *logsState
+	cw    *cwState
+	scale *scaleState
+}
+
+// New starts a fake on 127.0.0.1. Close it when done.
+func New(opts Options) *Server {
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.Account == "" {
+		opts.Account = "123456789012"
+	}
+	if opts.Start.IsZero() {
+		opts.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = time.Second
+	}
+	if opts.TaskStartDelay <= 0 {
+		opts.TaskStartDelay = 10 * time.Second
+	}
+	if opts.HealthyDelay <= 0 {
+		opts.HealthyDelay = 10 * time.Second
+	}
+	if opts.FailDelay <= 0 {
+		opts.FailDelay = 5 * time.Second
+	}
+	if opts.DrainDelay <= 0 {
+		opts.DrainDelay = 5 * time.Second
+	}
+	s := &Server{
+		opts:     opts,
+		now:      opts.Start.UTC(),
+		throttle: map[string]int{},
+		denied:   map[string]bool{},
+		injected: map[string][]*apiError{},
+		failing:  map[string]TaskFailure{},
+		ecs:      newECSState(),
+		elb:      newELBState(),
+		ecr:      newECRState(),
+		ssm:      newSSMState(),
+		sm:       newSMState(),
+		logs:     newLogsState(),
+		cw:       newCWState(),
+		scale:    newScaleState(),
+	}
+	s.registry = newImageRegistry(s)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("awsfake: listen on loopback: %v", err))
+	}
+	s.http = &httptest.Server{Listener: l, Config: &http.Server{Handler: s}}
+	s.http.Start()
+	return s
+}
+
+// URL is the endpoint to give the SDK (BaseEndpoint or AWS_ENDPOINT_URL);
+// it also serves ECR's image side under /v2/.
+func (s *Server) URL() string { return s.http.URL }
+
+// Host is URL without its scheme: the registry host for image references.
+func (s *Server) Host() string { return strings.TrimPrefix(s.http.URL, "http://") }
+
+// Close shuts the server down.
+func (s *Server) Close() { s.http.Close() }
+
+// Region is the region in the fake's ARNs.
+func (s *Server) Region() string { return s.opts.Region }
+
+// Account is the account id in the fake's ARNs and GetCallerIdentity.
+func (s *Server) Account() string { return s.opts.Account }
+
+// Now is the fake clock's current time.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now
+}
+
+// Advance moves the clock forward by d, running the simulation at every
+// Tick on the way so that what would happen in d happens in order.
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advanceLocked(d)
+}
+
+// Step moves the clock forward by one Tick.
+func (s *Server) Step() { s.Advance(s.opts.Tick) }
+
+func (s *Server) advanceLocked(d time.Duration) {
+	end := s.now.Add(d)
+	for s.now.Before(end) {
+		step := s.opts.Tick
+		if rest := end.Sub(s.now); rest < step {
+			step = rest
+		}
+		s.now = s.now.Add(step)
+		s.reconcileLocked()
+	}
+}
+
+// reconcileLocked runs every time-driven part of the simulation once.
+func (s *Server) reconcileLocked() {
+	s.reconcileECS()
+}
+
+// Calls returns a copy of the call log, oldest first.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// CallCount counts logged calls to service's operation; an empty operation
+// counts every call to service.
+func (s *Server) CallCount(service, operation string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Service == service && (operation == "" || c.Operation == operation) {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetCalls empties the call log.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+}
+
+// Throttle makes the next n calls to service's operation fail with the
+// service's throttling error (ThrottlingException for JSON services,
+// Throttling for ELBv2 and STS), so SDK retries run. An empty operation
+// throttles every operation of the service.
+func (s *Server) Throttle(service, operation string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle[service+"/"+operation] += n
+}
+
+// InjectError makes the next n calls to service's operation (any
+// operation of the service if operation is "") fail with the AWS error
+// code and HTTP status given (e.g. "ServerException", 500, which the SDK
+// retries, or "InvalidParameterException", 400, which it does not), as if
+// AWS had failed them. The request is not applied.
+func (s *Server) InjectError(service, operation string, n int, code string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		k := service + "/" + operation
+		s.injected[k] = append(s.injected[k], &apiError{Code: code, Message: "injected by the test", Status: status})
+	}
+}
+
+// peekInjected reports whether an injected error waits for the call.
+func (s *Server) peekInjected(service, op string) bool {
+	return len(s.injected[service+"/"+op]) > 0 || len(s.injected[service+"/"]) > 0
+}
+
+// takeInjectedLocked pops the next injected error for the call, or nil.
+func (s *Server) takeInjectedLocked(service, op string) error {
+	for _, k := range []string{service + "/" + op, service + "/"} {
+		if q := s.injected[k]; len(q) > 0 {
+			s.injected[k] = q[1:]
+			return q[0]
+		}
+	}
+	return nil
+}
+
+// Deny makes every call to service's operation (every operation of the
+// service if operation is "") fail with AWS's access-denied error, as a
+// missing IAM permission does, until Allow.
+func (s *Server) Deny(service, operation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denied[service+"/"+operation] = true
+}
+
+// Allow undoes Deny for the same service and operation.
+func (s *Server) Allow(service, operation string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.denied, service+"/"+operation)
+}
+
+// deniedLocked returns the access-denied error for a denied call, or nil.
+func (s *Server) deniedLocked(service, op string, query bool) error {
+	if !s.denied[service+"/"+op] && !s.denied[service+"/"] {
+		return nil
+	}
+	msg := fmt.Sprintf("User: arn:aws:iam::%s:user/berth-test is not authorized to perform: %s:%s because no identity-based policy allows the %s:%s action",
+		s.opts.Account, service, op, service, op)
+	if query {
+		return &apiError{Code: "AccessDenied", Message: msg, Status: http.StatusForbidden}
+	}
+	return &apiError{Code: "AccessDeniedException", Message: msg}
+}
+
+func (s *Server) takeThrottleLocked(service, op string) bool {
+	for _, k := range []string{service + "/" + op, service + "/"} {
+		if s.throttle[k] > 0 {
+			s.throttle[k]--
+			return true
+		}
+	}
+	return false
+}
+
+// nextID returns a fresh, deterministic hex id of n digits.
+func (s *Server) nextID(n int) string {
+	s.seq++
+	id := fmt.Sprintf("%0*x", n, s.seq)
+	return id[len(id)-n:]
+}
+
+// arn builds an ARN in the fake's region and account.
+func (s *Server) arn(service, resource string) string {
+	return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, s.opts.Region, s.opts.Account, resource)
+}
+
+// ServeHTTP routes a request by protocol: /v2/ to the image registry,
+// X-Amz-Target to the JSON services, a form Action to the query services.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/v2") {
+		s.registry.ServeHTTP(w, r)
+		return
+	}
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		s.serveJSON(w, r, target)
+		return
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		s.serveQuery(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, cborPrefix) && r.Method == http.MethodPost {
+		s.serveCBOR(w, r)
+		return
+	}
+	http.Error(w, "awsfake: unrecognised request", http.StatusBadRequest)
+}
+
+func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string) {
+	prefix, op, ok := strings.Cut(target, ".")
+	service := jsonTargets[prefix]
+	if !ok || service == "" {
+		writeJSONError(w, http.StatusBadRequest, "UnknownOperationException", "unknown target "+target)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, "SerializationException", err.Error())
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.AutoAdvance > 0 {
+		s.advanceLocked(s.opts.AutoAdvance)
+	}
+	call := Call{Service: service, Operation: op, Time: s.now}
+	var out any
+	switch {
+	case !s.authorized(r):
+		err = &apiError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+	case s.deniedLocked(service, op, false) != nil:
+		err = s.deniedLocked(service, op, false)
+	case s.takeThrottleLocked(service, op):
+		err = &apiError{Code: "ThrottlingException", Message: "Rate exceeded"}
+	case s.peekInjected(service, op):
+		err = s.takeInjectedLocked(service, op)
+	default:
+		out, err = s.dispatchJSON(service, op, body)
+	}
+	if err != nil {
+		ae := asAPIError(err)
+		call.Err = ae.Code
+		s.calls = append(s.calls, call)
+		writeJSONError(w, ae.status(), ae.Code, ae.Message)
+		return
+	}
+	s.calls = append(s.calls, call)
+	writeJSON(w, prefix, out)
+}
+
+func (s *Server) dispatchJSON(service, op string, body []byte) (any, error) {
+	var h map[string]jsonHandler
+	switch service {
+	case ServiceECS:
+		h = s.ecsHandlers()
+	case ServiceECR:
+		h = s.ecrHandlers()
+	case ServiceSSM:
+		h = s.ssmHandlers()
+	case ServiceSecretsManager:
+		h = s.smHandlers()
+	case ServiceLogs:
+		h = s.logsHandlers()
+	case ServiceCloudWatch:
+		h = s.cwHandlers()
+	case ServiceAutoScaling:
+		h = s.scaleHandlers()
+	}
+	fn, ok := h[op]
+	if !ok {
+		return nil, &apiError{Code: "UnknownOperationException", Message: fmt.Sprintf("awsfake does not model %s %s", service, op)}
+	}
+	return fn(body)
+}
+
+func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeQueryError(w, http.StatusBadRequest, "MalformedQueryString", err.Error())
+		return
+	}
+	form := r.PostForm
+	op := form.Get("Action")
+	var service string
+	switch form.Get("Version") {
+	case elbVersion:
+		service = ServiceELBv2
+	case stsVersion:
+		service = ServiceSTS
+	default:
+		writeQueryError(w, http.StatusBadRequest, "InvalidAction", "unknown API version "+form.Get("Version"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.AutoAdvance > 0 {
+		s.advanceLocked(s.opts.AutoAdvance)
+	}
+	call := Call{Service: service, Operation: op, Time: s.now}
+	var out *xmlNode
+	var err error
+	switch {
+	case !s.authorized(r):
+		err = &apiError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
+	case s.deniedLocked(service, op, true) != nil:
+		err = s.deniedLocked(service, op, true)
+	case s.takeThrottleLocked(service, op):
+		err = &apiError{Code: "Throttling", Message: "Rate exceeded"}
+	case s.peekInjected(service, op):
+		err = s.takeInjectedLocked(service, op)
+	default:
+		out, err = s.dispatchQuery(service, op, parseQueryForm(form))
+	}
+	if err != nil {
+		ae := asAPIError(err)
+		call.Err = ae.Code
+		s.calls = append(s.calls, call)
+		writeQueryError(w, ae.status(), ae.Code, ae.Message)
+		return
+	}
+	s.calls = append(s.calls, call)
+	writeQueryResult(w, op, out)
+}
+
+func (s *Server) dispatchQuery(service, op string, in qmap) (*xmlNode, error) {
+	var h map[string]queryHandler
+	switch service {
+	case ServiceELBv2:
+		h = s.elbHandlers()
+	case ServiceSTS:
+		h = s.stsHandlers()
+	}
+	fn, ok := h[op]
+	if !ok {
+		return nil, &apiError{Code: "InvalidAction", Message: fmt.Sprintf("awsfake does not model %s %s", service, op)}
+	}
+	return fn(in)
+}
+
+// authorized checks the SigV4 access key id when Options.AccessKeys is set.
+func (s *Server) authorized(r *http.Request) bool {
+	if len(s.opts.AccessKeys) == 0 {
+		return true
+	}
+	auth := r.Header.Get("Authorization")
+	_, rest, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return false
+	}
+	key, _, _ := strings.Cut(rest, "/")
+	for _, k := range s.opts.AccessKeys {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Env returns environment variables that point the AWS CLI, the SDK's
+// default config and berth at the fake: AWS_ENDPOINT_URL, static
+// credentials (the first of Options.AccessKeys, if any) and the region.
+func (s *Server) Env() []string {
+	key := "AKIAAWSFAKE"
+	if len(s.opts.AccessKeys) > 0 {
+		key = s.opts.AccessKeys[0]
+	}
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.URL(),
+		"AWS_ACCESS_KEY_ID=" + key,
+		"AWS_SECRET_ACCESS_KEY=awsfake-secret",
+		"AWS_REGION=" + s.opts.Region,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// MutatingCalls returns the logged calls that change state (see
+// Call.Mutating), oldest first.
+func (s *Server) MutatingCalls() []Call {
+	var out []Call
+	for _, c := range s.Calls() {
+		if c.Mutating() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
