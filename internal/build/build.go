@@ -183,7 +183,7 @@ func (b *Builder) build(ctx context.Context, req Request, progress func(string))
 	log := b.log.With("service", req.Service, "commit", req.Commit)
 
 	if req.InputsDigest != "" {
-		ref, ok, err := b.Find(ctx, req.Service, req.InputsDigest)
+		ref, ok, err := b.Find(ctx, req.Project, req.Service, req.InputsDigest)
 		if err != nil {
 			return Result{}, fmt.Errorf("build %s: %w", req.Service, err)
 		}
@@ -393,11 +393,15 @@ func (b *Builder) imageBuild(ctx context.Context, req Request, tags []string, do
 	return id, nil
 }
 
-// Find returns a local image of service built from inputsDigest: one of its
-// tags (or its ID when untagged), newest first.
-func (b *Builder) Find(ctx context.Context, service, inputsDigest string) (string, bool, error) {
+// Find returns a local image of the project's service built from
+// inputsDigest: one of its tags (or its ID when untagged), newest first.
+// Only the project's own images are reused: an image another project built
+// from the same sources is that project's to remove, and its removal would
+// take the re-tagged image with it.
+func (b *Builder) Find(ctx context.Context, project, service, inputsDigest string) (string, bool, error) {
 	imgs, err := b.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("label", LabelInputs+"="+inputsDigest),
+		filters.Arg("label", LabelProject+"="+project),
 		filters.Arg("label", LabelService+"="+service),
 	)})
 	if err != nil {

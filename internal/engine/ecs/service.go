@@ -424,7 +424,6 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 	tags[TagSet] = s.target.Set
 	tags[TagFingerprint] = s.target.Fingerprint
 	tags[TagTaskDef] = s.target.ARN
-	var svcARN string
 	if s.live == nil {
 		desired := count(s.svc)
 		in := &ecs.CreateServiceInput{
@@ -449,7 +448,6 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			e.finishSubmit(d, fmt.Errorf("create ECS service %s: %w", name, err))
 			return
 		}
-		svcARN = aws.ToString(out.Service.ServiceArn)
 		d.ecsID = primaryDeployment(out.Service, s.target.ARN)
 	} else {
 		in := &ecs.UpdateServiceInput{
@@ -467,9 +465,8 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			e.finishSubmit(d, fmt.Errorf("update ECS service %s: %w", name, err))
 			return
 		}
-		svcARN = aws.ToString(out.Service.ServiceArn)
 		d.ecsID = primaryDeployment(out.Service, s.target.ARN)
-		if _, err := e.c.ecs.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(svcARN), Tags: toECSTags(tags)}); err != nil {
+		if _, err := e.c.ecs.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: out.Service.ServiceArn, Tags: toECSTags(tags)}); err != nil {
 			e.finishSubmit(d, fmt.Errorf("tag ECS service %s with release %d: %w", name, s.target.Number, err))
 			return
 		}

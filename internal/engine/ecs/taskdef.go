@@ -290,7 +290,7 @@ func (e *Engine) secretARN(ctx context.Context, ref string) (arn, version string
 		if err != nil {
 			var ae smithy.APIError
 			if errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException" {
-				return "", "", fmt.Errorf("Secrets Manager has no secret %q: create it (aws secretsmanager create-secret --name %s)", name, name)
+				return "", "", fmt.Errorf("no secret %q in Secrets Manager: create it (aws secretsmanager create-secret --name %s)", name, name)
 			}
 			return "", "", fmt.Errorf("describe secret %s: %w", name, err)
 		}
