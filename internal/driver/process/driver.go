@@ -335,7 +335,10 @@ func (d *Driver) track(h driver.Handle) (*task, error) {
 	// Open the pidfd first, then check the start time: if it matches, the
 	// pidfd refers to the handle's process (its pid cannot have been reused
 	// in between, since that process still holds it).
-	fd, err := unix.PidfdOpen(h.PID, 0)
+	fd, err := openPidfd(h.PID)
+	if errors.Is(err, errNoPidfd) {
+		fd, err = -1, nil // polled instead (exitwait_other.go)
+	}
 	if errors.Is(err, unix.ESRCH) {
 		return nil, fmt.Errorf("pid %d: %w", h.PID, driver.ErrNotFound)
 	}
