@@ -322,8 +322,25 @@ type buildMessage struct {
 // the built image's ID.
 func (b *Builder) imageBuild(ctx context.Context, req Request, tags []string, dockerfile []byte, dirs []string, progress func(string)) (string, error) {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeContext(pw, dockerfile, dirs...)) }()
+	ctxErr := make(chan error, 1)
+	go func() {
+		err := writeContext(pw, dockerfile, dirs...)
+		ctxErr <- err
+		pw.CloseWithError(err)
+	}()
 	defer pr.Close()
+	// A context that cannot be read is the user's to fix, not the engine's:
+	// report it rather than the engine's view of a broken upload.
+	contextError := func(err error) error {
+		select {
+		case cerr := <-ctxErr:
+			if cerr != nil {
+				return cerr
+			}
+		default:
+		}
+		return err
+	}
 
 	args := make(map[string]*string, len(req.Args))
 	for k, v := range req.Args {
@@ -353,7 +370,7 @@ func (b *Builder) imageBuild(ctx context.Context, req Request, tags []string, do
 		Version:     dockerbuild.BuilderV1,
 	})
 	if err != nil {
-		return "", b.engineError("image build", err)
+		return "", contextError(b.engineError("image build", err))
 	}
 	defer resp.Body.Close()
 	var id string

@@ -32,12 +32,17 @@ type daemonOptions struct {
 // directory and secret hooks of this invocation.
 func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon.Daemon, error) {
 	state := g.stateDir()
+	logMax, logFiles, err := taskLogLimits()
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
 	d, err := daemon.Start(ctx, daemon.Options{
 		Project: o.project, State: state, Socket: g.socketPath(),
 		Listen: o.listen, APIListen: o.apiListen, Token: o.token,
 		Engine: o.engine, LogLevel: o.logLevel,
 		MaxCount: o.maxCount, DiscardOrphans: o.discardOrphans,
-		Router: routerConfig(o.router),
+		Router:    routerConfig(o.router),
+		LogWriter: taskLogWriter(), LogMaxBytes: logMax, LogFiles: logFiles,
 		Configure: func(st *store.Store, cfg *control.Config) {
 			cfg.Env = g.secretEnv(st, state)
 			cfg.SecretVersions = g.secretVersions(st, state)

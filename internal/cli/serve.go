@@ -62,6 +62,7 @@ bearer token). Deploy to it with ` + "`berth deploy`" + `.`,
 }
 
 func (c *serveCommand) run(parent context.Context) error {
+	keepRunningWithoutOutput()
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	token, err := apiToken(c.token, c.tokenFile)

@@ -49,12 +49,14 @@ the services that came up, names those that are not running, and stays up.`,
 }
 
 func (c *upCommand) run(parent context.Context) error {
+	keepRunningWithoutOutput()
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sp, err := c.g.loadSpec()
 	if err != nil {
 		return err
 	}
+	c.g.ignoreStateDir(c.g.stdout)
 	listen := c.listen
 	if listen == "" {
 		listen = sp.Listen

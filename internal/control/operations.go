@@ -494,7 +494,7 @@ func (v *svc) status(ctx context.Context) api.Service {
 		}
 		out.Tasks = append(out.Tasks, api.Task{ID: t.rec.ID, Release: t.rec.Release, State: state,
 			Addr: t.handle.Addr, Restarts: t.rec.Restarts, CreatedAt: t.startedAt,
-			CPUPercent: t.usage.CPUPercent, MemoryBytes: t.usage.MemoryBytes})
+			CPUPercent: t.usage.CPUPercent, MemoryBytes: t.usage.MemoryBytes, LogLinesDropped: t.usage.LogLinesDropped})
 	}
 	sort.Slice(out.Tasks, func(i, j int) bool { return out.Tasks[i].ID < out.Tasks[j].ID })
 	if v.dep != nil {

@@ -73,6 +73,11 @@ type Options struct {
 	// started with other ones hands its listening socket over to a new
 	// router process that has them.
 	Router routerproc.Settings
+	// LogWriter, LogMaxBytes and LogFiles bound the tasks' log files (see
+	// process.Config and docker.Config).
+	LogWriter   []string
+	LogMaxBytes int64
+	LogFiles    int
 }
 
 // UsageError is an error the user fixes by starting berth differently
@@ -316,13 +321,14 @@ func (d *Daemon) close(ctx context.Context) error {
 // process).
 func newDriver(ctx context.Context, o Options, log *slog.Logger) (driver.Driver, error) {
 	newProcess := func() driver.Driver {
-		return process.New(process.Config{LogDir: filepath.Join(o.State, "logs"), Logger: log.With("component", "driver")})
+		return process.New(process.Config{LogDir: filepath.Join(o.State, "logs"), Logger: log.With("component", "driver"),
+			LogWriter: o.LogWriter, LogMaxBytes: o.LogMaxBytes, LogFiles: o.LogFiles})
 	}
 	switch strings.ToLower(o.Engine) {
 	case "", "process":
 		return newProcess(), nil
 	case "docker":
-		d, err := docker.New(ctx, docker.Config{Project: o.Project, Logger: log.With("component", "driver")})
+		d, err := docker.New(ctx, docker.Config{Project: o.Project, Logger: log.With("component", "driver"), LogMaxBytes: o.LogMaxBytes, LogFiles: o.LogFiles})
 		if err != nil {
 			return nil, usageErr("engine docker: %v\n  start the Docker engine, set DOCKER_HOST, or run with --engine process", err)
 		}
@@ -330,7 +336,7 @@ func newDriver(ctx context.Context, o Options, log *slog.Logger) (driver.Driver,
 	case "auto":
 		pctx, cancel := context.WithTimeout(ctx, engineProbeTimeout)
 		defer cancel()
-		d, err := docker.New(pctx, docker.Config{Project: o.Project, Logger: log.With("component", "driver")})
+		d, err := docker.New(pctx, docker.Config{Project: o.Project, Logger: log.With("component", "driver"), LogMaxBytes: o.LogMaxBytes, LogFiles: o.LogFiles})
 		if err != nil {
 			log.Info("engine auto: no Docker engine answered, running tasks as processes", "error", err)
 			return newProcess(), nil

@@ -84,6 +84,7 @@ type Engine interface {
 	Scale(ctx context.Context, counts map[string]int) error
 	RolloutSecrets(ctx context.Context, r api.SecretsRolloutRequest) (api.DeployResponse, error)
 	History(ctx context.Context, service string) (api.History, error)
+	// Logs streams a service's task logs, every service's when service is "".
 	Logs(ctx context.Context, service string, o LogOptions) (io.ReadCloser, error)
 	Down(ctx context.Context) error
 	// Promote lets a canary or blue/green deployment go past its pause or gate.

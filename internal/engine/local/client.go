@@ -214,7 +214,11 @@ func (c *Client) Logs(ctx context.Context, service string, o engine.LogOptions) 
 	if o.Tail > 0 {
 		q.Set("tail", strconv.Itoa(o.Tail))
 	}
-	resp, err := c.send(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(service)+"/logs?"+q.Encode(), nil)
+	path := "/v1/services/" + url.PathEscape(service) + "/logs?"
+	if service == "" {
+		path = "/v1/logs?" // every service
+	}
+	resp, err := c.send(ctx, http.MethodGet, path+q.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
