@@ -34,7 +34,12 @@ func newScaleCommand(g *globals) *cobra.Command {
 				return nil
 			}
 			for _, a := range args {
-				fmt.Fprintf(g.stdout, "scaling %s\n", a)
+				if _, ecs := g.ecsEngine(); ecs {
+					fmt.Fprintf(g.stdout, "scaling %s\n", a)
+					continue
+				}
+				name, _, _ := strings.Cut(a, "=")
+				fmt.Fprintf(g.stdout, "scaling %s (later deploys keep this count until %s's count: in berth.yaml changes)\n", a, name)
 			}
 			return nil
 		},
