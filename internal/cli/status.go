@@ -79,8 +79,12 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 	}
 	for _, s := range st.Services {
 		if e := s.LastExit; e != nil && s.Restarts > 0 {
-			fmt.Fprintf(c.g.stdout, "%s: %s, %d restarts in the last %s; last exit %s ago: %s (code %d) — see `berth logs %s`\n",
-				s.Name, orDash(s.State), s.Restarts, shortDuration(api.RestartWindow), shortDuration(now.Sub(e.At)), e.Reason, e.Code, s.Name)
+			why := e.Reason
+			if why != fmt.Sprintf("exit code %d", e.Code) {
+				why += fmt.Sprintf(" (code %d)", e.Code)
+			}
+			fmt.Fprintf(c.g.stdout, "%s: %s, %d restarts in the last %s; last exit %s ago: %s — see `berth logs %s`\n",
+				s.Name, orDash(s.State), s.Restarts, shortDuration(api.RestartWindow), shortDuration(now.Sub(e.At)), why, s.Name)
 		}
 	}
 	for _, s := range st.Services {
