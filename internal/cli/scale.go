@@ -33,8 +33,9 @@ func newScaleCommand(g *globals) *cobra.Command {
 				fmt.Fprintln(g.stdout, "dry run: nothing was changed")
 				return nil
 			}
+			_, ecs := g.ecsEngine()
 			for _, a := range args {
-				if _, ecs := g.ecsEngine(); ecs {
+				if ecs {
 					fmt.Fprintf(g.stdout, "scaling %s\n", a)
 					continue
 				}
