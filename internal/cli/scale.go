@@ -33,8 +33,14 @@ func newScaleCommand(g *globals) *cobra.Command {
 				fmt.Fprintln(g.stdout, "dry run: nothing was changed")
 				return nil
 			}
+			_, ecs := g.ecsEngine()
 			for _, a := range args {
-				fmt.Fprintf(g.stdout, "scaling %s\n", a)
+				if ecs {
+					fmt.Fprintf(g.stdout, "scaling %s\n", a)
+					continue
+				}
+				name, _, _ := strings.Cut(a, "=")
+				fmt.Fprintf(g.stdout, "scaling %s (later deploys keep this count until %s's count: in berth.yaml changes)\n", a, name)
 			}
 			return nil
 		},
