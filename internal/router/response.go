@@ -115,7 +115,7 @@ func readResponse(resp *upResponse, br *bufio.Reader, h http.Header, head bool, 
 			if status == http.StatusSwitchingProtocols {
 				return fmt.Errorf("%w: 101 to a request that asked for no upgrade", errBadResponse)
 			}
-			if err := readFields(br, nil, "", &budget); err != nil {
+			if err := readFields(br, nil, "", &budget, false); err != nil {
 				return err
 			}
 			continue
@@ -302,21 +302,28 @@ func readHead(resp *upResponse, br *bufio.Reader, h http.Header, head bool, mino
 // readLine returns the next line without its CRLF (or LF). The slice is
 // valid until the next read from br.
 func readLine(br *bufio.Reader) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
+	line, _, err := readTerminatedLine(br)
+	return line, err
+}
+
+// readTerminatedLine is readLine that also says whether the line ended in
+// CRLF rather than a bare LF.
+func readTerminatedLine(br *bufio.Reader) (line []byte, crlf bool, err error) {
+	line, err = br.ReadSlice('\n')
 	if err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, fmt.Errorf("%w: header line longer than %d bytes", errBadResponse, br.Size())
+			return nil, false, fmt.Errorf("%w: header line longer than %d bytes", errBadResponse, br.Size())
 		}
 		if err == io.EOF && len(line) > 0 {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, err
+		return nil, false, err
 	}
 	line = line[:len(line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
+		return line[:n-1], true, nil
 	}
-	return line, nil
+	return line, false, nil
 }
 
 // parseStatusLine parses "HTTP/1.x NNN reason".
@@ -340,11 +347,14 @@ func parseStatusLine(line []byte) (status, minor int, err error) {
 // readFields reads header fields up to the blank line, storing them in h
 // (when not nil) under prefix+canonical name, and charging their bytes to
 // budget.
-func readFields(br *bufio.Reader, h http.Header, prefix string, budget *int) error {
+func readFields(br *bufio.Reader, h http.Header, prefix string, budget *int, crlf bool) error {
 	for {
-		line, err := readLine(br)
+		line, ended, err := readTerminatedLine(br)
 		if err != nil {
 			return err
+		}
+		if crlf && !ended {
+			return fmt.Errorf("%w: trailer line not ended by CRLF", errBadResponse)
 		}
 		if *budget -= len(line) + 2; *budget < 0 {
 			return errHeadTooLarge
@@ -366,7 +376,9 @@ func readFields(br *bufio.Reader, h http.Header, prefix string, budget *int) err
 // http.TrailerPrefix, dropping fields a trailer must not carry.
 func readTrailers(br *bufio.Reader, h http.Header, budget *int) error {
 	t := http.Header{}
-	if err := readFields(br, t, "", budget); err != nil {
+	// A trailer section ends in CRLF lines only: net/http refuses one a
+	// bare LF ends, and the router must not frame a body it would not.
+	if err := readFields(br, t, "", budget, true); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF // the body ended before its trailer section
 		}
