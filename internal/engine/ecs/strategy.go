@@ -176,6 +176,12 @@ func PlanRollout(sp *spec.Spec, svc *spec.Service, desired int) (*Rollout, error
 		r.Strategy = StrategyBlueGreen
 		b := r.round("deploy.bake", d.Bake)
 		r.BakeMinutes = &b
+		for _, st := range d.Steps {
+			if st.Gate {
+				r.Hooks = append(r.Hooks, Hook{Stage: "POST_TEST_TRAFFIC_SHIFT", Purpose: "gate", TimeoutMinutes: gateTimeoutMinutes, TimeoutAction: "ROLLBACK"})
+				break
+			}
+		}
 	case "canary":
 		if err := r.planCanary(svc, d); err != nil {
 			return nil, err
@@ -184,6 +190,9 @@ func PlanRollout(sp *spec.Spec, svc *spec.Service, desired int) (*Rollout, error
 		return nil, fmt.Errorf("%s: deploy.strategy %q: %w", svc.Name, d.Strategy, ErrNotExpressible)
 	}
 	if r.Strategy != StrategyRolling {
+		if sp.AWS != nil && sp.AWS.InfrastructureRole == "" {
+			return nil, fmt.Errorf("%s: deploy.strategy %s needs aws.infrastructure_role: the ECS infrastructure role for load balancers, which ECS assumes to shift traffic (%w)", svc.Name, d.Strategy, ErrNotExpressible)
+		}
 		if !routed {
 			return nil, fmt.Errorf("%s: deploy.strategy %s needs a route: ECS shifts traffic between two target groups behind the listener (%w); add route: or use strategy: rolling", svc.Name, d.Strategy, ErrNotExpressible)
 		}
