@@ -35,7 +35,7 @@ func TestECS_PlanJSONShowsTheNativeRollout(t *testing.T) {
     scale: {min: 2, max: 8, target: {rps_per_task: 100}}
 `)
 	c.editSpec("    route: {path: /api}\n", `    route: {path: /api}
-    deploy: {strategy: bluegreen, bake: 5m, analysis: {smoke: [/healthz]}}
+    deploy: {strategy: bluegreen, steps: [pause], bake: 5m, analysis: {smoke: [/healthz]}}
 `)
 	var rows []planRow
 	out := c.mustRun("plan", "--env", "prod", "-o", "json")

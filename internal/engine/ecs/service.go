@@ -41,6 +41,15 @@ type deployment struct {
 	seenEvents map[string]bool
 	seenTasks  map[string]bool
 	failedTask string
+	// The native strategies (BLUE_GREEN, CANARY, LINEAR): the rollout,
+	// ECS's service deployment ARN, the PAUSE hooks seen (id → the
+	// traffic step they held, -1 when promoted), the last stage and
+	// weights reported, and warnings to show first.
+	rollout   *Rollout
+	sdArn     string
+	hooksSeen map[string]int
+	lastSeen  string
+	warnings  []string
 	// mu serialises followers; done is closed at the outcome.
 	mu       sync.Mutex
 	done     chan struct{}
@@ -212,6 +221,7 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 	}
 	svcs := make([]*spec.Service, len(req.Releases))
 	names := make([]string, len(req.Releases))
+	rollouts := make([]*Rollout, len(req.Releases))
 	routed := false
 	for i, r := range req.Releases {
 		s, err := e.releaseService(r)
@@ -226,6 +236,11 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		}
 		svcs[i], names[i] = s, r.Service
 		routed = routed || s.Route != nil
+		ro, err := e.rolloutFor(s, count(s))
+		if err != nil {
+			return resp, err
+		}
+		rollouts[i] = ro
 	}
 	if _, err := e.accountID(ctx); err != nil {
 		return resp, err
@@ -282,12 +297,25 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		if err := e.ensureLogGroup(ctx, svc.Name); err != nil {
 			return resp, err
 		}
-		var tg string
+		var tg, alt, rule string
+		var warns []string
 		if svc.Route != nil {
 			if tg, err = e.ensureTargetGroup(ctx, svc, vpc); err != nil {
 				return resp, err
 			}
-			if err := e.ensureRule(ctx, rules, svc, tg, prios[svc.Name]); err != nil {
+			if progressive(rollouts[i]) {
+				if alt, err = e.ensureTargetGroupOf(ctx, svc, vpc, altTargetGroupKey(svc.Name)); err != nil {
+					return resp, err
+				}
+			}
+			if rule, err = e.ensureRuleTo(ctx, rules, svc, tg, alt, prios[svc.Name]); err != nil {
+				return resp, err
+			}
+			green, err := e.greenTargetGroup(ctx, ls, tg, alt)
+			if err != nil {
+				return resp, err
+			}
+			if warns, err = e.putAlarms(ctx, svc.Name, rollouts[i], green); err != nil {
 				return resp, err
 			}
 		}
@@ -325,6 +353,10 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 			continue
 		}
 		d := e.newDeployment(svc.Name, from.Number, target, resp.SetID)
+		d.rollout, d.warnings = rollouts[i], warns
+		if progressive(d.rollout) {
+			d.d.Strategy = strings.ToLower(strings.ReplaceAll(d.rollout.Strategy, "_", ""))
+		}
 		started[svc.Name] = d
 		var waitFor []*deployment
 		for _, dep := range svc.DependsOn {
@@ -332,7 +364,7 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 				waitFor = append(waitFor, w)
 			}
 		}
-		sub := submission{svc: svc, live: ls, target: target, tg: tg, force: req.Force}
+		sub := submission{svc: svc, live: ls, target: target, tg: tg, alt: alt, rule: rule, rollout: rollouts[i], force: req.Force}
 		if len(waitFor) == 0 {
 			e.submit(ctx, d, sub)
 			if d.err != nil {
@@ -379,7 +411,11 @@ type submission struct {
 	live   *types.Service // nil: create the service
 	target release
 	tg     string
-	force  bool
+	// alt and rule: the second target group and the production rule of
+	// a native blue/green, canary or linear service.
+	alt, rule string
+	rollout   *Rollout
+	force     bool
 }
 
 func (e *Engine) newDeployment(svc string, from int, target release, set string) *deployment {
@@ -433,14 +469,14 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			DesiredCount:            aws.Int32(int32(desired)),
 			LaunchType:              types.LaunchTypeFargate,
 			NetworkConfiguration:    e.network(),
-			DeploymentConfiguration: DeploymentConfiguration(s.svc, desired),
+			DeploymentConfiguration: deploymentConfig(s.svc, desired, s.rollout),
 			DeploymentController:    &types.DeploymentController{Type: types.DeploymentControllerTypeEcs},
 			PropagateTags:           types.PropagateTagsTaskDefinition,
 			EnableECSManagedTags:    true,
 			Tags:                    toECSTags(tags),
 		}
 		if s.tg != "" {
-			in.LoadBalancers = []types.LoadBalancer{{TargetGroupArn: aws.String(s.tg), ContainerName: aws.String(s.svc.Name), ContainerPort: aws.Int32(int32(s.svc.Port))}}
+			in.LoadBalancers = e.loadBalancers(s.svc, s.tg, s.alt, s.rule)
 			in.HealthCheckGracePeriodSeconds = aws.Int32(int32(time.Duration(s.svc.Health.Grace).Seconds()))
 		}
 		out, err := e.c.ecs.CreateService(ctx, in)
@@ -449,16 +485,22 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			return
 		}
 		d.ecsID = primaryDeployment(out.Service, s.target.ARN)
+		d.sdArn = aws.ToString(out.Service.CurrentServiceDeployment)
 	} else {
 		in := &ecs.UpdateServiceInput{
 			Cluster:                 aws.String(e.cluster()),
 			Service:                 aws.String(name),
 			TaskDefinition:          aws.String(s.target.ARN),
-			DeploymentConfiguration: DeploymentConfiguration(s.svc, int(s.live.DesiredCount)),
+			DeploymentConfiguration: deploymentConfig(s.svc, int(s.live.DesiredCount), s.rollout),
 			ForceNewDeployment:      s.force,
 		}
 		if s.tg != "" {
 			in.HealthCheckGracePeriodSeconds = aws.Int32(int32(time.Duration(s.svc.Health.Grace).Seconds()))
+			if cur := s.live.LoadBalancers; s.alt != "" && (len(cur) == 0 || cur[0].AdvancedConfiguration == nil) {
+				// From rolling to a native strategy: add the second target
+				// group. Once set, ECS owns which one is primary.
+				in.LoadBalancers = e.loadBalancers(s.svc, s.tg, s.alt, s.rule)
+			}
 		}
 		out, err := e.c.ecs.UpdateService(ctx, in)
 		if err != nil {
@@ -466,6 +508,7 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			return
 		}
 		d.ecsID = primaryDeployment(out.Service, s.target.ARN)
+		d.sdArn = aws.ToString(out.Service.CurrentServiceDeployment)
 		if _, err := e.c.ecs.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: out.Service.ServiceArn, Tags: toECSTags(tags)}); err != nil {
 			e.finishSubmit(d, fmt.Errorf("tag ECS service %s with release %d: %w", name, s.target.Number, err))
 			return
@@ -608,6 +651,13 @@ func (e *Engine) Abort(ctx context.Context, service string) error {
 	arn := aws.ToString(s.CurrentServiceDeployment)
 	if arn == "" {
 		return fmt.Errorf("abort %s: no deployment in progress", service)
+	}
+	if out, err := e.c.ecs.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{arn}}); err == nil && len(out.ServiceDeployments) > 0 {
+		// Held at a PAUSE hook: answer it with ROLLBACK.
+		if hook, ok := awaitingHook(&out.ServiceDeployments[0]); ok {
+			e.markPromoted(service, hook)
+			return e.continueHook(ctx, &out.ServiceDeployments[0], hook, types.DeploymentLifecycleHookActionRollback)
+		}
 	}
 	return e.mutate("stop service deployment "+arn+" (rollback)", func() error {
 		_, err := e.c.ecs.StopServiceDeployment(ctx, &ecs.StopServiceDeploymentInput{ServiceDeploymentArn: aws.String(arn), StopType: types.StopServiceDeploymentStopTypeRollback})

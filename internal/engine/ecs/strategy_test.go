@@ -45,7 +45,7 @@ services:
 }
 
 func TestPlanRollout_BlueGreenBakeRoundsUpToMinutes(t *testing.T) {
-	r, err := rolloutOf(t, `{strategy: bluegreen, bake: 90s, analysis: {max_5xx_rate: 2%, min_requests: 50, window: 2m, max_p99: 300ms, smoke: [/healthz]}}`, "")
+	r, err := rolloutOf(t, `{strategy: bluegreen, steps: [pause], bake: 90s, analysis: {max_5xx_rate: 2%, min_requests: 50, window: 2m, max_p99: 300ms, smoke: [/healthz]}}`, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +61,8 @@ func TestPlanRollout_BlueGreenBakeRoundsUpToMinutes(t *testing.T) {
 	if r.Alarms[1].Name != "berth-shop-prod-web-p99" || r.Alarms[1].Threshold != 0.3 {
 		t.Errorf("p99 alarm = %+v", r.Alarms[1])
 	}
-	if len(r.Hooks) != 1 || r.Hooks[0].Stage != "POST_TEST_TRAFFIC_SHIFT" || r.Hooks[0].Purpose != "smoke" || r.Hooks[0].TimeoutAction != "ROLLBACK" {
-		t.Errorf("hooks = %+v", r.Hooks)
+	if len(r.Hooks) != 1 || r.Hooks[0] != (Hook{Stage: "POST_TEST_TRAFFIC_SHIFT", Purpose: "gate", TimeoutMinutes: gateTimeoutMinutes, TimeoutAction: "ROLLBACK"}) || !strings.Contains(strings.Join(r.Notes, "\n"), "smoke checks") {
+		t.Errorf("hooks = %+v, notes %q", r.Hooks, r.Notes)
 	}
 	if r.TestTraffic != "header X-Berth-Preview: 1" {
 		t.Errorf("test traffic = %q", r.TestTraffic)
