@@ -415,7 +415,10 @@ func (e *Engine) isGate(r *Rollout, stage types.ServiceDeploymentLifecycleStage,
 		return true
 	}
 	for _, h := range r.Hooks {
-		if h.Purpose != "gate" || h.Stage != string(stage) {
+		at := h.Stage == string(stage) ||
+			// the step's PRE hook holds the shift: ECS may show either stage
+			(h.Stage == "PRE_PRODUCTION_TRAFFIC_SHIFT" && stage == types.ServiceDeploymentLifecycleStageProductionTrafficShift)
+		if h.Purpose != "gate" || !at {
 			continue
 		}
 		if h.BeforeStep == 0 || h.BeforeStep == step {
