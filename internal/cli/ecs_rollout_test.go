@@ -83,3 +83,27 @@ func TestECS_PlanRefusesStepsECSCannotRun(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// scale: becomes Application Auto Scaling target tracking; berth scale
+// on an autoscaled service sets its minimum and says so.
+func TestECS_AutoscalingAndScaleSetsTheMinimum(t *testing.T) {
+	c := newECSCLI(t, awsfake.Options{}, "application")
+	c.editSpec("    route: {path: /}\n", "    route: {path: /}\n    scale: {min: 2, max: 6, target: {cpu: 60%}, up_cooldown: 30s, down_cooldown: 5m}\n")
+	planCommit(t, c.top, "autoscale web")
+	c.mustRun("deploy", "--env", "prod")
+	calls := strings.Join(c.mutating(), " ")
+	if !strings.Contains(calls, "RegisterScalableTarget") || !strings.Contains(calls, "PutScalingPolicy") {
+		t.Fatalf("deploy made no autoscaling calls: %s", calls)
+	}
+	out := c.mustRun("scale", "--env", "prod", "web=3")
+	if !strings.Contains(out, "3 is now its minimum") {
+		t.Errorf("scale output:\n%s", out)
+	}
+	if got := c.status()["web"].Desired; got != 3 {
+		t.Errorf("desired after scale = %d", got)
+	}
+	c.editSpec("target: {cpu: 60%}", "target: {p99: 200ms}")
+	if _, errs, code := c.run("plan", "--env", "prod"); code != exitUsage || !strings.Contains(errs, "p99") {
+		t.Errorf("p99 target: exit %d %s", code, errs)
+	}
+}

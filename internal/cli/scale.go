@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/spec"
 )
 
 func newScaleCommand(g *globals) *cobra.Command {
@@ -33,8 +35,13 @@ func newScaleCommand(g *globals) *cobra.Command {
 				fmt.Fprintln(g.stdout, "dry run: nothing was changed")
 				return nil
 			}
+			sp, _ := g.loadSpec()
 			for _, a := range args {
 				fmt.Fprintf(g.stdout, "scaling %s\n", a)
+				name, num, _ := strings.Cut(a, "=")
+				if sp != nil && sp.Engine == spec.EngineECS && sp.Services[name] != nil && sp.Services[name].Scale != nil {
+					fmt.Fprintf(g.stdout, "  %s autoscales (scale: in %s): %s is now its minimum; Application Auto Scaling moves it between %s and %d\n", name, sp.Path, num, num, max(sp.Services[name].Scale.Max, counts[name]))
+				}
 			}
 			return nil
 		},

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -110,6 +111,7 @@ type clients struct {
 	ssm  *ssm.Client
 	sm   *secretsmanager.Client
 	cw   *cloudwatch.Client
+	aas  *aas.Client
 }
 
 // Engine runs a project's services on ECS. It implements engine.Engine.
@@ -177,6 +179,7 @@ func New(cfg Config) (*Engine, error) {
 		ssm:  ssm.NewFromConfig(a),
 		sm:   secretsmanager.NewFromConfig(a),
 		cw:   cloudwatch.NewFromConfig(a),
+		aas:  aas.NewFromConfig(a),
 	}
 	return e, nil
 }

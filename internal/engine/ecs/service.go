@@ -514,6 +514,12 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			return
 		}
 	}
+	if s.rollout != nil && s.rollout.Autoscaling != nil {
+		if err := e.ensureAutoscaling(ctx, s.svc.Name, s.rollout.Autoscaling, s.tg, s.rollout.Autoscaling.Min); err != nil {
+			e.finishSubmit(d, err)
+			return
+		}
+	}
 	e.finishSubmit(d, nil)
 }
 
@@ -620,6 +626,20 @@ func (e *Engine) Scale(ctx context.Context, counts map[string]int) error {
 			return fmt.Errorf("scale %s: ECS service %s %w", n, aws.ToString(s.ServiceName), ErrNotOurs)
 		}
 		c := counts[n]
+		if sc := e.sp.Services[n].Scale; sc != nil {
+			// Autoscaled: the count becomes the scalable target's minimum.
+			r, err := e.rolloutFor(e.sp.Services[n], c)
+			if err != nil {
+				return err
+			}
+			tg := ""
+			if len(s.LoadBalancers) > 0 {
+				tg = aws.ToString(s.LoadBalancers[0].TargetGroupArn)
+			}
+			if err := e.ensureAutoscaling(ctx, n, r.Autoscaling, tg, c); err != nil {
+				return err
+			}
+		}
 		err := e.mutate(fmt.Sprintf("update ECS service %s: desired count %d → %d", aws.ToString(s.ServiceName), s.DesiredCount, c), func() error {
 			_, err := e.c.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{
 				Cluster: aws.String(e.cluster()), Service: s.ServiceName, DesiredCount: aws.Int32(int32(c)),
@@ -682,6 +702,9 @@ func (e *Engine) Down(ctx context.Context) error {
 		if s == nil || !e.owned(ecsTags(s.Tags)) {
 			continue
 		}
+		if e.sp.Services[name].Scale != nil {
+			errs = append(errs, e.deregisterAutoscaling(ctx, name))
+		}
 		err := e.mutate("delete ECS service "+aws.ToString(s.ServiceName), func() error {
 			return e.deleteService(ctx, name, s)
 		})
@@ -724,11 +747,9 @@ func (e *Engine) deleteRoutes(ctx context.Context) error {
 			return nil
 		}))
 	}
-	for _, name := range e.sp.Order {
-		if e.sp.Services[name].Route == nil {
-			continue
-		}
-		arn, err := e.targetGroup(ctx, name)
+	for _, key := range e.targetGroupKeys() {
+		name := key[1]
+		arn, err := e.targetGroupOf(ctx, key[0], name)
 		if err != nil {
 			if errors.Is(err, ErrNotOurs) {
 				continue // not berth's: left alone
@@ -739,13 +760,26 @@ func (e *Engine) deleteRoutes(ctx context.Context) error {
 		if arn == "" {
 			continue
 		}
-		errs = append(errs, e.mutate("delete target group "+e.targetGroupName(name), func() error {
+		errs = append(errs, e.mutate("delete target group "+e.targetGroupName(key[0]), func() error {
 			_, err := e.c.elb.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(arn)})
 			if err != nil {
-				return fmt.Errorf("delete target group %s: %w", e.targetGroupName(name), err)
+				return fmt.Errorf("delete target group %s: %w", e.targetGroupName(key[0]), err)
 			}
 			return nil
 		}))
 	}
 	return errors.Join(errs...)
+}
+
+// targetGroupKeys lists every target group a routed service may have:
+// {name key, service}, the second one of the native strategies too.
+func (e *Engine) targetGroupKeys() [][2]string {
+	var out [][2]string
+	for _, name := range e.sp.Order {
+		if e.sp.Services[name].Route == nil {
+			continue
+		}
+		out = append(out, [2]string{name, name}, [2]string{altTargetGroupKey(name), name})
+	}
+	return out
 }
