@@ -481,3 +481,54 @@ func (e *Engine) startMessage(d *deployment) string {
 	}
 	return msg
 }
+
+// describeProgress fills a status's deployment from the service's
+// native deployment in progress: strategy, stage, weights and a gate
+// awaiting promote.
+func (e *Engine) describeProgress(ctx context.Context, s *types.Service, svc *api.Service) error {
+	arn := aws.ToString(s.CurrentServiceDeployment)
+	if arn == "" {
+		return nil
+	}
+	out, err := e.c.ecs.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{arn}})
+	if err != nil {
+		return fmt.Errorf("describe the deployment of %s: %w", svc.Name, err)
+	}
+	if len(out.ServiceDeployments) == 0 {
+		return nil
+	}
+	sd := &out.ServiceDeployments[0]
+	if sd.Status != types.ServiceDeploymentStatusInProgress && sd.Status != types.ServiceDeploymentStatusPending {
+		return nil
+	}
+	dc := sd.DeploymentConfiguration
+	if dc == nil || dc.Strategy == "" || dc.Strategy == types.DeploymentStrategyRolling {
+		return nil
+	}
+	var prod, test *float64
+	to := 0
+	if t := sd.TargetServiceRevision; t != nil {
+		prod, test = t.RequestedProductionTrafficWeight, t.RequestedTestTrafficWeight
+	}
+	if svc.Deployment != nil {
+		to = svc.Deployment.ToRelease
+	}
+	reason := fmt.Sprintf("stage %s: production traffic %s, test traffic %s", sd.LifecycleStage, percent(prod), percent(test))
+	if hook, ok := awaitingHook(sd); ok {
+		reason += fmt.Sprintf("; hook %s awaits `berth promote --env %s %s`", hook, e.sp.Env, svc.Name)
+	}
+	svc.Deployment = &api.Deployment{Service: svc.Name, ToRelease: to, Strategy: strings.ToLower(strings.ReplaceAll(string(dc.Strategy), "_", "")),
+		State: stateRunning, StartedAt: aws.ToTime(sd.StartedAt), Reason: reason}
+	return nil
+}
+
+// deleteAlarms deletes the analysis alarms berth may have created for svc.
+func (e *Engine) deleteAlarms(ctx context.Context, svc string) error {
+	names := []string{AlarmName(e.sp, svc, "5xx"), AlarmName(e.sp, svc, "p99")}
+	return e.mutate("delete alarms "+strings.Join(names, ", "), func() error {
+		if _, err := e.c.cw.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: names}); err != nil && errorCode(err) != "ResourceNotFound" {
+			return fmt.Errorf("delete alarms of %s: %w", svc, err)
+		}
+		return nil
+	})
+}

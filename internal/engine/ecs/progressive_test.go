@@ -181,6 +181,13 @@ func TestProgressive_GateWaitsForPromote(t *testing.T) {
 	if p := aws.ToFloat64(st.TargetServiceRevision.RequestedProductionTrafficWeight); p != 20 {
 		t.Fatalf("production traffic at the gate = %v, want 20", p)
 	}
+	status, err := w.engine().Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep := status.Services[0].Deployment; dep == nil || dep.Strategy != "canary" || !strings.Contains(dep.Reason, "production traffic 20%") || !strings.Contains(dep.Reason, "awaits `berth promote --env prod web`") {
+		t.Errorf("status at the gate: %+v", dep)
+	}
 	if err := e.Promote(context.Background(), "web"); err != nil {
 		t.Fatal(err)
 	}

@@ -595,6 +595,9 @@ func (e *Engine) Status(ctx context.Context) (api.Status, error) {
 				}
 			}
 		}
+		if err := e.describeProgress(ctx, s, &svc); err != nil {
+			return st, err
+		}
 		st.Services = append(st.Services, svc)
 	}
 	return st, nil
@@ -704,6 +707,9 @@ func (e *Engine) Down(ctx context.Context) error {
 		}
 		if e.sp.Services[name].Scale != nil {
 			errs = append(errs, e.deregisterAutoscaling(ctx, name))
+		}
+		if e.sp.Services[name].Route != nil {
+			errs = append(errs, e.deleteAlarms(ctx, name))
 		}
 		err := e.mutate("delete ECS service "+aws.ToString(s.ServiceName), func() error {
 			return e.deleteService(ctx, name, s)
