@@ -13,6 +13,7 @@ build:
 
 test:
 	$(GO) vet ./...
+	GOOS=darwin $(GO) build -o /dev/null ./cmd/berth
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz
 

@@ -120,6 +120,9 @@ type Task struct {
 	// reported it (sampled every few seconds); zero before the first sample.
 	CPUPercent  float64 `json:"cpu_percent"`
 	MemoryBytes uint64  `json:"memory_bytes"`
+	// LogLinesDropped is how many lines of output the task's log writer
+	// dropped rather than make it wait for a slow disk (process engine).
+	LogLinesDropped uint64 `json:"log_lines_dropped,omitempty"`
 }
 
 // Service is one service's live state.

@@ -183,7 +183,7 @@ func (b *Builder) build(ctx context.Context, req Request, progress func(string))
 	log := b.log.With("service", req.Service, "commit", req.Commit)
 
 	if req.InputsDigest != "" {
-		ref, ok, err := b.Find(ctx, req.Service, req.InputsDigest)
+		ref, ok, err := b.Find(ctx, req.Project, req.Service, req.InputsDigest)
 		if err != nil {
 			return Result{}, fmt.Errorf("build %s: %w", req.Service, err)
 		}
@@ -322,8 +322,25 @@ type buildMessage struct {
 // the built image's ID.
 func (b *Builder) imageBuild(ctx context.Context, req Request, tags []string, dockerfile []byte, dirs []string, progress func(string)) (string, error) {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeContext(pw, dockerfile, dirs...)) }()
+	ctxErr := make(chan error, 1)
+	go func() {
+		err := writeContext(pw, dockerfile, dirs...)
+		ctxErr <- err
+		pw.CloseWithError(err)
+	}()
 	defer pr.Close()
+	// A context that cannot be read is the user's to fix, not the engine's:
+	// report it rather than the engine's view of a broken upload.
+	contextError := func(err error) error {
+		select {
+		case cerr := <-ctxErr:
+			if cerr != nil {
+				return cerr
+			}
+		default:
+		}
+		return err
+	}
 
 	args := make(map[string]*string, len(req.Args))
 	for k, v := range req.Args {
@@ -353,7 +370,7 @@ func (b *Builder) imageBuild(ctx context.Context, req Request, tags []string, do
 		Version:     dockerbuild.BuilderV1,
 	})
 	if err != nil {
-		return "", b.engineError("image build", err)
+		return "", contextError(b.engineError("image build", err))
 	}
 	defer resp.Body.Close()
 	var id string
@@ -393,11 +410,15 @@ func (b *Builder) imageBuild(ctx context.Context, req Request, tags []string, do
 	return id, nil
 }
 
-// Find returns a local image of service built from inputsDigest: one of its
-// tags (or its ID when untagged), newest first.
-func (b *Builder) Find(ctx context.Context, service, inputsDigest string) (string, bool, error) {
+// Find returns a local image of the project's service built from
+// inputsDigest: one of its tags (or its ID when untagged), newest first.
+// Only the project's own images are reused: an image another project built
+// from the same sources is that project's to remove, and its removal would
+// take the re-tagged image with it.
+func (b *Builder) Find(ctx context.Context, project, service, inputsDigest string) (string, bool, error) {
 	imgs, err := b.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("label", LabelInputs+"="+inputsDigest),
+		filters.Arg("label", LabelProject+"="+project),
 		filters.Arg("label", LabelService+"="+service),
 	)})
 	if err != nil {

@@ -19,8 +19,10 @@ const DefaultDockerfile = "FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\"]\n"
 
 // writeContext writes a build context tar to w: the contents of each dir in
 // order, a later dir's file replacing an earlier one of the same path, then
-// the Dockerfile under contextDockerfile. Empty dirs are skipped; .git is
-// never sent.
+// the Dockerfile under contextDockerfile. Empty dirs are skipped; .git and
+// berth's own state directory (.berth: its database, keys, logs and control
+// socket) are never sent, nor are sockets, pipes and devices, which no
+// image can hold.
 func writeContext(w io.Writer, dockerfile []byte, dirs ...string) error {
 	tw := tar.NewWriter(w)
 	// Later dirs win: remember what they hold so earlier dirs skip it.
@@ -31,9 +33,12 @@ func writeContext(w io.Writer, dockerfile []byte, dirs ...string) error {
 			if dirs[j] == "" {
 				continue
 			}
-			if err := filepath.WalkDir(dirs[j], func(p string, _ fs.DirEntry, err error) error {
+			if err := filepath.WalkDir(dirs[j], func(p string, e fs.DirEntry, err error) error {
 				if err != nil {
 					return err
+				}
+				if e.IsDir() && skipDir(e.Name()) {
+					return filepath.SkipDir
 				}
 				rel, _ := filepath.Rel(dirs[j], p)
 				shadowed[i][filepath.ToSlash(rel)] = true
@@ -64,7 +69,15 @@ func writeContext(w io.Writer, dockerfile []byte, dirs ...string) error {
 	return nil
 }
 
-// addDir adds dir's tree to tw, skipping .git and the files in skip.
+// StateDirName is the name of berth's state directory beside a spec. It is
+// never part of a build context.
+const StateDirName = ".berth"
+
+// skipDir reports whether a directory is never part of a build context.
+func skipDir(name string) bool { return name == ".git" || name == StateDirName }
+
+// addDir adds dir's tree to tw, skipping .git, .berth, files that are not
+// regular files, directories or symlinks, and the files in skip.
 // Directories are always written; the engine merges repeated ones.
 func addDir(tw *tar.Writer, dir string, skip map[string]bool) error {
 	return filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
@@ -79,11 +92,14 @@ func addDir(tw *tar.Writer, dir string, skip map[string]bool) error {
 		if rel == "." {
 			return nil
 		}
-		if e.IsDir() && e.Name() == ".git" {
+		if e.IsDir() && skipDir(e.Name()) {
 			return filepath.SkipDir
 		}
 		if skip[rel] && !e.IsDir() {
 			return nil
+		}
+		if e.Type()&(fs.ModeSocket|fs.ModeNamedPipe|fs.ModeDevice|fs.ModeCharDevice|fs.ModeIrregular) != 0 {
+			return nil // a socket (berth's own, an editor's) or a pipe: nothing to copy
 		}
 		info, err := e.Info()
 		if err != nil {

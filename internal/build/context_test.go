@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,5 +95,55 @@ func TestReadDockerfile(t *testing.T) {
 				t.Errorf("Dockerfile = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestWriteContextLeavesOutBerthState: `build: {context: .}` beside the spec
+// sends the project, never berth's state directory (database, keys, logs)
+// nor its control socket, which the tar writer cannot take and which used to
+// fail the build as "cannot reach the Docker engine".
+func TestWriteContextLeavesOutBerthState(t *testing.T) {
+	dir := t.TempDir()
+	for p, content := range map[string]string{
+		"main.go":               "package main",
+		".berth/state.db":       "state",
+		".berth/berth.log":      "log",
+		"svc/.berth/master.key": "key",
+	} {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A socket outside .berth too (an editor's, a dev server's): skipped.
+	for _, sock := range []string{filepath.Join(dir, ".berth", "berth.sock"), filepath.Join(dir, "dev.sock")} {
+		l, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+	}
+	var buf bytes.Buffer
+	if err := writeContext(&buf, []byte("FROM scratch\n"), dir); err != nil {
+		t.Fatalf("writeContext with berth's state and socket beside the spec: %v", err)
+	}
+	var names []string
+	tr := tar.NewReader(&buf)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, hdr.Name)
+	}
+	want := []string{contextDockerfile, "main.go", "svc/"}
+	if slices.Sort(names); !slices.Equal(names, want) {
+		t.Errorf("context = %q, want %q", names, want)
 	}
 }

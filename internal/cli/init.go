@@ -38,8 +38,13 @@ func newInitCommand(g *globals) *cobra.Command {
 With a compose file (--from, else the first of compose.yaml, compose.yml,
 docker-compose.yaml, docker-compose.yml in the current directory) each compose
 service becomes a berth service: build, image, port, environment, depends_on,
-replicas and an HTTP health check are converted; what berth cannot run
-(volumes, networks, command, ...) is listed, and noted in the file.
+replicas and an HTTP health check are converted. A service that runs an
+image without building it (postgres, redis, ...) becomes an image service:
+not routed, checked by a TCP connect, its ports published on 127.0.0.1 and
+its volumes mounted. A built service without a port is a worker (health:
+none). Compose host names in environment values (http://api:8080,
+db:5432) are rewritten to the router or to loopback. What berth changed or
+cannot run (networks, command, ...) is listed, and noted in the file.
 
 Without one, the spec discovers services from */Dockerfile directories
 (services_from:), or holds one commented example service.
@@ -99,12 +104,13 @@ func (c *initCommand) fromCompose(from, target string) error {
 	}
 	w := c.g.stdout
 	fmt.Fprintf(w, "wrote %s from %s\n", target, from)
+	c.g.ignoreStateDir(w)
 	absFrom, _ := filepath.Abs(from)
 	if filepath.Dir(absFrom) != filepath.Dir(target) {
 		notes = append(notes, fmt.Sprintf("paths in %s (build contexts) are relative to %s; move the spec there or adjust them", filepath.Base(target), filepath.Dir(absFrom)))
 	}
 	if len(notes) > 0 {
-		fmt.Fprintf(w, "\nnot converted (also noted in %s):\n", filepath.Base(target))
+		fmt.Fprintf(w, "\nnotes: what berth changed or could not convert (also in %s):\n", filepath.Base(target))
 		for _, n := range notes {
 			fmt.Fprintln(w, "  -", n)
 		}
@@ -134,6 +140,7 @@ services_from: %s
 				return err
 			}
 			fmt.Fprintf(w, "no compose file here: wrote %s discovering services from %s (%s)\n", target, glob, strings.Join(s.Order, ", "))
+			c.g.ignoreStateDir(w)
 			fmt.Fprintf(w, "\nnext: add routes in %s, then run `berth up%s`\n", filepath.Base(target), fileFlag(c.g.file))
 			return nil
 		}
@@ -151,6 +158,7 @@ services:
 		return err
 	}
 	fmt.Fprintf(w, "no compose file and no */Dockerfile directories here: wrote %s with one example service\n", target)
+	c.g.ignoreStateDir(w)
 	fmt.Fprintf(w, "\nnext: edit the example service in %s, then run `berth up%s`\n", filepath.Base(target), fileFlag(c.g.file))
 	return nil
 }

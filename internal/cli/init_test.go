@@ -67,9 +67,11 @@ func TestInitFromCompose(t *testing.T) {
 	if s.Project != "shop" || !reflect.DeepEqual(s.Order, []string{"db", "web"}) {
 		t.Errorf("project %q services %v", s.Project, s.Order)
 	}
+	if db := s.Services["db"]; db.Image != "postgres:16" || db.Route != nil || len(db.Volumes) != 1 || db.Health.Kind() != spec.HealthTCP {
+		t.Errorf("db = image %q route %+v volumes %+v health %+v; want an image service with its volume and a tcp check", db.Image, db.Route, db.Volumes, db.Health)
+	}
 	for _, want := range []string{
 		"from docker-compose.yml",
-		"service db: volumes not converted: berth runs stateless services; keep db in compose or run it yourself",
 		"`berth up`",
 	} {
 		if !strings.Contains(out, want) {
@@ -150,5 +152,26 @@ func TestInitWithoutCompose(t *testing.T) {
 				t.Errorf("services %v from %q, want %v from %q", s.Order, s.ServicesFrom, tc.services, tc.from)
 			}
 		})
+	}
+}
+
+// TestInitIgnoresStateDir: init adds .berth/ to the .gitignore beside the
+// spec, says so, and keeps what the file held.
+func TestInitIgnoresStateDir(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"compose.yaml": shopCompose, ".gitignore": "node_modules/\n"})
+	code, out := runInit(t, dir)
+	if code != 0 {
+		t.Fatalf("init exited %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "added .berth/ to ") {
+		t.Errorf("init does not say it added .berth/ to .gitignore:\n%s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "node_modules/\n") || !strings.HasSuffix(string(b), "\n.berth/\n") {
+		t.Errorf(".gitignore = %q, want the old lines then .berth/", b)
 	}
 }

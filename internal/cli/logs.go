@@ -18,18 +18,28 @@ type logsCommand struct {
 func newLogsCommand(g *globals) *cobra.Command {
 	c := &logsCommand{}
 	c.cmd = &cobra.Command{
-		Use:   "logs SERVICE",
-		Short: "Print the logs of a service's running tasks, each line prefixed with its task",
-		Args:  cobra.ExactArgs(1),
+		Use:   "logs [SERVICE]",
+		Short: "Print the logs of a service's tasks (every service's without one), each line prefixed with its task",
+		Long: `logs prints the logs of SERVICE's running tasks, or of every service's,
+interleaved, when no service is named. Each line starts with its task id,
+which starts with its service's name.
+
+With -f (--follow) it follows the service, not the tasks: the tasks a deploy,
+a restart or a scale starts later are shown as they start, until Ctrl-C.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rc, err := g.engine().Logs(cmd.Context(), args[0], engine.LogOptions{Follow: c.follow, Tail: c.tail})
+			service, what := "", "every service"
+			if len(args) == 1 {
+				service, what = args[0], args[0]
+			}
+			rc, err := g.engine().Logs(cmd.Context(), service, engine.LogOptions{Follow: c.follow, Tail: c.tail})
 			if err != nil {
-				return g.explain(fmt.Errorf("logs of %s: %w", args[0], err))
+				return g.explain(fmt.Errorf("logs of %s: %w", what, err))
 			}
 			defer rc.Close()
 			_, err = io.Copy(g.stdout, rc)
 			if err != nil && cmd.Context().Err() == nil {
-				return fmt.Errorf("logs of %s: %w", args[0], err)
+				return fmt.Errorf("logs of %s: %w", what, err)
 			}
 			return nil
 		},

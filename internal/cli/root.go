@@ -84,6 +84,7 @@ automatic rollback, and one-command rollback of one service or a whole release s
 	root.AddCommand(
 		newUpCommand(g),
 		newServeCommand(g),
+		newRouterCommand(g),
 		newDeployCommand(g),
 		newStatusCommand(g),
 		newHistoryCommand(g),

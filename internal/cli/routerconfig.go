@@ -3,17 +3,17 @@ package cli
 import (
 	"time"
 
-	"github.com/berth-dev/berth/internal/router"
+	"github.com/berth-dev/berth/internal/routerproc"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
-// routerConfig turns the spec's router: section into the router's Config;
-// keys left out keep the router's defaults.
-func routerConfig(s *spec.Router) router.Config {
+// routerConfig turns the spec's router: section into the router
+// process's settings; keys left out keep the router's defaults.
+func routerConfig(s *spec.Router) routerproc.Settings {
 	if s == nil {
-		return router.Config{}
+		return routerproc.Settings{}
 	}
-	return router.Config{
+	return routerproc.Settings{
 		Upstream:               s.Upstream,
 		ReadHeaderTimeout:      time.Duration(s.ClientHeaderTimeout),
 		ClientBodyTimeout:      time.Duration(s.ClientBodyTimeout),

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,7 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/engine"
@@ -189,32 +188,16 @@ func trimNewline(b []byte) []byte {
 // isTerminal reports whether r is a terminal.
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // readHidden reads one line from a terminal with echo turned off.
 func readHidden(f *os.File) ([]byte, error) {
-	fd := int(f.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return nil, err
+	line, err := term.ReadPassword(int(f.Fd()))
+	if len(line) > maxInput {
+		return nil, fmt.Errorf("the value is longer than %d bytes", maxInput)
 	}
-	quiet := *old
-	quiet.Lflag &^= unix.ECHO
-	quiet.Lflag |= unix.ICANON
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
-		return nil, err
-	}
-	defer func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }()
-	line, err := bufio.NewReaderSize(f, maxInput).ReadSlice('\n')
-	if errors.Is(err, io.EOF) {
-		err = nil
-	}
-	return bytes.Clone(line), err
+	return line, err
 }
 
 // secretRow is one line of `berth secret ls`.

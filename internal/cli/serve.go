@@ -34,12 +34,17 @@ func newServeCommand(g *globals) *cobra.Command {
 	c := &serveCommand{g: g}
 	c.cmd = &cobra.Command{
 		Use:   "serve",
-		Short: "Run the control plane and router as a daemon (no initial deploy)",
-		Long: `serve runs berth's control plane and router until SIGTERM, for single-server
-production. It adopts tasks a previous control plane left running, resumes
-unfinished deployments, and answers the CLI on the unix socket in the state
-directory (and, with --api-listen and --token, over TCP with a bearer token).
-Deploy to it with ` + "`berth deploy`" + `.`,
+		Short: "Run the control plane (and start its router process) as a daemon",
+		Long: `serve runs berth's control plane until SIGTERM, for single-server production.
+The router (the data plane) runs as a process of its own, started by the
+first serve and adopted by every later one: SIGTERM, a crash or an upgrade
+of serve leaves the router serving and the tasks running, and the next
+serve adopts both without failing a request. Only ` + "`berth down`" + ` stops
+the tasks and the router.
+
+serve resumes unfinished deployments and answers the CLI on the unix socket
+in the state directory (and, with --api-listen and --token, over TCP with a
+bearer token). Deploy to it with ` + "`berth deploy`" + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return c.run(cmd.Context()) },
 	}
@@ -57,6 +62,7 @@ Deploy to it with ` + "`berth deploy`" + `.`,
 }
 
 func (c *serveCommand) run(parent context.Context) error {
+	keepRunningWithoutOutput()
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	token, err := apiToken(c.token, c.tokenFile)
@@ -91,20 +97,29 @@ func (c *serveCommand) run(parent context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.g.stdout, "berth serve: project %s, router on %s, API on %s\n", o.project, d.routerURL(), c.g.socketPath())
+	fmt.Fprintf(c.g.stdout, "berth serve: project %s, router on %s, API on %s\n", o.project, d.RouterURL(), c.g.socketPath())
 	var runErr error
+	down := false
 	select {
 	case <-ctx.Done():
-	case <-d.done:
-	case runErr = <-d.errc:
+	case <-d.Done():
+		down = true
+	case runErr = <-d.Err():
 	}
-	fmt.Fprintln(c.g.stdout, "stopping every task…")
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := d.stop(sctx); err != nil && runErr == nil {
+	if down {
+		// berth down stopped every task: stop the router too.
+		if err := d.Stop(sctx); err != nil && runErr == nil {
+			runErr = err
+		}
+		fmt.Fprintln(c.g.stdout, "stopped every task and the router")
+		return runErr
+	}
+	if err := d.Detach(sctx); err != nil && runErr == nil {
 		runErr = err
 	}
-	fmt.Fprintln(c.g.stdout, "stopped")
+	fmt.Fprintln(c.g.stdout, "control plane stopped; tasks and the router keep running (berth down stops them)")
 	return runErr
 }
 

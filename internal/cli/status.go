@@ -72,6 +72,13 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	for _, s := range st.Services {
+		for _, t := range s.Tasks {
+			if t.LogLinesDropped > 0 {
+				fmt.Fprintf(c.g.stdout, "%s: task %s dropped %d log lines (its log could not keep up; see `berth logs %s`)\n", s.Name, t.ID, t.LogLinesDropped, s.Name)
+			}
+		}
+	}
 	if detail {
 		for _, s := range st.Services {
 			w := newTable(c.g.stdout)

@@ -30,9 +30,11 @@ func newUpCommand(g *globals) *cobra.Command {
 		Use:   "up",
 		Short: "Run the control plane and router in the foreground and deploy every service",
 		Long: `up starts berth's control plane and router in the foreground, builds every
-service of the spec and rolls it out. Ctrl-C (or SIGTERM) stops every task
-gracefully and leaves no process behind. Run it again after a crash: running
-tasks are adopted, not restarted.
+service of the spec and rolls it out. The router runs as a process of its own
+(as under berth serve). Ctrl-C (or SIGTERM) stops every task and the router
+gracefully and leaves no process behind: unlike berth serve, whose restart
+leaves both running. Run it again after a crash: running tasks and the
+router are adopted, not restarted.
 
 When the build or the first deployment of any service fails, up says which
 and why, stops every task it started and exits 1. With --keep-going it runs
@@ -47,12 +49,14 @@ the services that came up, names those that are not running, and stays up.`,
 }
 
 func (c *upCommand) run(parent context.Context) error {
+	keepRunningWithoutOutput()
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sp, err := c.g.loadSpec()
 	if err != nil {
 		return err
 	}
+	c.g.ignoreStateDir(c.g.stdout)
 	listen := c.listen
 	if listen == "" {
 		listen = sp.Listen
@@ -66,7 +70,7 @@ func (c *upCommand) run(parent context.Context) error {
 		return err
 	}
 	out := c.g.stdout
-	fmt.Fprintf(out, "berth: project %s, router on %s, state in %s\n", sp.Project, d.routerURL(), c.g.stateDir())
+	fmt.Fprintf(out, "berth: project %s, router on %s, state in %s\n", sp.Project, d.RouterURL(), c.g.stateDir())
 	e := local.New("unix://"+c.g.socketPath(), "")
 	_, deployErr := c.g.deploy(ctx, e, sp, deployOptions{allowDirty: true, keepGoing: c.keepGoing, out: out})
 	var upErr error
@@ -82,19 +86,19 @@ func (c *upCommand) run(parent context.Context) error {
 		}
 	}
 	if ctx.Err() == nil && upErr == nil {
-		printURLs(out, sp, d.routerURL())
+		printURLs(out, sp, d.RouterURL())
 		fmt.Fprintln(out, "press Ctrl-C to stop every service")
 		select {
 		case <-ctx.Done():
-		case <-d.done:
-		case err := <-d.errc:
+		case <-d.Done():
+		case err := <-d.Err():
 			fmt.Fprintln(c.g.stderr, "error:", err)
 		}
 	}
 	fmt.Fprintln(out, "stopping every task…")
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := d.stop(sctx); err != nil {
+	if err := d.Stop(sctx); err != nil {
 		return errors.Join(upErr, fmt.Errorf("stop: %w", err))
 	}
 	fmt.Fprintln(out, "stopped")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,6 +96,7 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/services/{name}/logs", s.handleLogs)
+	mux.HandleFunc("GET /v1/logs", s.handleLogs)
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
 		for _, v := range s.allServices() {
 			v.stopAll(r.Context())
@@ -197,60 +199,106 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// handleLogs streams the logs of a service's live tasks, each line
-// prefixed with its task id: ?tail=N&follow=1.
+// handleLogs streams the logs of a service's tasks (GET
+// /v1/services/{name}/logs), or of every service's (GET /v1/logs), each
+// line prefixed with its task id (which starts with its service's name):
+// ?tail=N&follow=1. With follow it follows the services, not the tasks:
+// tasks started later (a deploy, a restart, a scale) are streamed as they
+// start, from their first line, until the client goes away.
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	v, ok := s.service(name)
-	if !ok {
-		writeErr(w, fmt.Errorf("%w %q", ErrUnknownService, name))
-		return
+	if name != "" {
+		if _, ok := s.service(name); !ok {
+			writeErr(w, fmt.Errorf("%w %q", ErrUnknownService, name))
+			return
+		}
 	}
 	q := r.URL.Query()
 	tail, _ := strconv.Atoi(q.Get("tail"))
-	opts := driver.LogOptions{Follow: q.Get("follow") == "1" || q.Get("follow") == "true", Tail: tail}
-	type src struct {
-		id string
-		h  driver.Handle
-	}
-	var srcs []src
-	v.mu.Lock()
-	for id, t := range v.tasks {
-		if !t.pending {
-			srcs = append(srcs, src{id, t.handle})
-		}
-	}
-	v.mu.Unlock()
+	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
+	opts := driver.LogOptions{Follow: follow, Tail: tail}
+	wake, unsub := s.events.subscribe()
+	defer unsub()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, sr := range srcs {
-		rc, err := s.cfg.Driver.Logs(r.Context(), sr.h, opts)
-		if err != nil {
-			mu.Lock()
-			fmt.Fprintf(w, "%s | (logs unavailable: %v)\n", sr.id, err)
-			mu.Unlock()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer rc.Close()
-			sc := bufio.NewScanner(rc)
-			sc.Buffer(make([]byte, 64*1024), 1024*1024)
-			for sc.Scan() {
-				mu.Lock()
-				fmt.Fprintf(w, "%s | %s\n", sr.id, sc.Text())
-				if flusher != nil {
-					flusher.Flush()
-				}
-				mu.Unlock()
+	defer wg.Wait()
+	streamed := map[string]bool{}
+	for {
+		for _, sr := range s.logSources(name) {
+			if streamed[sr.id] {
+				continue
 			}
-		}()
+			streamed[sr.id] = true
+			rc, err := s.cfg.Driver.Logs(r.Context(), sr.h, opts)
+			if err != nil {
+				mu.Lock()
+				fmt.Fprintf(w, "%s | (logs unavailable: %v)\n", sr.id, err)
+				mu.Unlock()
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer rc.Close()
+				sc := bufio.NewScanner(rc)
+				sc.Buffer(make([]byte, 64*1024), 1024*1024)
+				for sc.Scan() {
+					mu.Lock()
+					fmt.Fprintf(w, "%s | %s\n", sr.id, sc.Text())
+					if flusher != nil {
+						flusher.Flush()
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		if !follow {
+			return
+		}
+		// Tasks that start from now on are shown from their first line.
+		opts.Tail = 0
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		case <-wake:
+		}
 	}
-	wg.Wait()
+}
+
+// logSource is one started task whose logs can be read.
+type logSource struct {
+	id string
+	h  driver.Handle
+}
+
+// logSources lists the started tasks of service name (every service when
+// name is ""), by task id.
+func (s *Server) logSources(name string) []logSource {
+	var svcs []*svc
+	s.mu.Lock()
+	for n, v := range s.services {
+		if name == "" || n == name {
+			svcs = append(svcs, v)
+		}
+	}
+	s.mu.Unlock()
+	var out []logSource
+	for _, v := range svcs {
+		v.mu.Lock()
+		for id, t := range v.tasks {
+			if !t.pending {
+				out = append(out, logSource{id, t.handle})
+			}
+		}
+		v.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b logSource) int { return strings.Compare(a.id, b.id) })
+	return out
 }
 
 // maxBody bounds a request body: a deploy of every service of a large

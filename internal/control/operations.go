@@ -404,6 +404,25 @@ func (v *svc) maxCount(ctx context.Context) int {
 	return v.s.cfg.MaxCount
 }
 
+// clampCount lowers a recorded count above the service's maximum (saved
+// by an older berth that accepted any count) to the maximum, so a restart
+// does not start the storm again.
+func (v *svc) clampCount(ctx context.Context) {
+	most := v.maxCount(ctx)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.state.Count <= most {
+		return
+	}
+	old := v.state.Count
+	v.state.Count = most
+	if err := v.s.cfg.Store.PutService(ctx, v.state); err != nil {
+		v.log.Error("record clamped count", "err", err)
+	}
+	v.s.emit(store.Event{Service: v.name, Kind: api.EventServiceScaled,
+		Message: fmt.Sprintf("%s: recorded count %d is above the maximum of %d tasks: scaled to %d", v.name, old, most, most)})
+}
+
 // Scale sets the desired task count of services.
 func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
 	if len(req.Counts) == 0 {
@@ -475,7 +494,7 @@ func (v *svc) status(ctx context.Context) api.Service {
 		}
 		out.Tasks = append(out.Tasks, api.Task{ID: t.rec.ID, Release: t.rec.Release, State: state,
 			Addr: t.handle.Addr, Restarts: t.rec.Restarts, CreatedAt: t.startedAt,
-			CPUPercent: t.usage.CPUPercent, MemoryBytes: t.usage.MemoryBytes})
+			CPUPercent: t.usage.CPUPercent, MemoryBytes: t.usage.MemoryBytes, LogLinesDropped: t.usage.LogLinesDropped})
 	}
 	sort.Slice(out.Tasks, func(i, j int) bool { return out.Tasks[i].ID < out.Tasks[j].ID })
 	if v.dep != nil {

@@ -154,6 +154,7 @@ func (s *Server) Start(ctx context.Context) error {
 		if err := v.recover(ctx, byService[st.Name]); err != nil {
 			return fmt.Errorf("recover service %s: %w", st.Name, err)
 		}
+		v.clampCount(ctx)
 	}
 	for _, v := range s.allServices() {
 		v.kick()

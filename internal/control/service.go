@@ -585,15 +585,16 @@ func (v *svc) launch(t *task, ri *relInfo) {
 		ts.Env[k] = v.s.expand(val)
 	}
 	ts.Env["BERTH_ROUTER_URL"] = v.s.cfg.RouterURL
+	containerNetworking(&ts, ri.cfg.Root, cfg)
 	var startErr error
 	if v.s.cfg.Env != nil {
 		extra, err := v.s.cfg.Env(v.s.ctx, ri.rec, cfg)
 		if err != nil {
 			startErr = err
 		}
-		for k, val := range extra {
-			ts.Env[k] = val
-		}
+		// Secrets stay apart so the docker driver keeps them out of the
+		// container's configuration.
+		ts.Secrets = extra
 	}
 	var h driver.Handle
 	if startErr == nil {
@@ -666,8 +667,13 @@ func (v *svc) watch(t *task) {
 		v.taskExited(id, st)
 	}()
 	ri := v.releases[t.rec.Release]
-	if ri == nil || ri.cfg.Service.Health == nil || ri.cfg.Service.Health.Path == "" {
-		// No health check: a started task counts as healthy.
+	var hc *spec.Health
+	if ri != nil {
+		hc = ri.cfg.Service.Health
+	}
+	check := v.s.healthCheck(hc, h)
+	if check == nil {
+		// No health check (health: none): a started task counts as healthy.
 		v.s.act.begin()
 		go func() {
 			defer v.s.act.end()
@@ -675,9 +681,9 @@ func (v *svc) watch(t *task) {
 		}()
 		return
 	}
-	hc := ri.cfg.Service.Health
-	if v.s.cfg.Health != nil {
-		// The router is the one prober: read its verdicts.
+	if v.s.cfg.Health != nil && hc.Kind() == spec.HealthHTTP {
+		// The router is the one prober of HTTP checks: read its verdicts.
+		// (tcp and command checks are run by the control plane below.)
 		started := t.startedAt
 		stop := v.s.cfg.Health.Watch(h.Addr, routerCheck(hc), t.phase == deploy.Healthy, func(c router.Check) { v.watchReport(id, started, c) })
 		t.cancel = func() { cancel(); stop() }
@@ -687,13 +693,13 @@ func (v *svc) watch(t *task) {
 	v.s.act.begin() // the first probe; probeLoop ends it
 	go func() {
 		defer v.s.wg.Done()
-		v.probeLoop(ctx, id, h.Addr, hc)
+		v.probeLoop(ctx, id, check, hc)
 	}()
 }
 
 // probeLoop checks a task's health until ctx ends: quickly while the task
 // is starting, then at the configured interval.
-func (v *svc) probeLoop(ctx context.Context, id, addr string, hc *spec.Health) {
+func (v *svc) probeLoop(ctx context.Context, id string, check func(context.Context, time.Duration) error, hc *spec.Health) {
 	interval := time.Duration(hc.Interval)
 	if interval <= 0 {
 		interval = time.Second
@@ -705,7 +711,7 @@ func (v *svc) probeLoop(ctx context.Context, id, addr string, hc *spec.Health) {
 	// Each probe and its result count as activity (Settle): from the
 	// moment the timer fires to the result applied.
 	for {
-		err := v.s.cfg.Probe(ctx, addr, hc.Path, timeout)
+		err := check(ctx, timeout)
 		if ctx.Err() != nil {
 			v.s.act.end()
 			return

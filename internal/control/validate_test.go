@@ -113,3 +113,32 @@ func TestStart_UndecidableDeploymentIsFailed(t *testing.T) {
 		t.Fatalf("deployment = %s: %q, want failed naming the field", d.State, d.Reason)
 	}
 }
+
+// TestStart_ClampsARecordedCountAboveTheMaximum: a count an older berth
+// accepted (scale tiny=10000) is lowered to the maximum at start instead of
+// starting the storm again.
+func TestStart_ClampsARecordedCountAboveTheMaximum(t *testing.T) {
+	p := newPlane(t)
+	ctx := context.Background()
+	raw := goodRelease(t, "tiny").Config
+	if _, err := p.st.RecordRollout(ctx, store.Rollout{Steps: []store.RolloutStep{{
+		Release:    &store.Release{Service: "tiny", Commit: "c", Config: raw},
+		Deployment: store.Deployment{Service: "tiny", Strategy: "rolling", State: store.DeploySucceeded},
+		Service:    store.ServiceState{Name: "tiny", Count: 10000},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{Project: "test", Store: p.st, Driver: p.drv, Router: p.rt, Clock: p.clock, Stepped: true, MaxCount: 7})
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Detach()
+	// The release came from a spec, whose max_count (100) wins over the
+	// control plane's default.
+	if got := srv.Status(ctx).Services[0].Desired; got != 100 {
+		t.Fatalf("desired = %d after start, want the maximum 100", got)
+	}
+	if st, err := p.st.Service(ctx, "tiny"); err != nil || st.Count != 100 {
+		t.Fatalf("recorded count %d (%v), want 100", st.Count, err)
+	}
+}

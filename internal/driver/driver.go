@@ -41,6 +41,43 @@ type TaskSpec struct {
 	ContainerPort int
 	// LogDir is where the driver writes per-task log files.
 	LogDir string
+
+	// Secrets are environment variables whose values must not be stored
+	// where the engine shows its configuration (docker inspect, the
+	// engine's files on disk). The process driver adds them to the
+	// environment like Env; the docker driver delivers them in a file on
+	// tmpfs that an entry shim reads into the environment.
+	Secrets map[string]string
+	// HostNetwork runs a container in the host's network namespace
+	// (docker driver), so it reaches the router and the other tasks on
+	// loopback as a process task does. It listens on the loopback port
+	// given in $PORT (picked by the driver), or on ContainerPort when
+	// FixedPort is set. Ignored when Ports is not empty.
+	HostNetwork bool
+	// FixedPort means the image listens on ContainerPort whatever $PORT
+	// says (an image berth did not build, such as postgres).
+	FixedPort bool
+	// Ports are published on 127.0.0.1 (docker driver; the container then
+	// has its own network namespace, as docker's default bridge gives it).
+	Ports []Port
+	// Volumes are mounted into the container (docker driver).
+	Volumes []Volume
+}
+
+// Port publishes a container port on a loopback host port.
+type Port struct {
+	Host      int    // 0: the same number as Container
+	Container int    // required
+	Protocol  string // "tcp" (default) or "udp"
+}
+
+// Volume is one mount of a container: a named volume (kept across tasks
+// and deploys until removed by hand) or, with Bind, a host directory.
+type Volume struct {
+	Source   string // volume name, or absolute host path when Bind
+	Target   string // absolute path in the container
+	ReadOnly bool
+	Bind     bool
 }
 
 // Handle is the persisted, versioned, opaque-to-the-control-plane record of
@@ -86,6 +123,9 @@ type State struct {
 	// CPU and memory usage when the driver can report them.
 	CPUPercent  float64
 	MemoryBytes uint64
+	// LogLinesDropped is how many lines of the task's output its log
+	// writer dropped rather than make the task wait (process driver).
+	LogLinesDropped uint64
 }
 
 // LogOptions selects which log lines to return.

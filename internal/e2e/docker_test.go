@@ -67,6 +67,11 @@ func TestDockerShop(t *testing.T) {
 	if code, body, err := shop.get("/"); err != nil || code != http.StatusOK || !strings.Contains(body, "shop") {
 		t.Fatalf("GET / through the router: %d %q %v", code, body, err)
 	}
+	// orders calls catalog through the router (CATALOG_URL, from its
+	// depends_on): containers reach the router on the host's loopback.
+	if code, body, err := shop.get("/orders/42"); err != nil || code != http.StatusOK || !strings.Contains(body, `"catalog_release"`) {
+		t.Fatalf("GET /orders/42 (orders → catalog through the router) in container mode: %d %q %v", code, body, err)
+	}
 
 	// 2. No new commit: nothing is built, pushed or deployed.
 	out = shop.mustBerth("deploy", "--changed")

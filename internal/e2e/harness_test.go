@@ -82,6 +82,7 @@ type project struct {
 	marker    string       // E2E_MARKER value for the written specs' tasks
 	tasks     string       // environment entry ("NAME=value") that marks the project's task processes
 	serveArgs []string     // extra arguments of `berth serve`, such as --engine docker
+	bin       string       // the berth binary to run; berthBin when empty
 	client    *http.Client // the control plane's API on its unix socket
 
 	serve      *exec.Cmd
@@ -250,7 +251,11 @@ func cleanEnv() []string {
 // its directory with cleanEnv.
 func (p *project) command(ctx context.Context, args ...string) *exec.Cmd {
 	needBinaries(p.t)
-	cmd := exec.CommandContext(ctx, berthBin, append([]string{"-f", filepath.Join(p.dir, "berth.yaml"), "--state", p.state}, args...)...)
+	bin := p.bin
+	if bin == "" {
+		bin = berthBin
+	}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-f", filepath.Join(p.dir, "berth.yaml"), "--state", p.state}, args...)...)
 	cmd.Dir = p.dir
 	cmd.Env = cleanEnv()
 	return cmd
@@ -356,14 +361,18 @@ func (p *project) kill9() {
 	p.serve = nil
 }
 
-// cleanup stops serve and, whatever the test did, kills the project's tasks.
+// cleanup stops serve and, whatever the test did, kills the project's
+// router process and tasks (a stopped serve leaves both running).
 func (p *project) cleanup() {
 	p.stopServe()
-	for _, pid := range p.taskPIDs() {
+	for _, pid := range append(p.routerPIDs(), p.taskPIDs()...) {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+// routerPIDs lists the project's live router processes.
+func (p *project) routerPIDs() []int { return pidsWithEnv("BERTH_ROUTER_STATE=" + p.state) }
 
 // api calls the control plane's HTTP API and records the answer's body.
 func (p *project) api(method, path, body string) (string, error) {
@@ -515,9 +524,10 @@ type load struct {
 
 // result is one request the load generator made.
 type result struct {
-	at     time.Time
-	status int    // 0 for a transport error
-	body   string // the error for a transport error
+	sent   time.Time // when the request was sent
+	at     time.Time // when it completed
+	status int       // 0 for a transport error
+	body   string    // the error for a transport error
 }
 
 // startLoad starts workers sending GET url until halted (at the latest
@@ -543,16 +553,17 @@ func startLoad(t *testing.T, url string, workers int) *load {
 
 // fetch makes one request of the load.
 func fetch(client *http.Client, url string) result {
+	sent := time.Now()
 	resp, err := client.Get(url)
 	if err != nil {
-		return result{at: time.Now(), body: err.Error()}
+		return result{sent: sent, at: time.Now(), body: err.Error()}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return result{at: time.Now(), body: err.Error()}
+		return result{sent: sent, at: time.Now(), body: err.Error()}
 	}
-	return result{at: time.Now(), status: resp.StatusCode, body: string(b)}
+	return result{sent: sent, at: time.Now(), status: resp.StatusCode, body: string(b)}
 }
 
 // record logs and counts one result.

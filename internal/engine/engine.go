@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/berth-dev/berth/internal/api"
 )
@@ -82,6 +84,7 @@ type Engine interface {
 	Scale(ctx context.Context, counts map[string]int) error
 	RolloutSecrets(ctx context.Context, r api.SecretsRolloutRequest) (api.DeployResponse, error)
 	History(ctx context.Context, service string) (api.History, error)
+	// Logs streams a service's task logs, every service's when service is "".
 	Logs(ctx context.Context, service string, o LogOptions) (io.ReadCloser, error)
 	Down(ctx context.Context) error
 	// Promote lets a canary or blue/green deployment go past its pause or gate.
@@ -90,9 +93,23 @@ type Engine interface {
 	Abort(ctx context.Context, service string) error
 }
 
+// ErrStreamLost marks an event stream (or a request) that failed because
+// the control plane went away: it restarts, so asking again later may
+// succeed. Engines wrap such errors with it.
+var ErrStreamLost = errors.New("lost the control plane")
+
+// ReconnectWithin bounds how long Wait keeps reconnecting to a control
+// plane that went away (a restart of berth serve) before it gives up.
+var ReconnectWithin = time.Minute
+
+// reconnectEvery is the pause between two reconnection attempts.
+const reconnectEvery = 250 * time.Millisecond
+
 // Wait follows the given deployments until every one has finished, calling
 // progress for each of their events, and returns their final states in
-// the order given.
+// the order given. A stream lost because the control plane restarted is
+// resumed after the last event seen (each event is reported once), for up
+// to ReconnectWithin, so the real outcome is reported.
 func Wait(ctx context.Context, e Engine, deps []api.Deployment, progress func(api.Event)) ([]api.Deployment, error) {
 	var mu sync.Mutex
 	out := make([]api.Deployment, len(deps))
@@ -103,28 +120,43 @@ func Wait(ctx context.Context, e Engine, deps []api.Deployment, progress func(ap
 		go func() {
 			defer wg.Done()
 			final := errStop
-			err := e.Events(ctx, EventQuery{Deployment: d.ID, Follow: true}, func(ev api.Event) error {
-				if progress != nil {
-					mu.Lock()
-					progress(ev)
-					mu.Unlock()
-				}
-				switch ev.Kind {
-				case api.EventDeploySucceeded, api.EventDeployRollback, api.EventDeployFailed:
-					return final
-				}
-				return nil
+			// Event IDs are opaque: resume after the last one seen, and
+			// skip any the control plane sends again.
+			var after string
+			seen := map[string]bool{}
+			err := retryLost(ctx, func() error {
+				return e.Events(ctx, EventQuery{Deployment: d.ID, After: after, Follow: true}, func(ev api.Event) error {
+					if ev.ID != "" {
+						if seen[ev.ID] {
+							return nil // seen before the reconnection
+						}
+						seen[ev.ID] = true
+						after = ev.ID
+					}
+					if progress != nil {
+						mu.Lock()
+						progress(ev)
+						mu.Unlock()
+					}
+					switch ev.Kind {
+					case api.EventDeploySucceeded, api.EventDeployRollback, api.EventDeployFailed:
+						return final
+					}
+					return nil
+				})
 			})
 			if err != nil && err != final {
 				errs[i] = fmt.Errorf("follow deployment %s of %s: %w", d.ID, d.Service, err)
 				return
 			}
-			got, err := e.Deployment(ctx, d.ID)
+			err = retryLost(ctx, func() error {
+				got, err := e.Deployment(ctx, d.ID)
+				out[i] = got
+				return err
+			})
 			if err != nil {
 				errs[i] = err
-				return
 			}
-			out[i] = got
 		}()
 	}
 	wg.Wait()
@@ -134,6 +166,32 @@ func Wait(ctx context.Context, e Engine, deps []api.Deployment, progress func(ap
 		}
 	}
 	return out, nil
+}
+
+// retryLost runs f until it returns an error other than ErrStreamLost,
+// ctx ends or ReconnectWithin has passed since the first loss.
+func retryLost(ctx context.Context, f func() error) error {
+	var giveUp time.Time
+	for {
+		err := f()
+		if err == nil || !errors.Is(err, ErrStreamLost) || ctx.Err() != nil {
+			return err
+		}
+		now := time.Now()
+		if giveUp.IsZero() {
+			giveUp = now.Add(ReconnectWithin)
+		}
+		if now.After(giveUp) {
+			return fmt.Errorf("%w (gave up reconnecting after %s)", err, ReconnectWithin)
+		}
+		t := time.NewTimer(reconnectEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 type stopErr struct{}

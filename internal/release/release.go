@@ -29,17 +29,19 @@ type Config struct {
 }
 
 // ForArtifact is the config of a release that runs on this machine: an
-// artifact or a run: command, in the project's root.
+// artifact or a run: command, in the project's root, with <DEP>_URL for
+// its depends_on (see taskService).
 func ForArtifact(sp *spec.Spec, s *spec.Service) Config {
-	return Config{Root: sp.Root, Service: s, Notify: sp.Notify}
+	return Config{Root: sp.Root, Service: taskService(sp, s), Notify: sp.Notify}
 }
 
 // ForImage is the config of a release that runs an image: the service as
 // a container runs it (a service built from a command runs the image's
 // entrypoint, not its run: line, and listens on the default port unless
-// it names one), with no path of this machine.
+// it names one), with no path of this machine but its bind mounts' (made
+// absolute) and <DEP>_URL for its depends_on (see taskService).
 func ForImage(sp *spec.Spec, s *spec.Service) Config {
-	c := *s
+	c := *taskService(sp, s)
 	if c.Build != nil && !c.Build.Docker() && c.Image == "" {
 		c.Run = ""
 	}

@@ -97,8 +97,10 @@ func (r *Repo) Head(ctx context.Context) (Commit, error) {
 
 // Dirty lists the paths (relative to Root, sorted) that differ from HEAD:
 // staged or unstaged changes, deletions, both sides of renames, and
-// untracked files. Ignored files are not listed. An empty list means the
-// work tree is exactly HEAD.
+// untracked files. Ignored files are not listed, nor is anything in berth's
+// own state directories (.berth, at any depth): berth's database, keys, logs
+// and socket are never a change to commit. An empty list means the work tree
+// is exactly HEAD.
 func (r *Repo) Dirty(ctx context.Context) ([]string, error) {
 	out, err := r.git(ctx, nil, "status", "--porcelain=v1", "-z", "--untracked-files=all")
 	if err != nil {
@@ -118,10 +120,14 @@ func parseStatus(out []byte) []string {
 			continue
 		}
 		x := f[0]
-		paths = append(paths, string(f[3:]))
+		if p := string(f[3:]); !InStateDir(p) {
+			paths = append(paths, p)
+		}
 		if (x == 'R' || x == 'C') && i+1 < len(fields) {
 			i++
-			paths = append(paths, string(fields[i]))
+			if p := string(fields[i]); !InStateDir(p) {
+				paths = append(paths, p)
+			}
 		}
 	}
 	sort.Strings(paths)

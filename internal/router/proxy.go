@@ -430,7 +430,7 @@ func (r *Router) upgrade(w http.ResponseWriter, req *http.Request, rt *route, g 
 	defer t.trackUpgrade(req, cancel)()
 	status := http.StatusSwitchingProtocols
 	rp := &httputil.ReverseProxy{
-		Transport: t.transport,
+		Transport: t.std, // a refused upgrade's answer must not leave a pooled connection out of step
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			o := r.outbound(pr.In, rt)
 			pr.Out.URL = o.URL

@@ -317,3 +317,55 @@ func TestLimits(t *testing.T) {
 		}
 	})
 }
+
+// A target that times out an idle keep-alive connection writes a 408 on
+// it and closes; the next request must not take that 408 for its answer.
+func TestIdle408IsNotHandedToTheNextRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	wrote408, send408 := make(chan struct{}), make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n++
+			first := n == 1
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+				if first {
+					// The connection goes idle; the target times it out.
+					<-send408
+					_, _ = io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+					close(wrote408)
+					_, _ = io.Copy(io.Discard, br)
+				}
+			}()
+		}
+	}()
+	for _, up := range []string{UpstreamBerth, UpstreamStd} {
+		r, base := startRouter(t, Config{Upstream: up})
+		r.Publish(&Table{Routes: []Route{one("web", "", ln.Addr().String())}})
+		if code, body, _ := get(t, base+"/"); code != 200 || body != "first" {
+			t.Fatalf("%s: first: %d %q", up, code, body)
+		}
+		if up == UpstreamBerth {
+			eventually(t, 5*time.Second, "the connection pooled", func() bool { return idleConns(r, ln.Addr().String()) == 1 })
+			close(send408)
+			<-wrote408
+		}
+		if code, body, _ := get(t, base+"/"); code != 200 || body != "first" {
+			t.Fatalf("%s: after an idle 408: %d %q, want a fresh 200", up, code, body)
+		}
+	}
+}

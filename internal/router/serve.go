@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"time"
 )
 
 // Server returns the client-facing http.Server Serve uses: HTTP/1.1, h2c
@@ -34,12 +36,45 @@ func (r *Router) Server() *http.Server {
 	}
 }
 
-// Serve accepts client connections on ln until ctx ends, then shuts down
-// gracefully: it stops accepting, lets in-flight requests finish (up to
-// Config.ShutdownTimeout) and returns nil. It returns an error if serving
-// fails or the graceful shutdown times out.
+// Serve accepts client connections on ln until ctx ends, then stops
+// without failing a request (up to Config.ShutdownTimeout) and returns
+// nil. It returns an error if serving fails or the stop times out.
+//
+// http.Server.Shutdown alone drops a request it reads after the shutdown
+// began (on a connection accepted just before, or a keep-alive connection
+// reused at that instant). So Serve first stops accepting (when ln is a
+// socket shared with another router process, as in a listening-socket
+// handover, the connections it no longer accepts go to that process),
+// turns keep-alives off (idle connections are closed; each busy one is
+// closed after its response, which says "Connection: close"), and waits
+// until no connection is new or busy; only then does it shut the server
+// down.
 func (r *Router) Serve(ctx context.Context, ln net.Listener) error {
 	srv := r.Server()
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]http.ConnState{}
+	)
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch st {
+		case http.StateClosed, http.StateHijacked:
+			delete(conns, c)
+		default:
+			conns[c] = st
+		}
+	}
+	busy := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, st := range conns {
+			if st == http.StateNew || st == http.StateActive {
+				return true
+			}
+		}
+		return false
+	}
 	// The framing guard reads plain text only: under TLS it would see
 	// ciphertext (and net/http needs the *tls.Conn for ALPN).
 	ln = newConnListener(ln, r.cfg, srv.TLSConfig == nil)
@@ -56,14 +91,23 @@ func (r *Router) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve router on %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
+	addr := ln.Addr()
+	_ = ln.Close()
+	<-errc // Serve returns once the listener is closed
+	srv.SetKeepAlivesEnabled(false)
+	deadline := time.Now().Add(r.cfg.ShutdownTimeout)
+	tick := time.NewTicker(stopPoll)
+	defer tick.Stop()
+	for busy() && time.Now().Before(deadline) {
+		<-tick.C
 	}
-	if err != nil {
-		return fmt.Errorf("shut down router on %s: %w", ln.Addr(), err)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline.Add(time.Second))
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shut down router on %s: %w", addr, err)
 	}
 	return nil
 }
+
+// stopPoll is how often a stopping Serve checks its connections.
+const stopPoll = 10 * time.Millisecond

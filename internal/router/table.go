@@ -43,7 +43,7 @@ type Route struct {
 // without that cookie gets one (a random id; Path=/; HttpOnly;
 // SameSite=Lax) on its first response; with Header set, requests without
 // the header are spread by weight as usual. Cookie wins when both are
-// set. A client's place is a hash of the value, laid over the groups
+// set (the spec allows only one). A client's place is a hash of the value, laid over the groups
 // newest release first, so a canary that grows keeps the clients it had.
 type Sticky struct {
 	Cookie string

@@ -20,9 +20,10 @@ type target struct {
 	ejectedTo atomic.Int64    // unix nanos until which passive ejection holds
 	removed   atomic.Bool     // absent from the current table
 	client    *upstream       // ordinary requests
-	transport *http.Transport // upgrades and health checks
-	// std carries ordinary requests when Config.Upstream is "std": a
-	// transport that never reuses a connection. net/http's Transport
+	transport *http.Transport // health checks
+	// std carries upgrades (websockets, and the plain answers some
+	// targets give them) and, when Config.Upstream is "std", ordinary
+	// requests: a transport that never reuses a connection. net/http's Transport
 	// pools a connection the moment a response ends and checks for
 	// unsolicited bytes only afterwards, so a backend writing past the
 	// end of a response can hand its stray bytes to the next request
@@ -69,10 +70,8 @@ func newTarget(addr string, cfg Config) *target {
 		ReadBufferSize:        16 << 10,
 		ExpectContinueTimeout: time.Second,
 	}
-	if cfg.Upstream == UpstreamStd {
-		t.std = t.transport.Clone()
-		t.std.DisableKeepAlives = true
-	}
+	t.std = t.transport.Clone()
+	t.std.DisableKeepAlives = true
 	return t
 }
 

@@ -38,7 +38,8 @@ const watchStartingEvery = 100 * time.Millisecond
 // addr is also a target of the published table, this is its only prober
 // and routing follows the same verdict: the control plane and the router
 // cannot disagree about a target's health. A second Watch of the same
-// address replaces the first.
+// address replaces the first. When the watch stops and addr is still a
+// target, the router goes back to checking it on its own.
 func (r *Router) Watch(addr string, hc HealthCheck, up bool, report func(Check)) (stop func()) {
 	if hc.Path == "" {
 		hc.Path = "/"
@@ -74,10 +75,17 @@ func (r *Router) Watch(addr string, hc HealthCheck, up bool, report func(Check))
 	return func() {
 		cancel()
 		r.mu.Lock()
-		if r.watches[addr] == w {
-			delete(r.watches, addr)
+		defer r.mu.Unlock()
+		if r.watches[addr] != w {
+			return
 		}
-		r.mu.Unlock()
+		delete(r.watches, addr)
+		if t := r.targets[addr]; t != nil && r.ctx.Err() == nil {
+			// Still routed to (the control plane that watched it went
+			// away, e.g. the router runs on while it restarts): the
+			// router checks it again itself, from the watch's verdict.
+			r.ensureChecker(t, t.check)
+		}
 	}
 }
 

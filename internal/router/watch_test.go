@@ -1,6 +1,8 @@
 package router
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -69,3 +71,65 @@ func TestWatch_OneProberOneVerdict(t *testing.T) {
 		t.Fatalf("after failures: %+v, target up %v; want down", down, target.up.Load())
 	}
 }
+
+// TestWatch_StopHandsTheTargetBackToItsChecker: when the watcher goes
+// away (a control plane restarting while the router runs on), a target
+// still routed to is checked by the router again, from the watch's last
+// verdict, and is taken out of rotation when it fails.
+func TestWatch_StopHandsTheTargetBackToItsChecker(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	addr := backend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" && !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("b"))
+	})
+	unhealthy := make(chan struct{}, 1)
+	rt := New(Config{Logger: slog.New(&onMessage{msg: "target unhealthy", ch: unhealthy})})
+	t.Cleanup(func() { _ = rt.Close() })
+	hc := HealthCheck{Path: "/health", Interval: 20 * time.Millisecond, Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 1}
+	stop := rt.Watch(addr, hc, true, func(Check) {})
+	rt.Publish(&Table{Version: 1, Routes: []Route{{Name: "b", PathPrefix: "/", Health: hc,
+		Groups: []TargetGroup{{Name: "b@1", Release: 1, Weight: 1, Targets: []Target{{ID: "b1", Addr: addr}}}}}}})
+	stop()
+	rt.mu.Lock()
+	target := rt.targets[addr]
+	ownChecker := target.stopChecker != nil
+	rt.mu.Unlock()
+	if !ownChecker {
+		t.Fatal("a routed target whose watch stopped has no checker")
+	}
+	if !target.up.Load() {
+		t.Fatal("the target lost the watch's verdict (up) when the watch stopped")
+	}
+	healthy.Store(false)
+	select {
+	case <-unhealthy:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the router's own checker never saw the target fail")
+	}
+	if target.up.Load() {
+		t.Fatal("the router's checker saw the target fail but it is still up")
+	}
+}
+
+// onMessage is a log handler that signals ch on each record with msg.
+type onMessage struct {
+	msg string
+	ch  chan struct{}
+}
+
+func (h *onMessage) Enabled(context.Context, slog.Level) bool { return true }
+func (h *onMessage) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		select {
+		case h.ch <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+func (h *onMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *onMessage) WithGroup(string) slog.Handler      { return h }

@@ -54,7 +54,7 @@ func ImportCompose(path string, data []byte) ([]byte, []string, error) {
 	if err != nil {
 		return fail(err)
 	}
-	c := &converter{file: filepath.Base(path), names: map[string]string{}}
+	c := &converter{file: filepath.Base(path), names: map[string]string{}, volumes: map[string]bool{}}
 	out := c.convert(project, &raw)
 	text, err := c.render(out)
 	if err != nil {
@@ -76,8 +76,12 @@ type composeService struct {
 	Env       map[string]string `yaml:"env,omitempty"`
 	Health    *Health           `yaml:"health,omitempty"`
 	Route     *Route            `yaml:"route,omitempty"`
+	Ports     []PortMapping     `yaml:"ports,omitempty,flow"`
+	Volumes   []Volume          `yaml:"volumes,omitempty"`
 
 	name      string
+	compose   string // the compose service's name
+	image     bool   // an image service: image: without build:
 	notes     []string
 	published bool // compose publishes a port of it
 	hasPort   bool // a container port is known
@@ -89,6 +93,7 @@ type converter struct {
 	project string
 	names   map[string]string // compose service name → berth name
 	notes   []string
+	volumes map[string]bool // top-level volumes some image service uses
 }
 
 func (c *converter) note(svc *composeService, format string, a ...any) {
@@ -136,9 +141,19 @@ func (c *converter) convert(p *ctypes.Project, raw *yaml.Node) []*composeService
 	if c.project != p.Name {
 		c.notes = append(c.notes, fmt.Sprintf("project name %q became %q (lower-case letters, digits and '-')", p.Name, c.project))
 	}
+	for _, sc := range p.Services {
+		if sc.Build == nil && sc.Image != "" {
+			for _, v := range sc.Volumes {
+				if v.Type == ctypes.VolumeTypeVolume && v.Source != "" {
+					c.volumes[v.Source] = true
+				}
+			}
+		}
+	}
 	for _, kv := range entries(top) {
 		switch k := kv[0].Value; {
 		case k == "services" || k == "name" || k == "version" || strings.HasPrefix(k, "x-"):
+		case k == "volumes" && c.volumesConverted(kv[1]):
 		default:
 			reason, ok := topReasons[k]
 			if !ok {
@@ -182,6 +197,7 @@ func (c *converter) convert(p *ctypes.Project, raw *yaml.Node) []*composeService
 		out = append(out, c.service(p.Services[name], rawServices[name]))
 	}
 	c.routes(out)
+	c.hostnames(out)
 	for _, svc := range out {
 		for _, n := range svc.notes {
 			c.notes = append(c.notes, "service "+svc.name+": "+n)
@@ -191,7 +207,7 @@ func (c *converter) convert(p *ctypes.Project, raw *yaml.Node) []*composeService
 }
 
 func (c *converter) service(sc ctypes.ServiceConfig, raw *yaml.Node) *composeService {
-	svc := &composeService{name: c.names[sc.Name]}
+	svc := &composeService{name: c.names[sc.Name], compose: sc.Name, image: sc.Build == nil && sc.Image != ""}
 	if svc.name != sc.Name {
 		c.note(svc, "renamed from %q (a service name is a DNS label: lower-case letters, digits and '-')", sc.Name)
 	}
@@ -201,7 +217,7 @@ func (c *converter) service(sc ctypes.ServiceConfig, raw *yaml.Node) *composeSer
 	}
 	for _, kv := range entries(raw) {
 		k := kv[0].Value
-		if convertedKeys[k] || strings.HasPrefix(k, "x-") {
+		if convertedKeys[k] || strings.HasPrefix(k, "x-") || k == "volumes" && svc.image {
 			continue
 		}
 		reason, ok := skipReasons[k]
@@ -212,6 +228,7 @@ func (c *converter) service(sc ctypes.ServiceConfig, raw *yaml.Node) *composeSer
 	}
 
 	c.build(svc, sc)
+	c.unsetBuildArgs(svc, written["build"])
 	if sc.Image != "" {
 		if svc.Build != nil {
 			c.note(svc, "image %s not converted: berth tags what it builds itself (by commit)", sc.Image)
@@ -242,6 +259,15 @@ func (c *converter) service(sc ctypes.ServiceConfig, raw *yaml.Node) *composeSer
 		if kv[0].Value != "replicas" {
 			c.note(svc, "deploy.%s not converted: berth has no equivalent", kv[0].Value)
 		}
+	}
+	if svc.image && sc.HealthCheck != nil && !sc.HealthCheck.Disable && len(sc.HealthCheck.Test) > 0 {
+		if _, ok := httpGet(sc.HealthCheck.Test); ok {
+			svc.image = false // it says it serves HTTP: routed like a built service
+		}
+	}
+	if svc.image {
+		c.imageService(svc, sc, port)
+		return svc
 	}
 	port = c.health(svc, sc.HealthCheck, port)
 	c.setPort(svc, port)
@@ -285,6 +311,41 @@ func (c *converter) build(svc *composeService, sc ctypes.ServiceConfig) {
 		out.Args[k] = *b.Args[k]
 	}
 	svc.Build = out
+}
+
+// unsetBuildArgs notes the build args the file lists without a value
+// ("args: [GIT_SHA]" or "GIT_SHA:" with nothing), which compose reads
+// from the shell and the compose loader leaves out.
+func (c *converter) unsetBuildArgs(svc *composeService, build *yaml.Node) {
+	if svc.Build == nil {
+		return
+	}
+	args := resolve(child(build, "args"))
+	var names []string
+	switch {
+	case args == nil:
+	case args.Kind == yaml.SequenceNode:
+		for _, e := range args.Content {
+			if e = resolve(e); e.Kind == yaml.ScalarNode && !strings.Contains(e.Value, "=") {
+				names = append(names, e.Value)
+			}
+		}
+	case args.Kind == yaml.MappingNode:
+		for _, kv := range entries(args) {
+			if v := resolve(kv[1]); v == nil || v.Tag == "!!null" {
+				names = append(names, kv[0].Value)
+			}
+		}
+	}
+	for _, n := range names {
+		if _, done := svc.Build.Args[n]; done {
+			continue
+		}
+		if slices.ContainsFunc(svc.notes, func(s string) bool { return strings.HasPrefix(s, "build arg "+n+" ") }) {
+			continue
+		}
+		c.note(svc, "build arg %s not converted: compose reads it from your shell; give it a value under build.args", n)
+	}
 }
 
 func (c *converter) env(svc *composeService, env ctypes.MappingWithEquals) {
@@ -453,12 +514,19 @@ func (c *converter) setPort(svc *composeService, port int) {
 	}
 }
 
-// routes sends every request to the first service compose publishes a
-// port of, and /<name> to every other service with a port.
+// routes sends every request to the first service berth builds that
+// compose publishes a port of, and /<name> to every other built service
+// with a port. Image services (databases and the like) are not routed:
+// they are reached on loopback, where their ports are published. A built
+// service without a port is a worker: no route and no health check.
 func (c *converter) routes(svcs []*composeService) {
 	def := false
 	for _, svc := range svcs {
 		switch {
+		case svc.image:
+		case !svc.hasPort && svc.Health == nil:
+			svc.Health = &Health{None: true}
+			c.note(svc, "a worker (compose gives it no port): not routed, no health check (health: none); if it serves HTTP, give it a port and a route")
 		case svc.published && !def:
 			def = true
 			svc.Route = &Route{Default: true}
@@ -482,6 +550,9 @@ func (c *converter) render(svcs []*composeService) ([]byte, error) {
 			case "route", "health", "depends_on":
 				kv[1].Style = yaml.FlowStyle
 			}
+			if kv[0].Value == "health" && svc.Health.None {
+				*kv[1] = yaml.Node{Kind: yaml.ScalarNode, Value: HealthNone}
+			}
 		}
 		k := &yaml.Node{Kind: yaml.ScalarNode, Value: svc.name}
 		if len(svc.notes) > 0 {
@@ -495,9 +566,11 @@ func (c *converter) render(svcs []*composeService) ([]byte, error) {
 	}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Generated by `berth init` from %s.\n", c.file)
-	b.WriteString("# Review the routes: the first service compose publishes a port of gets every\n")
-	b.WriteString("# request (default: true), the others /<name>. Keys berth could not convert are\n")
-	b.WriteString("# noted above their service. Reference: docs/spec.md.\n")
+	b.WriteString("# Review the routes: the first service berth builds that compose publishes a\n")
+	b.WriteString("# port of gets every request (default: true), the others /<name>. Services\n")
+	b.WriteString("# that run an image (databases) are reached on loopback at their ports:.\n")
+	b.WriteString("# Built services listen on $PORT. What berth changed or could not convert is\n")
+	b.WriteString("# noted above each service. Reference: docs/spec.md.\n")
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {
@@ -559,3 +632,217 @@ func entries(n *yaml.Node) [][2]*yaml.Node {
 // name: lower-case letters, digits and '-', starting with a letter; "app"
 // when nothing of it is left.
 func ProjectName(s string) string { return dnsName(s, "app") }
+
+// wellKnownPorts are the ports of common backing-service images, for an
+// image service compose gives no port (it reaches them by name).
+var wellKnownPorts = map[string]int{
+	"postgres": 5432, "postgis": 5432, "mysql": 3306, "mariadb": 3306, "redis": 6379,
+	"valkey": 6379, "mongo": 27017, "rabbitmq": 5672, "memcached": 11211,
+	"elasticsearch": 9200, "opensearch": 9200, "nats": 4222, "minio": 9000,
+	"mailhog": 1025, "mailpit": 1025, "clickhouse-server": 8123,
+}
+
+// imageBase is the repository's last element of an image reference:
+// "postgres" for docker.io/library/postgres:16@sha256:...
+func imageBase(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		ref = ref[i+1:]
+	}
+	ref, _, _ = strings.Cut(ref, ":")
+	return ref
+}
+
+// imageService converts a compose service that runs an image berth does not
+// build (postgres, redis, ...): not routed, its port (compose's, else the
+// image's well-known one) checked by a TCP connect, its published ports
+// (or else its port) published on loopback as compose publishes them, and
+// its volumes mounted: named volumes are kept across deploys.
+func (c *converter) imageService(svc *composeService, sc ctypes.ServiceConfig, port int) {
+	if port == 0 {
+		port = wellKnownPorts[imageBase(sc.Image)]
+	}
+	for _, p := range sc.Ports {
+		if p.Target == 0 {
+			continue
+		}
+		pm := PortMapping{Container: int(p.Target)}
+		if p.Protocol == "udp" {
+			pm.Protocol = "udp"
+		}
+		if h, err := strconv.Atoi(strings.SplitN(p.Published, "-", 2)[0]); err == nil && h != int(p.Target) {
+			pm.Host = h
+		}
+		if p.HostIP != "" && p.HostIP != "127.0.0.1" && p.HostIP != "localhost" {
+			c.note(svc, "port %s published on 127.0.0.1, not %s: berth keeps every address on loopback", pm, p.HostIP)
+		}
+		svc.Ports = append(svc.Ports, pm)
+	}
+	if port > 0 && port <= 65535 {
+		svc.hasPort = true
+		svc.Port = port
+		if len(svc.Ports) == 0 {
+			svc.Ports = []PortMapping{{Container: port}}
+		}
+	}
+	switch {
+	case sc.HealthCheck != nil && !sc.HealthCheck.Disable && len(sc.HealthCheck.Test) > 1 && (sc.HealthCheck.Test[0] == "CMD" || sc.HealthCheck.Test[0] == "CMD-SHELL"):
+		if sc.HealthCheck.Test[0] == "CMD" {
+			svc.Health = &Health{Command: slices.Clone(sc.HealthCheck.Test[1:])}
+		} else {
+			svc.Health = &Health{Command: []string{"/bin/sh", "-c", strings.Join(sc.HealthCheck.Test[1:], " ")}}
+		}
+	case svc.hasPort:
+		svc.Health = &Health{TCP: true}
+	default:
+		svc.Health = &Health{None: true}
+		c.note(svc, "not routed and no health check (health: none): berth knows no port of image %s; set port: and health: {tcp: true}", sc.Image)
+	}
+	for _, v := range sc.Volumes {
+		switch v.Type {
+		case ctypes.VolumeTypeVolume:
+			if v.Source == "" {
+				c.note(svc, "anonymous volume %s not converted: name it (name:%s) to keep its data across deploys", v.Target, v.Target)
+				continue
+			}
+			svc.Volumes = append(svc.Volumes, Volume{Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+		case ctypes.VolumeTypeBind:
+			src := filepath.ToSlash(v.Source)
+			if !strings.HasPrefix(src, "/") && !strings.HasPrefix(src, ".") {
+				src = "./" + src
+			}
+			svc.Volumes = append(svc.Volumes, Volume{Source: src, Target: v.Target, ReadOnly: v.ReadOnly, Bind: true})
+		default:
+			c.note(svc, "%s mount %s not converted: berth mounts named volumes and bind mounts", v.Type, v.Target)
+		}
+	}
+}
+
+// volumesConverted reports whether every top-level volume is used by an
+// image service, so the top-level key needs no note.
+func (c *converter) volumesConverted(n *yaml.Node) bool {
+	for _, kv := range entries(resolve(n)) {
+		if !c.volumes[kv[0].Value] {
+			return false
+		}
+	}
+	return true
+}
+
+// hostnames rewrites, in every env value, compose's way of reaching
+// another service (its name as a host name) to berth's: an HTTP URL of a
+// routed service goes through the router (${BERTH_ROUTER_URL}/<path>, so
+// deploys and canaries apply), an image service's address becomes its
+// loopback one (127.0.0.1 and its published port). Each rewrite is noted,
+// and so is a host name berth cannot rewrite.
+func (c *converter) hostnames(svcs []*composeService) {
+	byCompose := map[string]*composeService{}
+	for _, svc := range svcs {
+		byCompose[svc.compose] = svc
+	}
+	for _, svc := range svcs {
+		for _, k := range sortedKeys(svc.Env) {
+			v := svc.Env[k]
+			nv := v
+			for _, target := range svcs {
+				nv = c.rewriteHost(svc, k, nv, target)
+			}
+			if nv != v {
+				svc.Env[k] = nv
+				c.note(svc, "environment %s: %s became %s (compose host names do not resolve under berth)", k, v, nv)
+			}
+		}
+	}
+}
+
+// isHostChar reports whether b can be part of a host name.
+func isHostChar(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.'
+}
+
+// rewriteHost rewrites each use of target's compose name as a host in v.
+func (c *converter) rewriteHost(svc *composeService, key, v string, target *composeService) string {
+	name := target.compose
+	var b strings.Builder
+	for from := 0; ; {
+		i := strings.Index(v[from:], name)
+		if i < 0 {
+			b.WriteString(v[from:])
+			return b.String()
+		}
+		i += from
+		end := i + len(name)
+		if (i > 0 && isHostChar(v[i-1])) || (end < len(v) && isHostChar(v[end])) || (i > 0 && v[i-1] == ':' && !strings.HasSuffix(v[:i], "://")) {
+			b.WriteString(v[from:end])
+			from = end
+			continue
+		}
+		// The port written after the name, if any.
+		port, portEnd := 0, end
+		if end < len(v) && v[end] == ':' {
+			j := end + 1
+			for j < len(v) && v[j] >= '0' && v[j] <= '9' {
+				j++
+			}
+			if j > end+1 {
+				port, _ = strconv.Atoi(v[end+1 : j])
+				portEnd = j
+			}
+		}
+		// The scheme before it: "scheme://" or "scheme://user:pass@".
+		token := v[:i]
+		if k := strings.LastIndexAny(token, " \t,;\"'"); k >= 0 {
+			token = token[k+1:]
+		}
+		scheme, authStart := "", i
+		if j := strings.Index(token, "://"); j >= 0 {
+			rest := token[j+3:]
+			if !strings.ContainsAny(rest, "/") && (rest == "" || strings.HasSuffix(rest, "@")) {
+				scheme = strings.ToLower(token[:j])
+				authStart = i - len(token)
+			}
+		}
+		if scheme != "" && portEnd == end && end < len(v) && v[end] == ':' {
+			portEnd = end + 1 // "scheme://db:/": an empty port
+		}
+		if scheme == "" && ((i > 0 && strings.ContainsRune("/@", rune(v[i-1]))) || (portEnd < len(v) && v[portEnd] == '/')) {
+			// A path segment ("/srv/db/data", "db/x"), not a host.
+			b.WriteString(v[from:end])
+			from = end
+			continue
+		}
+		switch {
+		case target.image && target.hasPort:
+			b.WriteString(v[from:i])
+			hp := loopbackPort(target, port)
+			if port > 0 || scheme != "" {
+				b.WriteString("127.0.0.1:" + strconv.Itoa(hp))
+			} else {
+				b.WriteString("127.0.0.1")
+			}
+			from = portEnd
+		case target.Route != nil && (scheme == "http" || scheme == "https"):
+			b.WriteString(v[from:authStart])
+			b.WriteString("${BERTH_ROUTER_URL}" + strings.TrimSuffix(target.Route.Path, "/"))
+			from = portEnd
+		default:
+			c.note(svc, "environment %s: host name %s kept: berth gives %s no address others can use; reach it through a route", key, name, target.name)
+			b.WriteString(v[from:end])
+			from = end
+		}
+	}
+}
+
+// loopbackPort is the loopback port an image service's container port is
+// published on (its own port when port is 0).
+func loopbackPort(svc *composeService, port int) int {
+	if port == 0 {
+		port = svc.Port
+	}
+	for _, p := range svc.Ports {
+		if p.Container == port {
+			return p.HostPort()
+		}
+	}
+	return port
+}

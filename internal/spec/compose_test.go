@@ -69,11 +69,12 @@ func TestImportCompose(t *testing.T) {
 			if !reflect.DeepEqual(web.DependsOn, []string{"api", "db"}) {
 				t.Errorf("depends_on = %v", web.DependsOn)
 			}
-			if web.Port != 80 || !web.Route.Default {
-				t.Errorf("web: port %d route %+v, want 80 and the default route", web.Port, web.Route)
+			// Image services are reached on loopback, not routed.
+			if web.Port != 80 || web.Route != nil || !reflect.DeepEqual(web.Ports, []PortMapping{{Container: 80, Protocol: "tcp"}}) {
+				t.Errorf("web: port %d route %+v ports %v, want 80 published on loopback, no route", web.Port, web.Route, web.Ports)
 			}
-			if api := svc(t, s, "api"); api.Port != 3000 || api.Route == nil || api.Route.Path != "/api" {
-				t.Errorf("api: port %d route %+v, want 3000 at /api", api.Port, api.Route)
+			if api := svc(t, s, "api"); api.Port != 3000 || api.Route != nil || api.Health.Kind() != HealthTCP {
+				t.Errorf("api: port %d route %+v health %+v, want 3000, no route, a tcp check", api.Port, api.Route, api.Health)
 			}
 			if got := s.Order; !reflect.DeepEqual(got, []string{"api", "db", "web"}) {
 				t.Errorf("order = %v", got)
@@ -90,8 +91,9 @@ func TestImportCompose(t *testing.T) {
 			}
 		}},
 		{"ports-long.yml", func(t *testing.T, s *Spec, _ []string) {
-			if web := svc(t, s, "web"); web.Port != 9000 || !web.Route.Default {
-				t.Errorf("port %d route %+v, want the container port 9000 and the default route", web.Port, web.Route)
+			web := svc(t, s, "web")
+			if want := []PortMapping{{Host: 9090, Container: 9000, Protocol: "tcp"}}; web.Port != 9000 || web.Route != nil || !reflect.DeepEqual(web.Ports, want) {
+				t.Errorf("port %d route %+v ports %v, want the container port 9000 published on 127.0.0.1:9090, no route", web.Port, web.Route, web.Ports)
 			}
 		}},
 		{"healthcheck-curl.yml", func(t *testing.T, s *Spec, _ []string) {
@@ -104,6 +106,48 @@ func TestImportCompose(t *testing.T) {
 				t.Errorf("api: health %q port %d, want /ready on the health check's port 3000", api.Health.Path, api.Port)
 			}
 		}},
+		{"dayone.yml", func(t *testing.T, s *Spec, notes []string) {
+			// A web app, an API, a worker, postgres and redis: every one can run.
+			web, api, worker, db, redis := svc(t, s, "web"), svc(t, s, "api"), svc(t, s, "worker"), svc(t, s, "db"), svc(t, s, "redis")
+			if web.Route == nil || !web.Route.Default || web.Build == nil || web.Build.Context != "." {
+				t.Errorf("web: route %+v build %+v, want the default route built from context .", web.Route, web.Build)
+			}
+			if api.Route == nil || api.Route.Path != "/api" {
+				t.Errorf("api: route %+v, want /api", api.Route)
+			}
+			if worker.Route != nil || worker.Health.Kind() != HealthNone {
+				t.Errorf("worker: route %+v health %+v, want no route and health: none", worker.Route, worker.Health)
+			}
+			for _, is := range []*Service{db, redis} {
+				if is.Route != nil || is.Health.Kind() != HealthTCP || is.Build != nil {
+					t.Errorf("%s: route %+v health %+v build %+v, want an image service with a tcp check", is.Name, is.Route, is.Health, is.Build)
+				}
+			}
+			if db.Port != 5432 || redis.Port != 6379 {
+				t.Errorf("ports: db %d redis %d, want 5432 and 6379", db.Port, redis.Port)
+			}
+			if want := []Volume{{Source: "pgdata", Target: "/var/lib/postgresql/data"}, {Source: "./init", Target: "/docker-entrypoint-initdb.d", ReadOnly: true, Bind: true}}; !reflect.DeepEqual(db.Volumes, want) {
+				t.Errorf("db volumes = %+v, want %+v", db.Volumes, want)
+			}
+			for k, want := range map[string]string{
+				"web.API_URL":       "${BERTH_ROUTER_URL}/api",
+				"api.DATABASE_URL":  "postgres://app:secret@127.0.0.1:15432/app?sslmode=disable",
+				"api.REDIS_ADDR":    "127.0.0.1:6379",
+				"worker.REDIS_HOST": "127.0.0.1",
+			} {
+				name, key, _ := strings.Cut(k, ".")
+				if got := svc(t, s, name).Env[key]; got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			wantNote(t, notes, "service web: environment API_URL: http://api:8080 became ${BERTH_ROUTER_URL}/api")
+			wantNote(t, notes, "service api: build arg GIT_SHA not converted")
+			for _, n := range notes {
+				if strings.Contains(n, "volumes not converted") {
+					t.Errorf("note %q: the image service's volumes are converted", n)
+				}
+			}
+		}},
 		{"unconverted.yml", func(t *testing.T, s *Spec, notes []string) {
 			if s.Project != "my-shop" {
 				t.Errorf("project = %q", s.Project)
@@ -111,20 +155,23 @@ func TestImportCompose(t *testing.T) {
 			if web := svc(t, s, "web"); web.Port != DefaultPort || web.Image != "" || web.Env != nil {
 				t.Errorf("web: port %d image %q env %v", web.Port, web.Image, web.Env)
 			}
-			if db := svc(t, s, "db"); db.Health.Path != "/health" {
-				t.Errorf("db health path = %q, want the default", db.Health.Path)
+			db := svc(t, s, "db")
+			if !reflect.DeepEqual(db.Health.Command, []string{"pg_isready"}) || db.Port != 5432 || db.Route != nil {
+				t.Errorf("db: health %+v port %d route %+v, want the command check on 5432 and no route", db.Health, db.Port, db.Route)
 			}
-			svc(t, s, "worker-1")
+			if want := []Volume{{Source: "data", Target: "/var/lib/postgresql/data"}}; !reflect.DeepEqual(db.Volumes, want) {
+				t.Errorf("db volumes = %+v, want %+v", db.Volumes, want)
+			}
+			if w := svc(t, s, "worker-1"); w.Health.Kind() != HealthNone {
+				t.Errorf("worker-1 health = %+v, want none", w.Health)
+			}
 			for _, n := range []string{
-				"service db: volumes not converted: berth runs stateless services; keep db in compose or run it yourself",
 				"service db: networks not converted",
-				"service db: healthcheck \"CMD pg_isready\" not converted",
 				"service db: deploy.resources not converted",
 				"service web: command not converted",
 				"service web: image shop/web:latest not converted",
 				"service web: environment FROM_SHELL not converted",
 				"service worker-1: renamed from \"worker_1\"",
-				"top-level volumes not converted",
 				"top-level networks not converted",
 			} {
 				wantNote(t, notes, n)

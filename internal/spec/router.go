@@ -46,6 +46,39 @@ type Sticky struct {
 	Header string `yaml:"header,omitempty" json:"header,omitempty"`
 }
 
+// checkSticky reports a deploy.sticky that names no key, both keys, or a
+// name that is not an HTTP token.
+func (l *loader) checkSticky(svc *Service) {
+	st := svc.Deploy.Sticky
+	if st == nil {
+		return
+	}
+	switch {
+	case st.Cookie == "" && st.Header == "":
+		l.at(svc, "deploy.sticky", "sticky names neither a cookie nor a header", "write sticky: {cookie: berth_sticky} or sticky: {header: X-User-Id}")
+	case st.Cookie != "" && st.Header != "":
+		l.at(svc, "deploy.sticky", "sticky names both a cookie and a header", "keep one of cookie and header")
+	case st.Cookie != "" && !isHTTPToken(st.Cookie):
+		l.at(svc, "deploy.sticky.cookie", fmt.Sprintf("%q is not a valid cookie name", st.Cookie), "use letters, digits and - _ .")
+	case st.Header != "" && !isHTTPToken(st.Header):
+		l.at(svc, "deploy.sticky.header", fmt.Sprintf("%q is not a valid header name", st.Header), "use letters, digits and -")
+	}
+}
+
+// isHTTPToken reports whether s is an RFC 9110 token.
+func isHTTPToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // Size is a byte count written "512", "64k", "1m" or "2g" (powers of
 // 1024; "kb"/"KiB" spellings too), or "unlimited" (stored as -1).
 type Size int64

@@ -49,3 +49,16 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+func TestParse_Sticky(t *testing.T) {
+	sp := mustParse(t, "project: p\nservices:\n  web: {run: ./web, deploy: {strategy: canary, sticky: {cookie: berth_sticky}}}\n")
+	if st := sp.Services["web"].Deploy.Sticky; st == nil || st.Cookie != "berth_sticky" {
+		t.Fatalf("sticky = %+v", st)
+	}
+	for _, bad := range []string{"{}", "{cookie: a, header: B}", "{cookie: \"a b\"}", "{header: \"X:Y\"}"} {
+		_, err := parse(t, "project: p\nservices:\n  web: {run: ./web, deploy: {strategy: canary, sticky: "+bad+"}}\n")
+		if got := strings.Join(problemsOf(t, err), "\n"); !strings.Contains(got, "deploy.sticky") {
+			t.Errorf("sticky %s: problems %q", bad, got)
+		}
+	}
+}

@@ -417,6 +417,7 @@ func (l *loader) checkDeploy(svc *Service) {
 		return // already reported where it was written
 	}
 	canary := d.Strategy == "canary"
+	l.checkSticky(svc)
 	if d.Strategy == "rolling" && *d.MaxSurge == 0 && *d.MaxUnavailable == 0 {
 		l.at(svc, "deploy.max_surge", "max_surge and max_unavailable are both 0, so a rolling deployment could never progress", "set max_surge: 1")
 	}

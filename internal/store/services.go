@@ -8,24 +8,7 @@ import (
 // PutService creates or replaces the desired state of a service and stamps
 // UpdatedAt with the store clock.
 func (s *Store) PutService(ctx context.Context, svc ServiceState) error {
-	if svc.Name == "" {
-		return fmt.Errorf("put service: empty name: %w", ErrInvalid)
-	}
-	spec, err := rawToDB("spec", svc.Spec)
-	if err != nil {
-		return fmt.Errorf("put service %s: %w", svc.Name, err)
-	}
-	_, err = s.db.ExecContext(ctx, `
-		INSERT INTO services (name, release, count, spec, commit_sha, commit_release, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET
-			release = excluded.release, count = excluded.count,
-			spec = excluded.spec, commit_sha = excluded.commit_sha,
-			commit_release = excluded.commit_release, updated_at = excluded.updated_at`,
-		svc.Name, svc.Release, svc.Count, spec, svc.Commit, svc.CommitRelease, timeToDB(s.nowUTC()))
-	if err != nil {
-		return fmt.Errorf("put service %s: %w", svc.Name, err)
-	}
-	return nil
+	return putService(ctx, s.db, s, svc)
 }
 
 const serviceColumns = "name, release, count, spec, commit_sha, commit_release, updated_at"

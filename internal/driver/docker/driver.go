@@ -10,14 +10,18 @@ import (
 	"maps"
 	"math"
 	"net"
+	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/docker/go-connections/nat"
@@ -39,6 +43,9 @@ const (
 	LabelRelease = "berth.release"
 	LabelCommit  = "berth.commit"
 	LabelTask    = "berth.task"
+	// LabelAddr is the loopback address of a task in the host's network
+	// namespace (no published port tells it).
+	LabelAddr = "berth.addr"
 )
 
 // pingTimeout bounds the engine check in New.
@@ -57,13 +64,29 @@ type Config struct {
 	Project string
 	// Logger receives the driver's logs; slog.Default() when nil.
 	Logger *slog.Logger
+	// Shim is a statically linked berth binary, mounted into containers
+	// with secrets as their entry shim (see package entry). Default: the
+	// running executable, when it is static (`make build` builds it so).
+	Shim string
+	// SecretsDir is the host directory (on tmpfs) holding each task's
+	// secrets file while it runs. Default /dev/shm/berth-<project>.
+	SecretsDir string
+	// LogMaxBytes and LogFiles bound each container's log as for process
+	// tasks (engine's json-file driver: max-size, max-file counts the
+	// current file too); 0 means 10 MiB and 3 rotated files, a negative
+	// LogFiles none.
+	LogMaxBytes int64
+	LogFiles    int
 }
 
 // Driver runs tasks as Docker containers. It is safe for concurrent use.
 type Driver struct {
-	cli     *client.Client
-	project string
-	log     *slog.Logger
+	cli        *client.Client
+	project    string
+	log        *slog.Logger
+	shim       string
+	secretsDir string
+	logConfig  container.LogConfig
 
 	mu        sync.Mutex
 	exits     map[string]driver.ExitStatus // of removed containers, by exitKey
@@ -101,12 +124,36 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		}
 		return nil, fmt.Errorf("docker driver: %w", engineError(cli.DaemonHost(), err))
 	}
+	secretsDir := cfg.SecretsDir
+	if secretsDir == "" {
+		secretsDir = filepath.Join("/dev/shm", "berth-"+cfg.Project)
+	}
+	logMax, logFiles := cfg.LogMaxBytes, cfg.LogFiles
+	if logMax <= 0 {
+		logMax = 10 << 20
+	}
+	switch {
+	case logFiles == 0:
+		logFiles = 3
+	case logFiles < 0:
+		logFiles = 0 // keep only the current file
+	}
 	return &Driver{
-		cli:     cli,
-		project: cfg.Project,
-		log:     logger.With("driver", Name, "project", cfg.Project),
-		exits:   map[string]driver.ExitStatus{},
-		cpu:     map[string]cpuSample{},
+		logConfig: container.LogConfig{Type: "json-file", Config: map[string]string{
+			"max-size": strconv.FormatInt(logMax, 10),
+			"max-file": strconv.Itoa(logFiles + 1),
+			// A container never waits for its log: lines are dropped when
+			// the engine's buffer is full.
+			"mode":            "non-blocking",
+			"max-buffer-size": "4m",
+		}},
+		cli:        cli,
+		project:    cfg.Project,
+		log:        logger.With("driver", Name, "project", cfg.Project),
+		shim:       cfg.Shim,
+		secretsDir: secretsDir,
+		exits:      map[string]driver.ExitStatus{},
+		cpu:        map[string]cpuSample{},
 	}, nil
 }
 
@@ -121,22 +168,38 @@ func ContainerName(project, taskID string) string {
 	return "berth-" + project + "-" + taskID
 }
 
-// Start creates and starts the task's container, publishing its
-// ContainerPort on a free loopback port, and returns once it runs.
+// Start creates and starts the task's container and returns once it runs.
+// With HostNetwork (and no Ports) the container shares the host's network
+// namespace and listens on a free loopback port given in $PORT (or on its
+// fixed ContainerPort); otherwise its ContainerPort is published on a free
+// loopback port, with Ports beside it. Secrets reach the task through a
+// file on tmpfs read by the entry shim, never through the container's
+// configuration.
 func (d *Driver) Start(ctx context.Context, t driver.TaskSpec) (driver.Handle, error) {
 	if t.Image == "" {
 		return driver.Handle{}, fmt.Errorf("start task %s: no image", t.ID)
 	}
-	if t.ContainerPort <= 0 {
+	if t.ContainerPort <= 0 && (!t.HostNetwork || t.FixedPort || len(t.Ports) > 0) {
 		return driver.Handle{}, fmt.Errorf("start task %s: container port is required", t.ID)
 	}
 	cfg, err := d.containerConfig(t)
 	if err != nil {
 		return driver.Handle{}, fmt.Errorf("start task %s: %w", t.ID, err)
 	}
+	mounts, err := d.mounts(t)
+	if err != nil {
+		return driver.Handle{}, fmt.Errorf("start task %s: %w", t.ID, err)
+	}
+	if len(t.Secrets) > 0 {
+		m, err := d.withSecrets(ctx, t, cfg)
+		if err != nil {
+			return driver.Handle{}, fmt.Errorf("start task %s: %w", t.ID, err)
+		}
+		mounts = append(mounts, m...)
+	}
 	var lastErr error
 	for range startAttempts {
-		h, err := d.startOnce(ctx, t, cfg)
+		h, err := d.startOnce(ctx, t, cfg, mounts)
 		if err == nil {
 			return h, nil
 		}
@@ -146,13 +209,21 @@ func (d *Driver) Start(ctx context.Context, t driver.TaskSpec) (driver.Handle, e
 		lastErr = err
 		d.log.Warn("host port taken, retrying with another", "task", t.ID, "error", err)
 	}
+	d.removeSecrets(t.ID)
 	return driver.Handle{}, fmt.Errorf("start task %s: %w", t.ID, lastErr)
 }
+
+// hostNetwork reports whether t's container joins the host's network
+// namespace.
+func hostNetwork(t driver.TaskSpec) bool { return t.HostNetwork && len(t.Ports) == 0 }
 
 func (d *Driver) containerConfig(t driver.TaskSpec) (*container.Config, error) {
 	env := maps.Clone(t.Env)
 	if env == nil {
 		env = map[string]string{}
+	}
+	for k := range t.Secrets {
+		delete(env, k) // never in the configuration, even if also given as Env
 	}
 	env["PORT"] = strconv.Itoa(t.ContainerPort)
 	env["BERTH_SERVICE"] = t.Service
@@ -163,11 +234,9 @@ func (d *Driver) containerConfig(t driver.TaskSpec) (*container.Config, error) {
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		envList = append(envList, k+"="+env[k])
 	}
-	port := nat.Port(strconv.Itoa(t.ContainerPort) + "/tcp")
 	cfg := &container.Config{
-		Image:        t.Image,
-		Env:          envList,
-		ExposedPorts: nat.PortSet{port: struct{}{}},
+		Image: t.Image,
+		Env:   envList,
 		Labels: map[string]string{
 			LabelProject: d.project,
 			LabelService: t.Service,
@@ -183,20 +252,95 @@ func (d *Driver) containerConfig(t driver.TaskSpec) (*container.Config, error) {
 		}
 		cfg.Cmd = words
 	}
+	if !hostNetwork(t) {
+		cfg.ExposedPorts = nat.PortSet{nat.Port(strconv.Itoa(t.ContainerPort) + "/tcp"): struct{}{}}
+		for _, p := range t.Ports {
+			cfg.ExposedPorts[portKey(p)] = struct{}{}
+		}
+	}
 	return cfg, nil
+}
+
+func portKey(p driver.Port) nat.Port {
+	proto := p.Protocol
+	if proto == "" {
+		proto = "tcp"
+	}
+	return nat.Port(strconv.Itoa(p.Container) + "/" + proto)
+}
+
+// VolumeName is the engine's name of a project's named volume: scoped by
+// project as docker compose scopes it, so two projects' "data" differ.
+func VolumeName(project, name string) string { return project + "_" + name }
+
+// mounts converts the task's volumes: named volumes are scoped by project
+// and outlive the container (kept across deploys); binds need an absolute
+// host path.
+func (d *Driver) mounts(t driver.TaskSpec) ([]mount.Mount, error) {
+	var out []mount.Mount
+	for _, v := range t.Volumes {
+		if !path.IsAbs(v.Target) {
+			return nil, fmt.Errorf("volume %s: target %q is not an absolute path in the container", v.Source, v.Target)
+		}
+		m := mount.Mount{Target: v.Target, ReadOnly: v.ReadOnly}
+		if v.Bind {
+			if !filepath.IsAbs(v.Source) {
+				return nil, fmt.Errorf("bind mount %q: not an absolute host path", v.Source)
+			}
+			m.Type, m.Source = mount.TypeBind, v.Source
+		} else {
+			if v.Source == "" {
+				return nil, fmt.Errorf("volume for %s: no name", v.Target)
+			}
+			m.Type, m.Source = mount.TypeVolume, VolumeName(d.project, v.Source)
+			m.VolumeOptions = &mount.VolumeOptions{Labels: map[string]string{LabelProject: d.project}}
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // startOnce creates and starts the container on one free port; on failure it
 // removes what it created.
-func (d *Driver) startOnce(ctx context.Context, t driver.TaskSpec, cfg *container.Config) (driver.Handle, error) {
-	hostPort, err := freePort()
-	if err != nil {
-		return driver.Handle{}, err
+func (d *Driver) startOnce(ctx context.Context, t driver.TaskSpec, cfg *container.Config, mounts []mount.Mount) (driver.Handle, error) {
+	hostCfg := &container.HostConfig{Mounts: mounts, LogConfig: d.logConfig}
+	var hostPort int
+	if hostNetwork(t) {
+		hostCfg.NetworkMode = "host"
+		hostPort = t.ContainerPort
+		if !t.FixedPort {
+			var err error
+			if hostPort, err = freePort(); err != nil {
+				return driver.Handle{}, err
+			}
+		}
+		c := *cfg
+		c.Env = slices.Clone(cfg.Env)
+		for i, kv := range c.Env {
+			if strings.HasPrefix(kv, "PORT=") {
+				c.Env[i] = "PORT=" + strconv.Itoa(hostPort)
+			}
+		}
+		cfg = &c
+	} else {
+		var err error
+		if hostPort, err = freePort(); err != nil {
+			return driver.Handle{}, err
+		}
+		port := nat.Port(strconv.Itoa(t.ContainerPort) + "/tcp")
+		hostCfg.PortBindings = nat.PortMap{port: []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hostPort)}}}
+		for _, p := range t.Ports {
+			hp := p.Host
+			if hp == 0 {
+				hp = p.Container
+			}
+			hostCfg.PortBindings[portKey(p)] = append(hostCfg.PortBindings[portKey(p)], nat.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hp)})
+		}
 	}
-	port := nat.Port(strconv.Itoa(t.ContainerPort) + "/tcp")
-	hostCfg := &container.HostConfig{
-		PortBindings: nat.PortMap{port: []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hostPort)}}},
-	}
+	labelled := *cfg
+	labelled.Labels = maps.Clone(cfg.Labels)
+	labelled.Labels[LabelAddr] = net.JoinHostPort("127.0.0.1", strconv.Itoa(hostPort))
+	cfg = &labelled
 	name := ContainerName(d.project, t.ID)
 	created, err := d.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, name)
 	if err != nil {
@@ -210,7 +354,7 @@ func (d *Driver) startOnce(ctx context.Context, t driver.TaskSpec, cfg *containe
 	}
 	if err := d.cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		d.remove(context.WithoutCancel(ctx), created.ID)
-		if isPortConflict(err) {
+		if isPortConflict(err) && len(t.Ports) == 0 {
 			return driver.Handle{}, fmt.Errorf("%w: 127.0.0.1:%d: %v", ErrPortTaken, hostPort, err)
 		}
 		return driver.Handle{}, fmt.Errorf("start container %s: %w", name, d.engineError(err))
@@ -309,6 +453,7 @@ func (d *Driver) Stop(ctx context.Context, h driver.Handle, grace time.Duration)
 	d.mu.Lock()
 	delete(d.cpu, h.ContainerID)
 	d.mu.Unlock()
+	d.removeSecrets(h.TaskID)
 	d.log.Info("task stopped", "task", h.TaskID, "container", shortID(h.ContainerID))
 	return nil
 }
@@ -520,8 +665,9 @@ func (d *Driver) List(ctx context.Context) ([]Task, error) {
 				ContainerID: c.ID,
 			},
 		}
+		t.Handle.Addr = c.Labels[LabelAddr]
 		for _, p := range c.Ports {
-			if p.PublicPort != 0 && p.IP == "127.0.0.1" {
+			if t.Handle.Addr == "" && p.PublicPort != 0 && p.IP == "127.0.0.1" {
 				t.Handle.Addr = net.JoinHostPort(p.IP, strconv.Itoa(int(p.PublicPort)))
 				break
 			}
@@ -557,6 +703,7 @@ func (d *Driver) Sweep(ctx context.Context, keep func(taskID string) bool) ([]st
 			errs = append(errs, fmt.Errorf("remove orphan task %s: %w", t.TaskID, d.engineError(err)))
 			continue
 		}
+		d.removeSecrets(t.TaskID)
 		d.log.Info("orphan task removed", "task", t.TaskID, "service", t.Service, "container", shortID(t.Handle.ContainerID))
 		removed = append(removed, t.TaskID)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -38,15 +39,29 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock used for CPU sampling; nil means time.Now.
 	Now func() time.Time
+	// LogWriter is the command that runs a task's log writer (see
+	// LogWriterMain), such as {"/usr/bin/berth", LogWriterCommand}: the task
+	// writes into a pipe it reads, so the task never waits for its log
+	// file and the file is rotated by size. Empty: the task writes to its
+	// log file directly, unbounded.
+	LogWriter []string
+	// LogMaxBytes is the size a task's log file is rotated at
+	// (DefaultLogMaxBytes when 0); LogFiles how many rotated files are
+	// kept (DefaultLogFiles when 0; negative keeps none).
+	LogMaxBytes int64
+	LogFiles    int
 }
 
 // Driver runs tasks as local processes, each in its own process group, so
 // they outlive a crash of the control plane and can be adopted again by
 // pid and start time. It is safe for concurrent use.
 type Driver struct {
-	logDir string
-	log    *slog.Logger
-	now    func() time.Time
+	logDir      string
+	log         *slog.Logger
+	now         func() time.Time
+	logWriter   []string
+	logMaxBytes int64
+	logFiles    int
 
 	mu    sync.Mutex
 	tasks map[taskKey]*task
@@ -56,7 +71,17 @@ var _ driver.Driver = (*Driver)(nil)
 
 // New returns a process driver.
 func New(cfg Config) *Driver {
-	d := &Driver{logDir: cfg.LogDir, log: cfg.Logger, now: cfg.Now, tasks: map[taskKey]*task{}}
+	d := &Driver{logDir: cfg.LogDir, log: cfg.Logger, now: cfg.Now, tasks: map[taskKey]*task{},
+		logWriter: cfg.LogWriter, logMaxBytes: cfg.LogMaxBytes, logFiles: cfg.LogFiles}
+	if d.logMaxBytes <= 0 {
+		d.logMaxBytes = DefaultLogMaxBytes
+	}
+	switch {
+	case d.logFiles == 0:
+		d.logFiles = DefaultLogFiles
+	case d.logFiles < 0:
+		d.logFiles = 0
+	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -106,9 +131,21 @@ func (d *Driver) start(ctx context.Context, spec driver.TaskSpec) (driver.Handle
 		return driver.Handle{}, fmt.Errorf("create log directory: %w", err)
 	}
 	logPath := filepath.Join(logDir, spec.ID+".log")
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return driver.Handle{}, fmt.Errorf("open log: %w", err)
+	var logFile, logPipe *os.File
+	if len(d.logWriter) > 0 {
+		// The task writes into a pipe its log writer reads.
+		r, w, err := os.Pipe()
+		if err != nil {
+			return driver.Handle{}, fmt.Errorf("log pipe: %w", err)
+		}
+		defer r.Close() // the writer holds its own copy
+		logFile, logPipe = w, r
+	} else {
+		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return driver.Handle{}, fmt.Errorf("open log: %w", err)
+		}
+		logFile = f
 	}
 	defer logFile.Close() // the child holds its own copy
 
@@ -133,6 +170,9 @@ func (d *Driver) start(ctx context.Context, spec driver.TaskSpec) (driver.Handle
 	// The child is not reaped before watchChild runs, so its /proc entry
 	// exists even if it has already exited.
 	st, err := readStat(pid)
+	if err == nil && logPipe != nil {
+		err = d.startLogWriter(logPipe, logPath, pid)
+	}
 	if err != nil {
 		_ = unix.Kill(-pid, unix.SIGKILL)
 		_ = cmd.Wait()
@@ -155,6 +195,22 @@ func (d *Driver) start(ctx context.Context, spec driver.TaskSpec) (driver.Handle
 		StartTime: st.StartTime,
 		LogPath:   logPath,
 	}, nil
+}
+
+// startLogWriter starts the log writer of the task pid, reading its output
+// from r, in the task's process group: it goes when the task's group is
+// stopped, and outlives the control plane as the task does.
+func (d *Driver) startLogWriter(r *os.File, logPath string, pid int) error {
+	args := append(slices.Clone(d.logWriter[1:]), logPath, strconv.FormatInt(d.logMaxBytes, 10), strconv.Itoa(d.logFiles))
+	cmd := exec.Command(d.logWriter[0], args...)
+	cmd.Stdin = r
+	cmd.Env = []string{"PATH=" + defaultPath}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pid}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start log writer: %w", err)
+	}
+	go func() { _ = cmd.Wait() }() // reap it; it exits when the task's output ends
+	return nil
 }
 
 // freePort picks a free loopback port (listen on port 0, close, use) that no
@@ -269,6 +325,9 @@ func (d *Driver) Inspect(ctx context.Context, h driver.Handle) (driver.State, er
 		return driver.State{}, fmt.Errorf("inspect task %s (pid %d): %w", h.TaskID, h.PID, driver.ErrNotFound)
 	}
 	state := driver.State{Running: true, MemoryBytes: st.RSSPages * uint64(os.Getpagesize())}
+	if h.LogPath != "" {
+		state.LogLinesDropped = readDropped(h.LogPath)
+	}
 	if t != nil {
 		state.CPUPercent = t.cpuPercent(st, d.now())
 	} else {
@@ -335,7 +394,10 @@ func (d *Driver) track(h driver.Handle) (*task, error) {
 	// Open the pidfd first, then check the start time: if it matches, the
 	// pidfd refers to the handle's process (its pid cannot have been reused
 	// in between, since that process still holds it).
-	fd, err := unix.PidfdOpen(h.PID, 0)
+	fd, err := openPidfd(h.PID)
+	if errors.Is(err, errNoPidfd) {
+		fd, err = -1, nil // polled instead (exitwait_other.go)
+	}
 	if errors.Is(err, unix.ESRCH) {
 		return nil, fmt.Errorf("pid %d: %w", h.PID, driver.ErrNotFound)
 	}

@@ -6,9 +6,48 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-dev/berth/internal/driver"
 )
+
+// reapChild waits for a started task's exit on a pidfd parked on the
+// runtime's poller (falling back to a blocking waitid when no pidfd can be
+// had), marks the task exited, and only then reaps it.
+func (d *Driver) reapChild(t *task, cmd *exec.Cmd) driver.ExitStatus {
+	fd, err := openPidfd(t.pid)
+	if err == nil {
+		err = waitPidfd(fd)
+	}
+	if err != nil {
+		// Wait without reaping (WNOWAIT) the blocking way, holding a thread.
+		d.log.Debug("wait for task on a pidfd", "task", t.id, "pid", t.pid, "err", err)
+		var info unix.Siginfo
+		for {
+			err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if !errors.Is(err, unix.EINTR) {
+				if err != nil {
+					d.log.Error("wait for task without reaping", "task", t.id, "pid", t.pid, "err", err)
+				}
+				break
+			}
+		}
+	}
+	t.markExited(d.now())
+	return exitStatus(cmd.Wait())
+}
+
+// waitAdopted waits for an adopted task's exit on a duplicate of its pidfd
+// (the task keeps the original for signalGroup), through the poller.
+func waitAdopted(_ int, pidfd int) error {
+	dup, err := unix.FcntlInt(uintptr(pidfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("dup pidfd: %w", err)
+	}
+	return waitPidfd(dup)
+}
 
 // waitPidfd blocks until the process behind pidfd has exited, without
 // holding an OS thread: the pidfd is made non-blocking and handed to the Go
@@ -74,3 +113,6 @@ func pidfdReady(fd int, timeoutMs int) (bool, error) {
 // openPidfd opens a pidfd for pid (which must be our unreaped child or a
 // process checked by start time right after).
 func openPidfd(pid int) (int, error) { return unix.PidfdOpen(pid, 0) }
+
+// errNoPidfd is never returned on Linux.
+var errNoPidfd = errors.New("no pidfd on this platform")

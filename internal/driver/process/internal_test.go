@@ -90,7 +90,8 @@ func TestTailOffset(t *testing.T) {
 }
 
 func TestTaskEnv(t *testing.T) {
-	parent := []string{"PATH=/bin", "HOME=/root", "BERTH_MASTER_KEY=k", "BERTH_TOKEN=t", "PORT=1", "NOEQUALS"}
+	parent := []string{"PATH=/bin", "HOME=/root", "BERTH_MASTER_KEY=k", "BERTH_TOKEN=t", "PORT=1", "NOEQUALS",
+		"AWS_SECRET_ACCESS_KEY=s", "AWS_ACCESS_KEY_ID=a", "GITHUB_TOKEN=g", "TZ=UTC", "LC_ALL=C", "LANG=C.UTF-8"}
 	spec := driver.TaskSpec{
 		ID: "web-1", Service: "web", Release: 3, Commit: "abc", Artifact: "/a/web",
 		Env: map[string]string{"DB_URL": "x=y", "BERTH_ENV": "dev", "PORT": "2", "PATH": "/usr/bin"},
@@ -101,9 +102,15 @@ func TestTaskEnv(t *testing.T) {
 	}
 	want := []string{
 		"BERTH_ARTIFACT=/a/web", "BERTH_COMMIT=abc", "BERTH_ENV=dev", "BERTH_RELEASE=3",
-		"BERTH_SERVICE=web", "BERTH_TASK=web-1", "DB_URL=x=y", "HOME=/root", "PATH=/usr/bin", "PORT=8080",
+		"BERTH_SERVICE=web", "BERTH_TASK=web-1", "DB_URL=x=y", "HOME=/root", "LANG=C.UTF-8", "LC_ALL=C",
+		"PATH=/usr/bin", "PORT=8080", "TZ=UTC",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("taskEnv =\n%q\nwant\n%q", got, want)
+	}
+	// Without PATH in the parent a task still finds its commands.
+	got, err = taskEnv(nil, driver.TaskSpec{ID: "w"}, 1)
+	if err != nil || !slices.Contains(got, "PATH="+defaultPath) {
+		t.Errorf("taskEnv without a parent PATH = %q, %v; want PATH=%s", got, err, defaultPath)
 	}
 }

@@ -36,22 +36,45 @@ func (d *Driver) Logs(ctx context.Context, h driver.Handle, o driver.LogOptions)
 	if !o.Follow {
 		return f, nil
 	}
+	// Following ends once the task has exited and its last lines are read,
+	// so a follower of a service does not keep stopped tasks open.
+	var exited <-chan struct{}
+	if t, err := d.track(h); err == nil {
+		exited = t.done
+	} else if errors.Is(err, driver.ErrNotFound) {
+		gone := make(chan struct{})
+		close(gone)
+		exited = gone
+	}
 	pr, pw := io.Pipe()
 	stop := context.AfterFunc(ctx, func() { _ = pw.Close() })
 	go func() {
 		defer stop()
-		defer f.Close()
-		pw.CloseWithError(follow(ctx, f, pw))
+		pw.CloseWithError(follow(ctx, f, h.LogPath, pw, exited))
 	}()
 	return pr, nil
 }
 
-// follow copies f to w, re-reading it every followInterval, until ctx ends
-// or w fails; it starts over when the file was truncated.
-func follow(ctx context.Context, f *os.File, w io.Writer) error {
+// follow copies f (opened from path) to w, re-reading it every
+// followInterval, until ctx ends, w fails, or exited is closed and the file
+// is read to its end. It starts over when the file was truncated, and goes
+// on with the new file at path when the log writer rotated it. It closes
+// the file it holds.
+func follow(ctx context.Context, f *os.File, path string, w io.Writer, exited <-chan struct{}) error {
+	defer func() { f.Close() }()
 	ticker := time.NewTicker(followInterval)
 	defer ticker.Stop()
 	for {
+		select {
+		case <-exited:
+			// The writer is gone: what the file holds now is all there is.
+			_, err := io.Copy(w, f)
+			if errors.Is(err, io.ErrClosedPipe) {
+				return nil
+			}
+			return err
+		default:
+		}
 		if _, err := io.Copy(w, f); err != nil {
 			if errors.Is(err, io.ErrClosedPipe) {
 				return nil
@@ -61,6 +84,8 @@ func follow(ctx context.Context, f *os.File, w io.Writer) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-exited:
+			continue
 		case <-ticker.C:
 		}
 		pos, err := f.Seek(0, io.SeekCurrent)
@@ -70,6 +95,19 @@ func follow(ctx context.Context, f *os.File, w io.Writer) error {
 		fi, err := f.Stat()
 		if err != nil {
 			return err
+		}
+		if cur, err := os.Stat(path); err == nil && !os.SameFile(fi, cur) {
+			// Rotated: finish the old file, then follow the new one.
+			if _, err := io.Copy(w, f); err != nil {
+				return err
+			}
+			nf, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			f.Close()
+			f = nf
+			continue
 		}
 		if fi.Size() < pos {
 			if _, err := f.Seek(0, io.SeekStart); err != nil {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -27,25 +25,6 @@ type procStat struct {
 // exited reports whether the process has terminated (zombie or dead) and
 // only its /proc entry remains.
 func (s procStat) exited() bool { return s.State == 'Z' || s.State == 'X' }
-
-// errNoProcess is returned by readStat when no process has the pid.
-var errNoProcess = errors.New("no such process")
-
-// readStat reads and parses /proc/PID/stat; errNoProcess when the pid is gone.
-func readStat(pid int) (procStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if errors.Is(err, fs.ErrNotExist) {
-		return procStat{}, errNoProcess
-	}
-	if err != nil {
-		return procStat{}, fmt.Errorf("read stat of pid %d: %w", pid, err)
-	}
-	s, err := parseStat(b)
-	if err != nil {
-		return procStat{}, fmt.Errorf("parse stat of pid %d: %w", pid, err)
-	}
-	return s, nil
-}
 
 // parseStat parses the contents of /proc/PID/stat. Field 2, the command
 // name, is wrapped in parentheses and may itself contain spaces and
@@ -83,16 +62,5 @@ func parseStat(b []byte) (procStat, error) {
 	return s, nil
 }
 
-// readUptime returns the seconds since boot from /proc/uptime.
-func readUptime() (float64, error) {
-	b, err := os.ReadFile("/proc/uptime")
-	if err != nil {
-		return 0, fmt.Errorf("read uptime: %w", err)
-	}
-	first, _, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-	up, err := strconv.ParseFloat(first, 64)
-	if err != nil {
-		return 0, fmt.Errorf("parse uptime %q: %w", first, err)
-	}
-	return up, nil
-}
+// errNoProcess is returned by readStat when no process has the pid.
+var errNoProcess = errors.New("no such process")

@@ -31,6 +31,14 @@ import (
 const helperEnv = "PROCESS_DRIVER_TEST_HELPER"
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == process.LogWriterCommand {
+		// This binary serves as the tasks' log writer (berth does in use).
+		if err := process.LogWriterMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "log writer:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(helperEnv) == "1" {
 		if err := controlPlaneHelper(); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)

@@ -127,46 +127,23 @@ func lifetimeCPUPercent(st procStat) float64 {
 }
 
 // watchChild waits for a started task to exit, marks it exited, reaps it
-// and publishes its exit status. It waits on a pidfd through the runtime's
-// poller, so a running task costs no OS thread; the child is not reaped
-// until markExited has made signalGroup refuse to use its pid.
+// and publishes its exit status. How it waits is the platform's
+// (reapChild): on Linux on a pidfd through the runtime's poller, so a
+// running task costs no OS thread, and the child is not reaped until
+// markExited has made signalGroup refuse to use its pid.
 func (d *Driver) watchChild(t *task, cmd *exec.Cmd) {
-	fd, err := openPidfd(t.pid)
-	if err == nil {
-		err = waitPidfd(fd)
-	}
-	if err != nil {
-		// No pidfd (or the poller failed): wait without reaping the
-		// blocking way (WNOWAIT), holding a thread.
-		d.log.Debug("wait for task on a pidfd", "task", t.id, "pid", t.pid, "err", err)
-		var info unix.Siginfo
-		for {
-			err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-			if !errors.Is(err, unix.EINTR) {
-				if err != nil {
-					d.log.Error("wait for task without reaping", "task", t.id, "pid", t.pid, "err", err)
-				}
-				break
-			}
-		}
-	}
-	t.markExited(d.now())
-	t.status = exitStatus(cmd.Wait())
+	t.status = d.reapChild(t, cmd)
 	d.log.Info("task exited", "task", t.id, "pid", t.pid, "status", t.status.String())
 	close(t.done)
 }
 
-// watchAdopted waits, event-based on the task's pidfd, for an adopted task
-// to exit. It is not our child, so it is not ours to reap and its code is
-// unknown. markExited closes the pidfd; the wait uses a duplicate handed
-// to the runtime's poller, so an adopted task costs no OS thread either.
+// watchAdopted waits for an adopted task to exit (waitAdopted: on Linux
+// event-based on its pidfd, without an OS thread). It is not our child, so
+// it is not ours to reap and its code is unknown. markExited closes the
+// pidfd.
 func (d *Driver) watchAdopted(t *task, pidfd int) {
 	status := driver.ExitStatus{Code: -1, Err: exitUnknown}
-	dup, err := unix.FcntlInt(uintptr(pidfd), unix.F_DUPFD_CLOEXEC, 0)
-	if err == nil {
-		err = waitPidfd(dup)
-	}
-	if err != nil {
+	if err := waitAdopted(t.pid, pidfd); err != nil {
 		d.log.Error("wait for adopted task", "task", t.id, "pid", t.pid, "err", err)
 		status.Err = "lost track of adopted task: " + err.Error()
 	}

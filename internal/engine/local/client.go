@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,8 +17,16 @@ import (
 	"github.com/berth-dev/berth/internal/engine"
 )
 
-// ErrUnreachable means no control plane answered at the address.
-var ErrUnreachable = errors.New("control plane not reachable")
+// ErrUnreachable means no control plane answered at the address. It is an
+// engine.ErrStreamLost: a control plane that restarts answers again.
+var ErrUnreachable error = unreachable{}
+
+type unreachable struct{}
+
+func (unreachable) Error() string { return "control plane not reachable" }
+
+// Is makes ErrUnreachable match engine.ErrStreamLost.
+func (unreachable) Is(target error) bool { return target == engine.ErrStreamLost }
 
 // Client implements engine.Engine over the control plane's HTTP API, on a
 // unix socket or over HTTP(S) with a bearer token.
@@ -207,7 +214,11 @@ func (c *Client) Logs(ctx context.Context, service string, o engine.LogOptions) 
 	if o.Tail > 0 {
 		q.Set("tail", strconv.Itoa(o.Tail))
 	}
-	resp, err := c.send(ctx, http.MethodGet, "/v1/services/"+url.PathEscape(service)+"/logs?"+q.Encode(), nil)
+	path := "/v1/services/" + url.PathEscape(service) + "/logs?"
+	if service == "" {
+		path = "/v1/logs?" // every service
+	}
+	resp, err := c.send(ctx, http.MethodGet, path+q.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +259,8 @@ func (c *Client) Events(ctx context.Context, q engine.EventQuery, fn func(api.Ev
 		}
 	}
 	if err := sc.Err(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("event stream: %w", err)
+		// The control plane went away mid-stream (unexpected EOF).
+		return fmt.Errorf("event stream: %w: %w", engine.ErrStreamLost, err)
 	}
 	if q.Follow && ctx.Err() == nil {
 		return fmt.Errorf("%w: event stream ended (control plane stopped?)", ErrUnreachable)

@@ -1,0 +1,75 @@
+package routerproc
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/berth-dev/berth/internal/router"
+)
+
+// Settings are the router limits and timeouts the spec's router: section
+// sets (see router.Config for each one's meaning and default; zero keeps
+// the default). The control plane passes them to the router process as
+// JSON (`berth router --settings`), and a running router reports them in
+// Info, so a control plane started with other settings hands the
+// listening socket over to a router process that has them.
+type Settings struct {
+	Upstream               string        `json:"upstream,omitempty"`
+	ReadHeaderTimeout      time.Duration `json:"read_header_timeout,omitempty"`
+	ClientBodyTimeout      time.Duration `json:"client_body_timeout,omitempty"`
+	ClientWriteTimeout     time.Duration `json:"client_write_timeout,omitempty"`
+	IdleTimeout            time.Duration `json:"idle_timeout,omitempty"`
+	DialTimeout            time.Duration `json:"dial_timeout,omitempty"`
+	ResponseHeaderTimeout  time.Duration `json:"response_header_timeout,omitempty"`
+	UpstreamReadTimeout    time.Duration `json:"upstream_read_timeout,omitempty"`
+	UpstreamWriteTimeout   time.Duration `json:"upstream_write_timeout,omitempty"`
+	MaxHeaderBytes         int           `json:"max_header_bytes,omitempty"`
+	MaxResponseHeaderBytes int           `json:"max_response_header_bytes,omitempty"`
+	MaxRequestBodyBytes    int64         `json:"max_request_body_bytes,omitempty"`
+	MaxConns               int           `json:"max_conns,omitempty"`
+	AllowUnderscoreHeaders bool          `json:"allow_underscore_headers,omitempty"`
+	EncodedSlashes         string        `json:"encoded_slashes,omitempty"`
+}
+
+// Apply returns c with the settings s sets.
+func (s Settings) Apply(c router.Config) router.Config {
+	c.Upstream = s.Upstream
+	c.ReadHeaderTimeout = s.ReadHeaderTimeout
+	c.ClientBodyTimeout = s.ClientBodyTimeout
+	c.ClientWriteTimeout = s.ClientWriteTimeout
+	c.IdleTimeout = s.IdleTimeout
+	c.DialTimeout = s.DialTimeout
+	c.ResponseHeaderTimeout = s.ResponseHeaderTimeout
+	c.UpstreamReadTimeout = s.UpstreamReadTimeout
+	c.UpstreamWriteTimeout = s.UpstreamWriteTimeout
+	c.MaxHeaderBytes = s.MaxHeaderBytes
+	c.MaxResponseHeaderBytes = s.MaxResponseHeaderBytes
+	c.MaxRequestBodyBytes = s.MaxRequestBodyBytes
+	c.MaxConns = s.MaxConns
+	c.AllowUnderscoreHeaders = s.AllowUnderscoreHeaders
+	c.EncodedSlashes = s.EncodedSlashes
+	return c
+}
+
+// Args are the `berth router` arguments that pass s.
+func (s Settings) Args() []string {
+	if s == (Settings{}) {
+		return nil
+	}
+	b, _ := json.Marshal(s) // plain fields: cannot fail
+	return []string{"--settings", string(b)}
+}
+
+// ParseSettings reads the JSON of `berth router --settings`; "" is the
+// defaults.
+func ParseSettings(js string) (Settings, error) {
+	var s Settings
+	if js == "" {
+		return s, nil
+	}
+	if err := json.Unmarshal([]byte(js), &s); err != nil {
+		return s, fmt.Errorf("router settings %q: %w", js, err)
+	}
+	return s, nil
+}
