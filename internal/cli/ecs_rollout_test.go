@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/awsfake"
 	"github.com/berth-dev/berth/internal/engine/ecs"
 )
@@ -106,4 +107,35 @@ func TestECS_AutoscalingAndScaleSetsTheMinimum(t *testing.T) {
 	if _, errs, code := c.run("plan", "--env", "prod"); code != exitUsage || !strings.Contains(errs, "p99") {
 		t.Errorf("p99 target: exit %d %s", code, errs)
 	}
+}
+
+// deploy --detach returns once ECS has the deployment; status shows the
+// gate it waits at, and berth promote lets it finish.
+func TestECS_DetachStatusAndPromote(t *testing.T) {
+	c := newECSCLI(t, awsfake.Options{}, "application")
+	c.editSpec("    route: {path: /}\n", "    route: {path: /}\n    deploy: {strategy: bluegreen, steps: [pause], bake: 1m}\n")
+	planCommit(t, c.top, "bluegreen web")
+	c.mustRun("deploy", "--env", "prod", "web")
+	c.setImage("web", "2222")
+	out := c.mustRun("deploy", "--env", "prod", "--detach", "web")
+	if !strings.Contains(out, "detached") || !strings.Contains(out, "bluegreen") {
+		t.Fatalf("deploy --detach:\n%s", out)
+	}
+	waitStatus := func(what string, ok func(map[string]api.Service) bool) {
+		t.Helper()
+		for i := 0; i < 500; i++ {
+			if ok(c.status()) {
+				return
+			}
+		}
+		t.Fatalf("status never showed %s: %+v", what, c.status()["web"].Deployment)
+	}
+	waitStatus("the gate", func(st map[string]api.Service) bool {
+		d := st["web"].Deployment
+		return d != nil && strings.Contains(d.Reason, "awaits `berth promote --env prod web`") && strings.Contains(d.Reason, "test traffic")
+	})
+	c.mustRun("promote", "--env", "prod", "web")
+	waitStatus("release 2 live", func(st map[string]api.Service) bool {
+		return st["web"].Deployment == nil && st["web"].Release == 2
+	})
 }

@@ -532,3 +532,26 @@ func (e *Engine) deleteAlarms(ctx context.Context, svc string) error {
 		return nil
 	})
 }
+
+// WaitSubmitted returns once every deployment was handed to ECS (a
+// dependent one after what it depends on finished): what a detached
+// deploy waits for.
+func (e *Engine) WaitSubmitted(ctx context.Context, deps []api.Deployment) error {
+	for _, dep := range deps {
+		e.mu.Lock()
+		d := e.deps[dep.ID]
+		e.mu.Unlock()
+		if d == nil {
+			continue
+		}
+		select {
+		case <-d.submitted:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if d.err != nil {
+			return d.err
+		}
+	}
+	return nil
+}
