@@ -164,9 +164,22 @@ func (e *Engine) putAlarms(ctx context.Context, svc string, r *Rollout, green st
 			Period: aws.Int32(60), Stat: aws.String(stat),
 		}}
 	}
+	// Read the states first: rewriting an alarm resets its state.
 	var names []string
 	for _, a := range r.Alarms {
 		names = append(names, a.Name)
+	}
+	out, err := e.c.cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: names})
+	if err != nil {
+		return nil, fmt.Errorf("describe alarms of %s: %w", svc, err)
+	}
+	var warns []string
+	for _, a := range out.MetricAlarms {
+		if a.StateValue == cwtypes.StateValueAlarm {
+			warns = append(warns, fmt.Sprintf("warning: alarm %s is already in ALARM (%s): ECS ignores an alarm that is firing when a deployment starts, so it cannot roll this one back", aws.ToString(a.AlarmName), aws.ToString(a.StateReason)))
+		}
+	}
+	for _, a := range r.Alarms {
 		in := &cloudwatch.PutMetricAlarmInput{
 			AlarmName:          aws.String(a.Name),
 			AlarmDescription:   aws.String(fmt.Sprintf("berth: %s of %s above %g %s (rolls the deployment back)", a.Metric, svc, a.Threshold, a.Unit)),
@@ -193,19 +206,6 @@ func (e *Engine) putAlarms(ctx context.Context, svc string, r *Rollout, green st
 		})
 		if err != nil {
 			return nil, err
-		}
-	}
-	if e.dryRun {
-		return nil, nil
-	}
-	out, err := e.c.cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: names})
-	if err != nil {
-		return nil, fmt.Errorf("describe alarms of %s: %w", svc, err)
-	}
-	var warns []string
-	for _, a := range out.MetricAlarms {
-		if a.StateValue == cwtypes.StateValueAlarm {
-			warns = append(warns, fmt.Sprintf("warning: alarm %s is already in ALARM (%s): ECS ignores an alarm that is firing when a deployment starts, so it cannot roll this one back", aws.ToString(a.AlarmName), aws.ToString(a.StateReason)))
 		}
 	}
 	return warns, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -304,4 +305,51 @@ func (w *world) serviceDeployment(t *testing.T) *ecstypes.ServiceDeployment {
 		t.Fatalf("describe service deployment: %v", err)
 	}
 	return &out.ServiceDeployments[0]
+}
+
+// Before each deployment the alarms are re-pointed at the target group
+// that will receive the new release (ECS alternates them), and an alarm
+// already firing is a warning in the deploy's output.
+func TestProgressive_AlarmsFollowTheGreenTargetGroupAndFiringOnesWarn(t *testing.T) {
+	w := progressiveWorld(t, `{strategy: bluegreen, bake: 1m, analysis: {max_5xx_rate: 2%, window: 60s}}`)
+	cw := cloudwatch.NewFromConfig(w.cfg)
+	ctx := context.Background()
+	alarmTG := func() string {
+		t.Helper()
+		out, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"berth-shop-prod-web-5xx"}})
+		if err != nil || len(out.MetricAlarms) != 1 {
+			t.Fatalf("describe alarm: %v", err)
+		}
+		for _, m := range out.MetricAlarms[0].Metrics {
+			if m.MetricStat != nil {
+				for _, d := range m.MetricStat.Metric.Dimensions {
+					if aws.ToString(d.Name) == "TargetGroup" {
+						return aws.ToString(d.Value)
+					}
+				}
+			}
+		}
+		t.Fatal("the alarm has no TargetGroup dimension")
+		return ""
+	}
+	first := alarmTG()
+	_, final, _ := w.deploy(w.engine(), webRelease("2222222", "w@sha256:2"))
+	if final[0].State != "succeeded" {
+		t.Fatalf("release 2: %s (%s)", final[0].State, final[0].Reason)
+	}
+	second := alarmTG()
+	if first == second || !strings.HasPrefix(second, "targetgroup/shop-prod-web-b/") {
+		t.Errorf("alarm target group for release 2 = %s (release 1: %s), want the -b group", second, first)
+	}
+	w.srv.SetAlarmState("berth-shop-prod-web-5xx", "ALARM")
+	_, final, evs := w.deploy(w.engine(), webRelease("3333333", "w@sha256:3"))
+	if final[0].State != "succeeded" {
+		t.Fatalf("release 3: %s (%s)", final[0].State, final[0].Reason)
+	}
+	if third := alarmTG(); third != first {
+		t.Errorf("alarm target group for release 3 = %s, want %s again", third, first)
+	}
+	if !strings.Contains(messages(evs), "alarm berth-shop-prod-web-5xx is already in ALARM") {
+		t.Errorf("no warning about the firing alarm:\n%s", messages(evs))
+	}
 }

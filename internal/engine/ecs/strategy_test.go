@@ -159,3 +159,32 @@ func TestPlanRollout_Autoscaling(t *testing.T) {
 		t.Errorf("p99 target: err = %v", err)
 	}
 }
+
+// A rolling deployment carries the analysis alarms (rollback on) and the
+// circuit breaker with a COUNT threshold; a canary its hooks, each with
+// a ROLLBACK timeout.
+func TestDeploymentConfig_RollingAlarmsAndBreakerCanaryHooks(t *testing.T) {
+	r, err := rolloutOf(t, `{circuit_breaker: 2}`, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := deploymentConfig(&spec.Service{Name: "web", Deploy: &spec.Deploy{CircuitBreaker: 2}}, 2, r)
+	if dc.Strategy != "ROLLING" || dc.Alarms == nil || !dc.Alarms.Enable || !dc.Alarms.Rollback || dc.Alarms.AlarmNames[0] != "berth-shop-prod-web-5xx" {
+		t.Errorf("rolling alarms = %+v", dc.Alarms)
+	}
+	if th := dc.DeploymentCircuitBreaker.ThresholdConfiguration; th.Type != "COUNT" || th.Value != 2 {
+		t.Errorf("breaker threshold = %+v", th)
+	}
+	r, err = rolloutOf(t, `{strategy: canary, steps: [20%, pause, 100%], pause: 90s}`, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc = deploymentConfig(&spec.Service{Name: "web"}, 2, r)
+	if dc.Strategy != "CANARY" || *dc.CanaryConfiguration.CanaryPercent != 20 || *dc.CanaryConfiguration.CanaryBakeTimeInMinutes != 2 || dc.MaximumPercent != nil {
+		t.Errorf("canary config = %+v", dc)
+	}
+	if len(dc.LifecycleHooks) != 1 || dc.LifecycleHooks[0].TargetType != "PAUSE" || dc.LifecycleHooks[0].LifecycleStages[0] != "PRE_PRODUCTION_TRAFFIC_SHIFT" ||
+		dc.LifecycleHooks[0].TimeoutConfiguration.Action != "ROLLBACK" || *dc.LifecycleHooks[0].TimeoutConfiguration.TimeoutInMinutes != 1440 {
+		t.Errorf("hooks = %+v", dc.LifecycleHooks)
+	}
+}
