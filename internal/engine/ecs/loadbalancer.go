@@ -180,14 +180,9 @@ func (e *Engine) elbTagsOf(ctx context.Context, arns []string) (map[string]map[s
 	return out, nil
 }
 
-// targetGroup finds the service's target group: its ARN, or "" when none
-// exists. One that exists without berth's tags is ErrNotOurs.
-func (e *Engine) targetGroup(ctx context.Context, svc string) (string, error) {
-	return e.targetGroupOf(ctx, svc, svc)
-}
-
-// targetGroupOf finds the target group named for key (the service, or
-// altTargetGroupKey of it) that belongs to service svc.
+// targetGroupOf finds the service's target group: its ARN, or "" when
+// none exists. One that exists without berth's tags is ErrNotOurs.
+// key names it (the service, or altTargetGroupKey of it); svc owns it.
 func (e *Engine) targetGroupOf(ctx context.Context, key, svc string) (string, error) {
 	name := e.targetGroupName(key)
 	out, err := e.c.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{name}})
@@ -442,16 +437,10 @@ func (e *Engine) listenerRules(ctx context.Context) ([]listenerRule, error) {
 	return out, nil
 }
 
-// ensureRule creates or updates the listener rule that sends the
+// ensureRuleTo creates or updates the listener rule that sends the
 // service's route to its target group, at its priority in the project's
 // block. A priority held by a rule berth did not create is an error; that
-// rule is never changed.
-func (e *Engine) ensureRule(ctx context.Context, rules []listenerRule, svc *spec.Service, tg string, priority int) error {
-	_, err := e.ensureRuleTo(ctx, rules, svc, tg, "", priority)
-	return err
-}
-
-// ensureRuleTo is ensureRule that, with alt set, forwards to both target
+// rule is never changed. With alt set it forwards to both target
 // groups (the production rule of a native blue/green, canary or linear
 // service); weights of a rule that already forwards to both are ECS's
 // and left alone. It returns the rule's ARN.
