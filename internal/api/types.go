@@ -102,6 +102,12 @@ type Deployment struct {
 	Step     int             `json:"step,omitempty"`
 	Weight   int             `json:"weight,omitempty"`
 	Progress json.RawMessage `json:"progress,omitempty"`
+	// PauseUntil is when a canary's timed pause at the current weight
+	// ends (zero when it is not pausing); NextStep is its next step as
+	// berth.yaml writes it ("50%", "pause" for a manual gate), empty at
+	// the last.
+	PauseUntil time.Time `json:"pause_until,omitzero"`
+	NextStep   string    `json:"next_step,omitempty"`
 }
 
 // Finished reports whether the deployment reached a final state.
@@ -125,6 +131,38 @@ type Task struct {
 	LogLinesDropped uint64 `json:"log_lines_dropped,omitempty"`
 }
 
+// Service states: the "state" field of a service in status.
+const (
+	// ServiceHealthy: every desired task passes its health checks.
+	ServiceHealthy = "healthy"
+	// ServiceDegraded: fewer healthy tasks than desired, and no loop.
+	ServiceDegraded = "degraded"
+	// ServiceDeploying: a deployment is active.
+	ServiceDeploying = "deploying"
+	// ServiceCrashLooping: tasks keep exiting and being restarted.
+	ServiceCrashLooping = "crash-looping"
+	// ServiceStopped: nothing is deployed or the count is 0.
+	ServiceStopped = "stopped"
+)
+
+// Exit is how a task ended on its own.
+type Exit struct {
+	// Code is the exit code; -1 when the task did not exit normally
+	// (killed by a signal, failed to start, lost).
+	Code   int       `json:"code"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// ReleaseShare is one release's part of a service: its tasks and the %
+// of the service's traffic it is meant to take.
+type ReleaseShare struct {
+	Release int `json:"release"`
+	Tasks   int `json:"tasks"`
+	Healthy int `json:"healthy"`
+	Weight  int `json:"weight"`
+}
+
 // Service is one service's live state.
 type Service struct {
 	Name    string `json:"name"`
@@ -139,7 +177,21 @@ type Service struct {
 	Route      string      `json:"route,omitempty"`
 	Tasks      []Task      `json:"tasks"`
 	Deployment *Deployment `json:"deployment,omitempty"` // the active one, if any
+	// State is ServiceHealthy, ServiceDegraded, ServiceDeploying,
+	// ServiceCrashLooping or ServiceStopped.
+	State string `json:"state"`
+	// Restarts is how many of the service's tasks exited on their own
+	// (and were replaced) within RestartWindow, the last ten minutes.
+	Restarts int `json:"restarts"`
+	// LastExit is the newest such exit; nil when none was seen.
+	LastExit *Exit `json:"last_exit,omitempty"`
+	// Releases are the releases with tasks (two during a canary or a
+	// blue/green switch), oldest first, with their traffic shares.
+	Releases []ReleaseShare `json:"releases,omitempty"`
 }
+
+// RestartWindow is how far back Service.Restarts counts.
+const RestartWindow = 10 * time.Minute
 
 // Status is the answer of GET /v1/status.
 type Status struct {

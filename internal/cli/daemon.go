@@ -6,6 +6,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/daemon"
+	"github.com/berth-dev/berth/internal/engine/local"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -46,6 +47,8 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon.Dae
 		Configure: func(st *store.Store, cfg *control.Config) {
 			cfg.Env = g.secretEnv(st, state)
 			cfg.SecretVersions = g.secretVersions(st, state)
+			// berth secret goes through the API while a control plane runs.
+			cfg.Secrets = local.DirectSecrets{Store: st, State: state}
 		},
 	})
 	if ue := (*daemon.UsageError)(nil); errors.As(err, &ue) {

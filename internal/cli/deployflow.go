@@ -64,17 +64,3 @@ func didYouMean(n string, names []string) string {
 	}
 	return fmt.Sprintf(" (services: %s)", strings.Join(names, ", "))
 }
-
-func first(s []string, n int) []string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
-
-func more(s []string, n int) string {
-	if len(s) > n {
-		return fmt.Sprintf(" and %d more", len(s)-n)
-	}
-	return ""
-}

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/berth-dev/berth/internal/spec"
 )
 
 func newScaleCommand(g *globals) *cobra.Command {
@@ -36,10 +34,15 @@ func newScaleCommand(g *globals) *cobra.Command {
 				return nil
 			}
 			sp, _ := g.loadSpec()
+			_, ecs := g.ecsEngine()
 			for _, a := range args {
-				fmt.Fprintf(g.stdout, "scaling %s\n", a)
 				name, num, _ := strings.Cut(a, "=")
-				if sp != nil && sp.Engine == spec.EngineECS && sp.Services[name] != nil && sp.Services[name].Scale != nil {
+				if !ecs {
+					fmt.Fprintf(g.stdout, "scaling %s (later deploys keep this count until %s's count: in berth.yaml changes)\n", a, name)
+					continue
+				}
+				fmt.Fprintf(g.stdout, "scaling %s\n", a)
+				if sp != nil && sp.Services[name] != nil && sp.Services[name].Scale != nil {
 					fmt.Fprintf(g.stdout, "  %s autoscales (scale: in %s): %s is now its minimum; Application Auto Scaling moves it between %s and %d\n", name, sp.Path, num, num, max(sp.Services[name].Scale.Max, counts[name]))
 				}
 			}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,8 @@ type statusCommand struct {
 	cmd    *cobra.Command
 	g      *globals
 	output string
+	// now is the clock pauses and exits are measured against (tests).
+	now func() time.Time
 }
 
 func newStatusCommand(g *globals) *cobra.Command {
@@ -56,21 +59,33 @@ func newStatusCommand(g *globals) *cobra.Command {
 }
 
 func (c *statusCommand) print(st api.Status, detail bool) error {
+	now := time.Now()
+	if c.now != nil {
+		now = c.now()
+	}
 	w := newTable(c.g.stdout)
-	fmt.Fprintf(c.g.stdout, "project %s, router %s\n", st.Project, st.Router)
-	fmt.Fprintln(w, "SERVICE\tRELEASE\tCOMMIT\tTASKS\tROUTE\tDEPLOYMENT")
+	head := fmt.Sprintf("project %s, router %s", st.Project, st.Router)
+	if st.Engine != "" {
+		head += ", engine " + st.Engine
+	}
+	fmt.Fprintln(c.g.stdout, head)
+	fmt.Fprintln(w, "SERVICE\tSTATE\tRELEASE\tCOMMIT\tTASKS\tRESTARTS\tROUTE\tDEPLOYMENT")
 	for _, s := range st.Services {
-		dep := "-"
-		if d := s.Deployment; d != nil {
-			dep = fmt.Sprintf("%s %d→%d (%s)", d.Strategy, d.FromRelease, d.ToRelease, d.State)
-			if d.Phase != "" {
-				dep = fmt.Sprintf("%s %d→%d %s, %d%% on %d / %d%% on %d", d.Strategy, d.FromRelease, d.ToRelease, d.Phase, d.Weight, d.ToRelease, 100-d.Weight, d.FromRelease)
-			}
-		}
-		fmt.Fprintf(w, "%s\t%d\t%s\t%d/%d healthy\t%s\t%s\n", s.Name, s.Release, orDash(s.Commit), s.Healthy, s.Desired, orDash(s.Route), dep)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, orDash(s.State), releaseCell(s), orDash(s.Commit),
+			tasksCell(s), s.Restarts, orDash(s.Route), deploymentCell(s.Deployment, now))
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	for _, s := range st.Services {
+		if e := s.LastExit; e != nil && s.Restarts > 0 {
+			why := e.Reason
+			if why != fmt.Sprintf("exit code %d", e.Code) {
+				why += fmt.Sprintf(" (code %d)", e.Code)
+			}
+			fmt.Fprintf(c.g.stdout, "%s: %s, %d restarts in the last %s; last exit %s ago: %s — see `berth logs %s`\n",
+				s.Name, orDash(s.State), s.Restarts, shortDuration(api.RestartWindow), shortDuration(now.Sub(e.At)), why, s.Name)
+		}
 	}
 	for _, s := range st.Services {
 		for _, t := range s.Tasks {
@@ -98,6 +113,68 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 func orDash(s string) string {
 	if strings.TrimSpace(s) == "" {
 		return "-"
+	}
+	return s
+}
+
+// releaseCell is the live release, or while two releases run (a canary,
+// a blue/green switch) each with its share of traffic: "4 (90%) → 5 (10%)".
+func releaseCell(s api.Service) string {
+	if len(s.Releases) < 2 {
+		return fmt.Sprint(s.Release)
+	}
+	parts := make([]string, 0, len(s.Releases))
+	for _, r := range s.Releases {
+		parts = append(parts, fmt.Sprintf("%d (%d%%)", r.Release, r.Weight))
+	}
+	return strings.Join(parts, " → ")
+}
+
+// tasksCell is "2/2 healthy", or per release while two run:
+// "2/2 on 4, 1/1 on 5 healthy".
+func tasksCell(s api.Service) string {
+	if len(s.Releases) < 2 {
+		return fmt.Sprintf("%d/%d healthy", s.Healthy, s.Desired)
+	}
+	parts := make([]string, 0, len(s.Releases))
+	for _, r := range s.Releases {
+		parts = append(parts, fmt.Sprintf("%d/%d on %d", r.Healthy, r.Tasks, r.Release))
+	}
+	return strings.Join(parts, ", ") + " healthy"
+}
+
+// deploymentCell describes the active deployment: strategy, releases,
+// phase, the traffic split, the time left in a pause and the next step.
+func deploymentCell(d *api.Deployment, now time.Time) string {
+	if d == nil {
+		return "-"
+	}
+	if d.Phase == "" {
+		return fmt.Sprintf("%s %d→%d (%s)", d.Strategy, d.FromRelease, d.ToRelease, d.State)
+	}
+	out := fmt.Sprintf("%s %d→%d %s", d.Strategy, d.FromRelease, d.ToRelease, d.Phase)
+	if !d.PauseUntil.IsZero() {
+		out += fmt.Sprintf(" (%s left)", shortDuration(max(d.PauseUntil.Sub(now), 0)))
+	}
+	out += fmt.Sprintf(", %d%% on %d / %d%% on %d", d.Weight, d.ToRelease, 100-d.Weight, d.FromRelease)
+	switch d.NextStep {
+	case "":
+	case "pause":
+		out += ", next: a manual gate (berth promote)"
+	default:
+		out += ", next " + d.NextStep
+	}
+	return out
+}
+
+// shortDuration renders d to the second: "1m20s", "8s", "10m".
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }

@@ -131,12 +131,20 @@ func (v *svc) prepareDeploy(ctx context.Context, rs api.ReleaseSpec, sc storedCo
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	cur := v.state.Release
+	// A scaled count persists until the spec's count changes: a deploy
+	// whose spec count equals the live release's keeps the running count.
+	count := sc.Count()
+	if cur != 0 {
+		if ri, err := v.release(ctx, cur); err == nil && ri.cfg.Count() == sc.Count() {
+			count = min(v.state.Count, sc.MaxCount(v.s.cfg.MaxCount))
+		}
+	}
 	if cur != 0 && !force && v.dep == nil {
 		if ri, err := v.release(ctx, cur); err == nil {
 			old := ri.cfg
 			if old.Print != "" && old.Print == sc.Print &&
 				old.ArtifactDigest == sc.ArtifactDigest && ri.rec.Image == rs.Image &&
-				v.state.Count == sc.Count() {
+				v.state.Count == count {
 				// Same release, new commit: nothing to start, but the
 				// service is now live at this commit.
 				return nil, false, v.recommit(ctx, ri.rec.Commit, rs.Commit)
@@ -151,7 +159,7 @@ func (v *svc) prepareDeploy(ctx context.Context, rs api.ReleaseSpec, sc storedCo
 		Service: v.name, Commit: rs.Commit, Artifact: rs.Artifact, Image: rs.Image,
 		Config: raw, SetID: setID, Secrets: versions,
 	}
-	pd := v.prepareDeployment(ctx, 0, sc.Count(), setID, "deploy", sc.Service)
+	pd := v.prepareDeployment(ctx, 0, count, setID, "deploy", sc.Service)
 	pd.newRelease = rec
 	return pd, true, nil
 }
@@ -484,6 +492,7 @@ func (v *svc) status(ctx context.Context) api.Service {
 			out.Route = describeRoute(r)
 		}
 	}
+	shares := map[int]*api.ReleaseShare{}
 	for _, t := range v.tasks {
 		state := t.rec.State
 		if t.phase == deploy.Unhealthy && !t.draining {
@@ -492,6 +501,17 @@ func (v *svc) status(ctx context.Context) api.Service {
 		if t.phase == deploy.Healthy && !t.draining {
 			out.Healthy++
 		}
+		if !t.draining {
+			r := shares[t.rec.Release]
+			if r == nil {
+				r = &api.ReleaseShare{Release: t.rec.Release}
+				shares[t.rec.Release] = r
+			}
+			r.Tasks++
+			if t.phase == deploy.Healthy {
+				r.Healthy++
+			}
+		}
 		out.Tasks = append(out.Tasks, api.Task{ID: t.rec.ID, Release: t.rec.Release, State: state,
 			Addr: t.handle.Addr, Restarts: t.rec.Restarts, CreatedAt: t.startedAt,
 			CPUPercent: t.usage.CPUPercent, MemoryBytes: t.usage.MemoryBytes, LogLinesDropped: t.usage.LogLinesDropped})
@@ -499,8 +519,51 @@ func (v *svc) status(ctx context.Context) api.Service {
 	sort.Slice(out.Tasks, func(i, j int) bool { return out.Tasks[i].ID < out.Tasks[j].ID })
 	if v.dep != nil {
 		d := apiDeployment(*v.dep)
+		if ri, err := v.release(ctx, v.dep.ToRelease); err == nil && ri.cfg.Service != nil && ri.cfg.Service.Deploy != nil && len(v.dep.Progress) > 0 {
+			var p deploy.Progress
+			if json.Unmarshal(v.dep.Progress, &p) == nil {
+				d.PauseUntil, d.NextStep = deploy.CanaryOutlook(*ri.cfg.Service.Deploy, p)
+			}
+		}
 		out.Deployment = &d
 	}
+	out.Releases = releaseShares(shares, out.Release, out.Deployment)
+	now := v.s.cfg.Clock.Now()
+	out.Restarts = deploy.RecentExits(v.exits, now)
+	if v.lastExit != nil {
+		e := *v.lastExit
+		out.LastExit = &e
+	}
+	out.State = deploy.ServiceStateOf(deploy.ServiceSnapshot{Release: out.Release, Desired: out.Desired,
+		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits}, now)
+	return out
+}
+
+// releaseShares lists the releases with running tasks, oldest first, with
+// the % of traffic each is meant to take: the active progressive
+// deployment's weight on its new release and the rest on the old one; all
+// of it on the live release otherwise.
+func releaseShares(by map[int]*api.ReleaseShare, live int, d *api.Deployment) []api.ReleaseShare {
+	if d != nil && d.Phase != "" {
+		for _, n := range []int{d.FromRelease, d.ToRelease} {
+			if n != 0 && by[n] == nil {
+				by[n] = &api.ReleaseShare{Release: n}
+			}
+		}
+		if r := by[d.ToRelease]; r != nil {
+			r.Weight = d.Weight
+		}
+		if r := by[d.FromRelease]; r != nil {
+			r.Weight = 100 - d.Weight
+		}
+	} else if r := by[live]; r != nil {
+		r.Weight = 100
+	}
+	out := make([]api.ReleaseShare, 0, len(by))
+	for _, r := range by {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Release < out[j].Release })
 	return out
 }
 

@@ -43,6 +43,10 @@ type svc struct {
 	dep      *store.Deployment
 	failures []deploy.Failure
 	crash    deploy.Crashes
+	// exits are when tasks ended on their own within the restart window
+	// (api.RestartWindow), and lastExit the newest, for status.
+	exits    []time.Time
+	lastExit *api.Exit
 	timerAt  time.Time
 	cancelT  func()
 	routed   string // key of the last published route set
@@ -898,6 +902,7 @@ func (v *svc) taskExited(id string, st driver.ExitStatus) {
 	now := v.s.cfg.Clock.Now()
 	// Crashes in a row back off (deploy.Crashes).
 	v.crash = v.crash.Crashed(now)
+	v.recordExit(st, now)
 	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 		v.failures = append(v.failures, deploy.Failure{TaskID: id, At: now, Why: "exited with " + st.String()})
 	}
@@ -906,6 +911,27 @@ func (v *svc) taskExited(id string, st driver.ExitStatus) {
 		Message: fmt.Sprintf("task %s (release %d) exited: %s", id, t.rec.Release, st.String())})
 	v.mu.Unlock()
 	v.kick()
+}
+
+// recordExit remembers a task's exit for status, forgetting exits older
+// than the restart window. Caller holds mu.
+func (v *svc) recordExit(st driver.ExitStatus, now time.Time) {
+	keep := v.exits[:0]
+	for _, at := range v.exits {
+		if now.Sub(at) <= api.RestartWindow {
+			keep = append(keep, at)
+		}
+	}
+	v.exits = append(keep, now)
+	code := st.Code
+	if st.Signal != "" || st.Err != "" {
+		code = -1
+	}
+	reason := st.String()
+	if st.OOMKilled {
+		reason += " (out of memory)"
+	}
+	v.lastExit = &api.Exit{Code: code, Reason: reason, At: now}
 }
 
 // stopTask takes a task out of routing (already done by the caller's

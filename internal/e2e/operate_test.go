@@ -15,7 +15,9 @@ import (
 func TestScaleLogsStatusDown(t *testing.T) {
 	p := deployed(t, goodSpec)
 
-	p.mustBerth("scale", "catalog=3")
+	if out := p.mustBerth("scale", "catalog=3"); !strings.Contains(out, "later deploys keep this count") {
+		t.Fatalf("scale does not say whether the next deploy keeps the count:\n%s", out)
+	}
 	p.waitFor("3 healthy tasks", 30*time.Second, func() bool {
 		return p.service("catalog").Healthy == 3 && len(p.taskPIDs()) == 3
 	})
@@ -34,6 +36,9 @@ func TestScaleLogsStatusDown(t *testing.T) {
 	}
 	if len(st.Services) != 1 || st.Services[0].Desired != 1 || len(st.Services[0].Tasks) != 1 {
 		t.Fatalf("status after scaling to 1: %+v", st)
+	}
+	if s := st.Services[0]; s.State != api.ServiceHealthy || s.Restarts != 0 || s.LastExit != nil || st.Engine == "" {
+		t.Fatalf("status of a quiet service: engine %q, state %q, restarts %d, last exit %+v", st.Engine, s.State, s.Restarts, s.LastExit)
 	}
 	task := st.Services[0].Tasks[0].ID
 
