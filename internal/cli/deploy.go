@@ -12,6 +12,7 @@ type deployCommand struct {
 	changed    bool
 	services   []string
 	from       string
+	detach     bool
 }
 
 func newDeployCommand(g *globals) *cobra.Command {
@@ -38,11 +39,12 @@ the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.`,
 			}
 			e := g.engine()
 			printWarnings(g.stdout, e)
-			_, err = g.deploy(cmd.Context(), e, sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, out: g.stdout})
+			_, err = g.deploy(cmd.Context(), e, sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, detach: c.detach, out: g.stdout})
 			return err
 		},
 	}
 	c.cmd.Flags().BoolVar(&c.allowDirty, "allow-dirty", false, "deploy even when the working tree has uncommitted changes (the commit is marked -dirty)")
+	c.cmd.Flags().BoolVar(&c.detach, "detach", false, "return once the deployments were submitted, without waiting for their outcome (`berth status` shows them)")
 	c.cmd.Flags().BoolVar(&c.force, "force", false, "make a new release even when nothing changed")
 	c.cmd.Flags().BoolVar(&c.changed, "changed", false, "deploy only the services whose inputs changed since their live commit (see `berth plan`)")
 	c.cmd.Flags().StringVar(&c.from, "from", "", "promote: deploy exactly the images and commits live in this environment (nothing is built)")

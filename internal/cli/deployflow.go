@@ -22,6 +22,7 @@ type deployOptions struct {
 	allowDirty bool
 	force      bool
 	keepGoing  bool
+	detach     bool
 	out        io.Writer
 }
 
@@ -31,7 +32,7 @@ func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o 
 	res, err := ship.Deploy(ctx, e, sp, ship.Options{
 		Services: o.services, Changed: o.changed, AllowDirty: o.allowDirty, Force: o.force,
 		KeepGoing: o.keepGoing, Env: g.env, StateDir: g.stateDir(), Registry: registryOf(sp), Out: o.out,
-		DryRun: g.dryRun,
+		DryRun: g.dryRun, Detach: o.detach,
 	})
 	return res, g.shipErr(err)
 }

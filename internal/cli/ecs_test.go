@@ -24,6 +24,7 @@ environments:
       security_groups: [sg-1]
       listener: LISTENER
       execution_role: arn:aws:iam::123456789012:role/shop-exec
+      infrastructure_role: arn:aws:iam::123456789012:role/ecs-infra
 defaults:
   cpu: 256
   memory: 512

@@ -6,7 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/engine/ecs"
 	"github.com/berth-dev/berth/internal/ship"
+	"github.com/berth-dev/berth/internal/spec"
 )
 
 func init() { extraCommands = append(extraCommands, newPlanCommand) }
@@ -47,6 +49,8 @@ type planRow struct {
 	Service string `json:"service"`
 	Action  string `json:"action"`
 	Reason  string `json:"reason"`
+	// ECS is, in an ecs environment, how ECS will roll the service out.
+	ECS *ecs.Rollout `json:"ecs,omitempty"`
 }
 
 func (c *planCommand) run(ctx context.Context, names []string) error {
@@ -62,6 +66,7 @@ func (c *planCommand) run(ctx context.Context, names []string) error {
 		return c.g.shipErr(err)
 	}
 	var live map[string]string
+	desired := map[string]int{}
 	if c.since == "" {
 		e := c.g.engine()
 		warnTo := c.g.stdout
@@ -77,6 +82,13 @@ func (c *planCommand) run(ctx context.Context, names []string) error {
 			return err
 		}
 		live = ship.LiveCommits(st)
+		for _, s := range st.Services {
+			desired[s.Name] = s.Desired
+		}
+	}
+	rollouts, err := ecsRollouts(sp, svcs, desired)
+	if err != nil {
+		return err
 	}
 	decisions, err := ship.Plan(ctx, ship.PlanRequest{Spec: sp, Services: svcs, Env: c.g.env, Live: live, Since: c.since})
 	if err != nil {
@@ -85,10 +97,40 @@ func (c *planCommand) run(ctx context.Context, names []string) error {
 	if c.output == "json" {
 		rows := make([]planRow, len(decisions))
 		for i, d := range decisions {
-			rows[i] = planRow{Service: d.Service, Action: d.Action, Reason: d.Reason}
+			rows[i] = planRow{Service: d.Service, Action: d.Action, Reason: d.Reason, ECS: rollouts[d.Service]}
 		}
 		return writeJSONTo(c.g.stdout, rows)
 	}
 	ship.WritePlan(c.g.stdout, decisions)
+	for _, svc := range svcs {
+		if r := rollouts[svc.Name]; r != nil {
+			fmt.Fprintf(c.g.stdout, "  %s on ECS: %s\n", svc.Name, r.Summary())
+		}
+	}
 	return nil
+}
+
+// ecsRollouts plans, in an ecs environment, how ECS rolls each service
+// out; a rollout ECS cannot run is a usage error naming the nearest one
+// it can. Outside ecs environments it returns nil.
+func ecsRollouts(sp *spec.Spec, svcs []*spec.Service, desired map[string]int) (map[string]*ecs.Rollout, error) {
+	if sp.Engine != spec.EngineECS {
+		return nil, nil
+	}
+	out := map[string]*ecs.Rollout{}
+	for _, svc := range svcs {
+		n, ok := desired[svc.Name]
+		if !ok {
+			n = 1
+			if svc.Count != nil {
+				n = *svc.Count
+			}
+		}
+		r, err := ecs.PlanRollout(sp, svc, n)
+		if err != nil {
+			return nil, usageErr("environment %s: %v", sp.Env, err)
+		}
+		out[svc.Name] = r
+	}
+	return out, nil
 }

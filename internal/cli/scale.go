@@ -33,14 +33,18 @@ func newScaleCommand(g *globals) *cobra.Command {
 				fmt.Fprintln(g.stdout, "dry run: nothing was changed")
 				return nil
 			}
+			sp, _ := g.loadSpec()
 			_, ecs := g.ecsEngine()
 			for _, a := range args {
-				if ecs {
-					fmt.Fprintf(g.stdout, "scaling %s\n", a)
+				name, num, _ := strings.Cut(a, "=")
+				if !ecs {
+					fmt.Fprintf(g.stdout, "scaling %s (later deploys keep this count until %s's count: in berth.yaml changes)\n", a, name)
 					continue
 				}
-				name, _, _ := strings.Cut(a, "=")
-				fmt.Fprintf(g.stdout, "scaling %s (later deploys keep this count until %s's count: in berth.yaml changes)\n", a, name)
+				fmt.Fprintf(g.stdout, "scaling %s\n", a)
+				if sp != nil && sp.Services[name] != nil && sp.Services[name].Scale != nil {
+					fmt.Fprintf(g.stdout, "  %s autoscales (scale: in %s): %s is now its minimum; Application Auto Scaling moves it between %s and %d\n", name, sp.Path, num, num, max(sp.Services[name].Scale.Max, counts[name]))
+				}
 			}
 			return nil
 		},

@@ -40,6 +40,16 @@ type Options struct {
 	// Deploy (an engine in dry-run mode, such as ECS's, prints the changes
 	// it would make and makes none).
 	DryRun bool
+	// Detach returns once the deployments were submitted, without
+	// following them to their outcome (`berth status` shows them).
+	Detach bool
+}
+
+// Submitter is an engine that hands deployments over asynchronously:
+// WaitSubmitted returns once every one of them was handed over (or could
+// not be), so a detached deploy may return.
+type Submitter interface {
+	WaitSubmitted(ctx context.Context, deps []api.Deployment) error
 }
 
 // ImagePreparer is an engine that readies its registry before images are
@@ -176,6 +186,19 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 		fmt.Fprintln(out, "nothing changed; no deployment started")
 	} else {
 		fmt.Fprintf(out, "release set %s (commit %s):\n", resp.SetID, res.Commit)
+		if o.Detach {
+			if sub, ok := e.(Submitter); ok {
+				if err := sub.WaitSubmitted(ctx, resp.Deployments); err != nil {
+					return res, fmt.Errorf("deploy: %w", err)
+				}
+			}
+			for _, d := range resp.Deployments {
+				fmt.Fprintf(out, "  %s: release %d submitted (%s, deployment %s)\n", d.Service, d.ToRelease, d.Strategy, d.ID)
+			}
+			fmt.Fprintln(out, "detached: the rollouts go on without berth; `berth status` shows them")
+			res.Deployments = resp.Deployments
+			return res, nil
+		}
 		final, bad, err := Follow(ctx, e, resp.Deployments, out)
 		if err != nil {
 			return res, err

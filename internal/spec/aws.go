@@ -19,7 +19,11 @@ type AWS struct {
 	Listener       string   `yaml:"listener,omitempty" json:"listener,omitempty"`
 	ExecutionRole  string   `yaml:"execution_role,omitempty" json:"execution_role,omitempty"`
 	TaskRole       string   `yaml:"task_role,omitempty" json:"task_role,omitempty"`
-	AssignPublicIP bool     `yaml:"assign_public_ip,omitempty" json:"assign_public_ip,omitempty"`
+	// InfrastructureRole is the ECS infrastructure role for load
+	// balancers: ECS assumes it to shift traffic in native blue/green,
+	// canary and linear deployments.
+	InfrastructureRole string `yaml:"infrastructure_role,omitempty" json:"infrastructure_role,omitempty"`
+	AssignPublicIP     bool   `yaml:"assign_public_ip,omitempty" json:"assign_public_ip,omitempty"`
 	// LogRetention is how many days the log groups keep lines (default 30).
 	LogRetention int `yaml:"log_retention,omitempty" json:"log_retention,omitempty"`
 }

@@ -65,7 +65,7 @@ func (s *Spec) ForEnvironment(name string) (*Spec, error) {
 }
 
 // Clone returns a deep copy of s, including the fields JSON leaves out
-// (Path, Root, each service's Line).
+// (Path, Root, each service's Line and Deploy.StepsDefaulted).
 func (s *Spec) Clone() (*Spec, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -79,6 +79,9 @@ func (s *Spec) Clone() (*Spec, error) {
 	for name, svc := range s.Services {
 		if c := out.Services[name]; c != nil && svc != nil {
 			c.Line = svc.Line
+			if c.Deploy != nil && svc.Deploy != nil {
+				c.Deploy.StepsDefaulted = svc.Deploy.StepsDefaulted
+			}
 		}
 	}
 	return &out, nil

@@ -322,6 +322,7 @@ func (l *loader) fill(svc *Service) {
 	case "canary":
 		if len(d.Steps) == 0 && d.Linear == nil {
 			d.Steps = append([]Step(nil), builtinSteps...)
+			d.StepsDefaulted = true
 		}
 		if d.Pause == 0 && !l.isSet(svc.Name, "deploy.pause") {
 			d.Pause = builtinPause

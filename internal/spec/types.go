@@ -186,6 +186,9 @@ type Deploy struct {
 	CircuitBreaker int `yaml:"circuit_breaker,omitempty" json:"circuit_breaker,omitempty"`
 	// Sticky keeps a client on one release while several serve traffic.
 	Sticky *Sticky `yaml:"sticky,omitempty" json:"sticky,omitempty"`
+	// StepsDefaulted is true when a canary set neither steps nor linear
+	// and Steps holds the built-in default (an engine may pick its own).
+	StepsDefaulted bool `yaml:"-" json:"-"`
 }
 
 // Step is one canary step: a traffic percentage, or a manual gate

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -108,6 +110,8 @@ type clients struct {
 	sts  *sts.Client
 	ssm  *ssm.Client
 	sm   *secretsmanager.Client
+	cw   *cloudwatch.Client
+	aas  *aas.Client
 }
 
 // Engine runs a project's services on ECS. It implements engine.Engine.
@@ -174,6 +178,8 @@ func New(cfg Config) (*Engine, error) {
 		sts:  sts.NewFromConfig(a),
 		ssm:  ssm.NewFromConfig(a),
 		sm:   secretsmanager.NewFromConfig(a),
+		cw:   cloudwatch.NewFromConfig(a),
+		aas:  aas.NewFromConfig(a),
 	}
 	return e, nil
 }
@@ -211,12 +217,6 @@ func (e *Engine) mutate(what string, call func() error) error {
 	}
 	e.log.Debug("aws", "change", what)
 	return call()
-}
-
-// Promote has no meaning on rolling ECS deployments; gates come with
-// native blue/green and canary.
-func (e *Engine) Promote(ctx context.Context, service string) error {
-	return fmt.Errorf("promote %s: ECS rolling deployments have no gate: %w", service, ErrUnsupported)
 }
 
 // RolloutSecrets is not yet offered on ECS: ECS reads secrets when a task

@@ -395,8 +395,8 @@ func TestFake_ScaleLogsAndDown(t *testing.T) {
 			deleted = append(deleted, m)
 		}
 	}
-	if want := 3 + 2 + 2; len(deleted) != want {
-		t.Errorf("down deleted %v, want 3 services, 2 rules and 2 target groups", deleted)
+	if want := 3 + 2 + 2 + 2; len(deleted) != want {
+		t.Errorf("down deleted %v, want 3 services, 2 rules, 2 target groups and the alarms of 2 routed services", deleted)
 	}
 	// History survives (task definitions are kept).
 	h, err := w.engine().History(ctx, "api")

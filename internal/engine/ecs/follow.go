@@ -63,7 +63,7 @@ func (e *Engine) Events(ctx context.Context, q engine.EventQuery, fn func(api.Ev
 	if d.err != nil {
 		return fn(e.event(d, api.EventDeployFailed, d.err.Error()))
 	}
-	if err := fn(e.event(d, api.EventDeployStarted, fmt.Sprintf("rolling out release %d (%s)", d.d.ToRelease, d.taskDef))); err != nil {
+	if err := fn(e.event(d, api.EventDeployStarted, e.startMessage(d))); err != nil {
 		return err
 	}
 	e.mu.Lock()
@@ -73,10 +73,19 @@ func (e *Engine) Events(ctx context.Context, q engine.EventQuery, fn func(api.Ev
 		// Already followed to its end: replay the outcome, ask nothing.
 		return fn(e.outcome(d, done.State, done.Reason))
 	}
+	for _, w := range d.warnings {
+		if err := fn(e.event(d, api.EventDeployProgress, w)); err != nil {
+			return err
+		}
+	}
 	tick := time.NewTicker(e.poll)
 	defer tick.Stop()
 	for {
-		done, err := e.observe(ctx, d, fn)
+		observe := e.observe
+		if progressive(d.rollout) && d.sdArn != "" {
+			observe = e.observeProgressive
+		}
+		done, err := observe(ctx, d, fn)
 		if err != nil || done {
 			return err
 		}

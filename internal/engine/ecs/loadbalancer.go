@@ -180,10 +180,11 @@ func (e *Engine) elbTagsOf(ctx context.Context, arns []string) (map[string]map[s
 	return out, nil
 }
 
-// targetGroup finds the service's target group: its ARN, or "" when none
-// exists. One that exists without berth's tags is ErrNotOurs.
-func (e *Engine) targetGroup(ctx context.Context, svc string) (string, error) {
-	name := e.targetGroupName(svc)
+// targetGroupOf finds the service's target group: its ARN, or "" when
+// none exists. One that exists without berth's tags is ErrNotOurs.
+// key names it (the service, or altTargetGroupKey of it); svc owns it.
+func (e *Engine) targetGroupOf(ctx context.Context, key, svc string) (string, error) {
+	name := e.targetGroupName(key)
 	out, err := e.c.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{name}})
 	if err != nil {
 		var ae smithy.APIError
@@ -210,12 +211,18 @@ func (e *Engine) targetGroup(ctx context.Context, svc string) (string, error) {
 // its health check and deregistration delay, and returns its ARN. An
 // up-to-date one is left alone (no call that changes anything).
 func (e *Engine) ensureTargetGroup(ctx context.Context, svc *spec.Service, vpc string) (string, error) {
+	return e.ensureTargetGroupOf(ctx, svc, vpc, svc.Name)
+}
+
+// ensureTargetGroupOf is ensureTargetGroup for the target group named
+// for key (the service, or its second target group).
+func (e *Engine) ensureTargetGroupOf(ctx context.Context, svc *spec.Service, vpc, key string) (string, error) {
 	th, _ := TargetHealth(svc)
-	arn, err := e.targetGroup(ctx, svc.Name)
+	arn, err := e.targetGroupOf(ctx, key, svc.Name)
 	if err != nil {
 		return "", err
 	}
-	name := e.targetGroupName(svc.Name)
+	name := e.targetGroupName(key)
 	if arn == "" {
 		in := &elb.CreateTargetGroupInput{
 			Name:                       aws.String(name),
@@ -430,11 +437,18 @@ func (e *Engine) listenerRules(ctx context.Context) ([]listenerRule, error) {
 	return out, nil
 }
 
-// ensureRule creates or updates the listener rule that sends the
+// ensureRuleTo creates or updates the listener rule that sends the
 // service's route to its target group, at its priority in the project's
 // block. A priority held by a rule berth did not create is an error; that
-// rule is never changed.
-func (e *Engine) ensureRule(ctx context.Context, rules []listenerRule, svc *spec.Service, tg string, priority int) error {
+// rule is never changed. With alt set it forwards to both target
+// groups (the production rule of a native blue/green, canary or linear
+// service); weights of a rule that already forwards to both are ECS's
+// and left alone. It returns the rule's ARN.
+func (e *Engine) ensureRuleTo(ctx context.Context, rules []listenerRule, svc *spec.Service, tg, alt string, priority int) (string, error) {
+	actions := forward(tg)
+	if alt != "" {
+		actions = forwardBoth(tg, alt)
+	}
 	conds := ruleConditions(svc.Route)
 	transforms := ruleTransforms(svc.Route)
 	var mine *listenerRule
@@ -446,26 +460,29 @@ func (e *Engine) ensureRule(ctx context.Context, rules []listenerRule, svc *spec
 	for _, r := range rules {
 		if r.priority == priority && (mine == nil || r.arn != mine.arn) {
 			if !e.owned(r.tags) {
-				return fmt.Errorf("listener rule priority %d (for %s) is taken by rule %s, which berth did not create: free it, or move the project's block (berth verify shows the block)", priority, svc.Name, r.arn)
+				return "", fmt.Errorf("listener rule priority %d (for %s) is taken by rule %s, which berth did not create: free it, or move the project's block (berth verify shows the block)", priority, svc.Name, r.arn)
 			}
 			// Another berth service held it: priorities are reassigned below.
 		}
 	}
 	if mine == nil {
-		return e.mutate(fmt.Sprintf("create listener rule for %s at priority %d (%s)", svc.Name, priority, describeConditions(conds)), func() error {
-			_, err := e.c.elb.CreateRule(ctx, &elb.CreateRuleInput{
+		var arn string
+		err := e.mutate(fmt.Sprintf("create listener rule for %s at priority %d (%s)", svc.Name, priority, describeConditions(conds)), func() error {
+			out, err := e.c.elb.CreateRule(ctx, &elb.CreateRuleInput{
 				ListenerArn: aws.String(e.aws.Listener),
 				Priority:    aws.Int32(int32(priority)),
 				Conditions:  conds,
-				Actions:     forward(tg),
+				Actions:     actions,
 				Transforms:  transforms,
 				Tags:        toELBTags(e.ownTags(svc.Name)),
 			})
 			if err != nil {
 				return fmt.Errorf("create listener rule for %s at priority %d: %w", svc.Name, priority, err)
 			}
+			arn = aws.ToString(out.Rules[0].RuleArn)
 			return nil
 		})
+		return arn, err
 	}
 	if mine.priority != priority {
 		err := e.mutate(fmt.Sprintf("move listener rule of %s from priority %d to %d", svc.Name, mine.priority, priority), func() error {
@@ -476,19 +493,27 @@ func (e *Engine) ensureRule(ctx context.Context, rules []listenerRule, svc *spec
 			return nil
 		})
 		if err != nil {
-			return err
+			return "", err
 		}
 	}
-	if describeConditions(mine.rule.Conditions) != describeConditions(conds) || forwardsTo(mine.rule.Actions) != tg || len(mine.rule.Transforms) != len(transforms) {
-		return e.mutate(fmt.Sprintf("modify listener rule of %s: %s", svc.Name, describeConditions(conds)), func() error {
-			_, err := e.c.elb.ModifyRule(ctx, &elb.ModifyRuleInput{RuleArn: aws.String(mine.arn), Conditions: conds, Actions: forward(tg), Transforms: transforms, ResetTransforms: aws.Bool(len(transforms) == 0)})
+	forwardOK := forwardsTo(mine.rule.Actions) == tg
+	if alt != "" {
+		forwardOK = forwardsToBoth(mine.rule.Actions, tg, alt)
+	}
+	if describeConditions(mine.rule.Conditions) != describeConditions(conds) || !forwardOK || len(mine.rule.Transforms) != len(transforms) {
+		in := &elb.ModifyRuleInput{RuleArn: aws.String(mine.arn), Conditions: conds, Transforms: transforms, ResetTransforms: aws.Bool(len(transforms) == 0)}
+		if !forwardOK {
+			in.Actions = actions
+		}
+		return mine.arn, e.mutate(fmt.Sprintf("modify listener rule of %s: %s", svc.Name, describeConditions(conds)), func() error {
+			_, err := e.c.elb.ModifyRule(ctx, in)
 			if err != nil {
 				return fmt.Errorf("modify the listener rule of %s: %w", svc.Name, err)
 			}
 			return nil
 		})
 	}
-	return nil
+	return mine.arn, nil
 }
 
 func forwardsTo(actions []elbtypes.Action) string {

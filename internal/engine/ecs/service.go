@@ -41,6 +41,15 @@ type deployment struct {
 	seenEvents map[string]bool
 	seenTasks  map[string]bool
 	failedTask string
+	// The native strategies (BLUE_GREEN, CANARY, LINEAR): the rollout,
+	// ECS's service deployment ARN, the PAUSE hooks seen (id → the
+	// traffic step they held, -1 when promoted), the last stage and
+	// weights reported, and warnings to show first.
+	rollout   *Rollout
+	sdArn     string
+	hooksSeen map[string]int
+	lastSeen  string
+	warnings  []string
 	// mu serialises followers; done is closed at the outcome.
 	mu       sync.Mutex
 	done     chan struct{}
@@ -212,6 +221,7 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 	}
 	svcs := make([]*spec.Service, len(req.Releases))
 	names := make([]string, len(req.Releases))
+	rollouts := make([]*Rollout, len(req.Releases))
 	routed := false
 	for i, r := range req.Releases {
 		s, err := e.releaseService(r)
@@ -226,6 +236,11 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		}
 		svcs[i], names[i] = s, r.Service
 		routed = routed || s.Route != nil
+		ro, err := e.rolloutFor(s, count(s))
+		if err != nil {
+			return resp, err
+		}
+		rollouts[i] = ro
 	}
 	if _, err := e.accountID(ctx); err != nil {
 		return resp, err
@@ -282,12 +297,25 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		if err := e.ensureLogGroup(ctx, svc.Name); err != nil {
 			return resp, err
 		}
-		var tg string
+		var tg, alt, rule string
+		var warns []string
 		if svc.Route != nil {
 			if tg, err = e.ensureTargetGroup(ctx, svc, vpc); err != nil {
 				return resp, err
 			}
-			if err := e.ensureRule(ctx, rules, svc, tg, prios[svc.Name]); err != nil {
+			if progressive(rollouts[i]) {
+				if alt, err = e.ensureTargetGroupOf(ctx, svc, vpc, altTargetGroupKey(svc.Name)); err != nil {
+					return resp, err
+				}
+			}
+			if rule, err = e.ensureRuleTo(ctx, rules, svc, tg, alt, prios[svc.Name]); err != nil {
+				return resp, err
+			}
+			green, err := e.greenTargetGroup(ctx, ls, tg, alt)
+			if err != nil {
+				return resp, err
+			}
+			if warns, err = e.putAlarms(ctx, svc.Name, rollouts[i], green); err != nil {
 				return resp, err
 			}
 		}
@@ -325,6 +353,10 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 			continue
 		}
 		d := e.newDeployment(svc.Name, from.Number, target, resp.SetID)
+		d.rollout, d.warnings = rollouts[i], warns
+		if progressive(d.rollout) {
+			d.d.Strategy = strings.ToLower(strings.ReplaceAll(d.rollout.Strategy, "_", ""))
+		}
 		started[svc.Name] = d
 		var waitFor []*deployment
 		for _, dep := range svc.DependsOn {
@@ -332,7 +364,7 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 				waitFor = append(waitFor, w)
 			}
 		}
-		sub := submission{svc: svc, live: ls, target: target, tg: tg, force: req.Force}
+		sub := submission{svc: svc, live: ls, target: target, tg: tg, alt: alt, rule: rule, rollout: rollouts[i], force: req.Force}
 		if len(waitFor) == 0 {
 			e.submit(ctx, d, sub)
 			if d.err != nil {
@@ -379,7 +411,11 @@ type submission struct {
 	live   *types.Service // nil: create the service
 	target release
 	tg     string
-	force  bool
+	// alt and rule: the second target group and the production rule of
+	// a native blue/green, canary or linear service.
+	alt, rule string
+	rollout   *Rollout
+	force     bool
 }
 
 func (e *Engine) newDeployment(svc string, from int, target release, set string) *deployment {
@@ -433,14 +469,14 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			DesiredCount:            aws.Int32(int32(desired)),
 			LaunchType:              types.LaunchTypeFargate,
 			NetworkConfiguration:    e.network(),
-			DeploymentConfiguration: DeploymentConfiguration(s.svc, desired),
+			DeploymentConfiguration: deploymentConfig(s.svc, desired, s.rollout),
 			DeploymentController:    &types.DeploymentController{Type: types.DeploymentControllerTypeEcs},
 			PropagateTags:           types.PropagateTagsTaskDefinition,
 			EnableECSManagedTags:    true,
 			Tags:                    toECSTags(tags),
 		}
 		if s.tg != "" {
-			in.LoadBalancers = []types.LoadBalancer{{TargetGroupArn: aws.String(s.tg), ContainerName: aws.String(s.svc.Name), ContainerPort: aws.Int32(int32(s.svc.Port))}}
+			in.LoadBalancers = e.loadBalancers(s.svc, s.tg, s.alt, s.rule)
 			in.HealthCheckGracePeriodSeconds = aws.Int32(int32(time.Duration(s.svc.Health.Grace).Seconds()))
 		}
 		out, err := e.c.ecs.CreateService(ctx, in)
@@ -449,16 +485,22 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			return
 		}
 		d.ecsID = primaryDeployment(out.Service, s.target.ARN)
+		d.sdArn = aws.ToString(out.Service.CurrentServiceDeployment)
 	} else {
 		in := &ecs.UpdateServiceInput{
 			Cluster:                 aws.String(e.cluster()),
 			Service:                 aws.String(name),
 			TaskDefinition:          aws.String(s.target.ARN),
-			DeploymentConfiguration: DeploymentConfiguration(s.svc, int(s.live.DesiredCount)),
+			DeploymentConfiguration: deploymentConfig(s.svc, int(s.live.DesiredCount), s.rollout),
 			ForceNewDeployment:      s.force,
 		}
 		if s.tg != "" {
 			in.HealthCheckGracePeriodSeconds = aws.Int32(int32(time.Duration(s.svc.Health.Grace).Seconds()))
+			if cur := s.live.LoadBalancers; s.alt != "" && (len(cur) == 0 || cur[0].AdvancedConfiguration == nil) {
+				// From rolling to a native strategy: add the second target
+				// group. Once set, ECS owns which one is primary.
+				in.LoadBalancers = e.loadBalancers(s.svc, s.tg, s.alt, s.rule)
+			}
 		}
 		out, err := e.c.ecs.UpdateService(ctx, in)
 		if err != nil {
@@ -466,8 +508,15 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			return
 		}
 		d.ecsID = primaryDeployment(out.Service, s.target.ARN)
+		d.sdArn = aws.ToString(out.Service.CurrentServiceDeployment)
 		if _, err := e.c.ecs.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: out.Service.ServiceArn, Tags: toECSTags(tags)}); err != nil {
 			e.finishSubmit(d, fmt.Errorf("tag ECS service %s with release %d: %w", name, s.target.Number, err))
+			return
+		}
+	}
+	if s.rollout != nil && s.rollout.Autoscaling != nil {
+		if err := e.ensureAutoscaling(ctx, s.svc.Name, s.rollout.Autoscaling, s.tg, s.rollout.Autoscaling.Min); err != nil {
+			e.finishSubmit(d, err)
 			return
 		}
 	}
@@ -546,6 +595,9 @@ func (e *Engine) Status(ctx context.Context) (api.Status, error) {
 				}
 			}
 		}
+		if err := e.describeProgress(ctx, s, &svc); err != nil {
+			return st, err
+		}
 		st.Services = append(st.Services, svc)
 	}
 	return st, nil
@@ -577,6 +629,20 @@ func (e *Engine) Scale(ctx context.Context, counts map[string]int) error {
 			return fmt.Errorf("scale %s: ECS service %s %w", n, aws.ToString(s.ServiceName), ErrNotOurs)
 		}
 		c := counts[n]
+		if sc := e.sp.Services[n].Scale; sc != nil {
+			// Autoscaled: the count becomes the scalable target's minimum.
+			r, err := e.rolloutFor(e.sp.Services[n], c)
+			if err != nil {
+				return err
+			}
+			tg := ""
+			if len(s.LoadBalancers) > 0 {
+				tg = aws.ToString(s.LoadBalancers[0].TargetGroupArn)
+			}
+			if err := e.ensureAutoscaling(ctx, n, r.Autoscaling, tg, c); err != nil {
+				return err
+			}
+		}
 		err := e.mutate(fmt.Sprintf("update ECS service %s: desired count %d → %d", aws.ToString(s.ServiceName), s.DesiredCount, c), func() error {
 			_, err := e.c.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{
 				Cluster: aws.String(e.cluster()), Service: s.ServiceName, DesiredCount: aws.Int32(int32(c)),
@@ -609,6 +675,13 @@ func (e *Engine) Abort(ctx context.Context, service string) error {
 	if arn == "" {
 		return fmt.Errorf("abort %s: no deployment in progress", service)
 	}
+	if out, err := e.c.ecs.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{arn}}); err == nil && len(out.ServiceDeployments) > 0 {
+		// Held at a PAUSE hook: answer it with ROLLBACK.
+		if hook, ok := awaitingHook(&out.ServiceDeployments[0]); ok {
+			e.markPromoted(service, hook)
+			return e.continueHook(ctx, &out.ServiceDeployments[0], hook, types.DeploymentLifecycleHookActionRollback)
+		}
+	}
 	return e.mutate("stop service deployment "+arn+" (rollback)", func() error {
 		_, err := e.c.ecs.StopServiceDeployment(ctx, &ecs.StopServiceDeploymentInput{ServiceDeploymentArn: aws.String(arn), StopType: types.StopServiceDeploymentStopTypeRollback})
 		if err != nil {
@@ -631,6 +704,12 @@ func (e *Engine) Down(ctx context.Context) error {
 		s := live[name]
 		if s == nil || !e.owned(ecsTags(s.Tags)) {
 			continue
+		}
+		if e.sp.Services[name].Scale != nil {
+			errs = append(errs, e.deregisterAutoscaling(ctx, name))
+		}
+		if e.sp.Services[name].Route != nil {
+			errs = append(errs, e.deleteAlarms(ctx, name))
 		}
 		err := e.mutate("delete ECS service "+aws.ToString(s.ServiceName), func() error {
 			return e.deleteService(ctx, name, s)
@@ -674,11 +753,9 @@ func (e *Engine) deleteRoutes(ctx context.Context) error {
 			return nil
 		}))
 	}
-	for _, name := range e.sp.Order {
-		if e.sp.Services[name].Route == nil {
-			continue
-		}
-		arn, err := e.targetGroup(ctx, name)
+	for _, key := range e.targetGroupKeys() {
+		name := key[1]
+		arn, err := e.targetGroupOf(ctx, key[0], name)
 		if err != nil {
 			if errors.Is(err, ErrNotOurs) {
 				continue // not berth's: left alone
@@ -689,13 +766,26 @@ func (e *Engine) deleteRoutes(ctx context.Context) error {
 		if arn == "" {
 			continue
 		}
-		errs = append(errs, e.mutate("delete target group "+e.targetGroupName(name), func() error {
+		errs = append(errs, e.mutate("delete target group "+e.targetGroupName(key[0]), func() error {
 			_, err := e.c.elb.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(arn)})
 			if err != nil {
-				return fmt.Errorf("delete target group %s: %w", e.targetGroupName(name), err)
+				return fmt.Errorf("delete target group %s: %w", e.targetGroupName(key[0]), err)
 			}
 			return nil
 		}))
 	}
 	return errors.Join(errs...)
+}
+
+// targetGroupKeys lists every target group a routed service may have:
+// {name key, service}, the second one of the native strategies too.
+func (e *Engine) targetGroupKeys() [][2]string {
+	var out [][2]string
+	for _, name := range e.sp.Order {
+		if e.sp.Services[name].Route == nil {
+			continue
+		}
+		out = append(out, [2]string{name, name}, [2]string{altTargetGroupKey(name), name})
+	}
+	return out
 }
