@@ -3,6 +3,7 @@ package repo
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,6 +35,9 @@ const ignoreLine = StateDirName + "/"
 // creating the file when there is none. It reports whether it changed the
 // file, so the caller can say so ("added .berth/ to .gitignore").
 func IgnoreState(dir string) (bool, error) {
+	if gitIgnores(dir, StateDirName+"/") {
+		return false, nil // a .gitignore above (the repository's own) has it
+	}
 	path := filepath.Join(dir, ".gitignore")
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -53,6 +57,14 @@ func IgnoreState(dir string) (bool, error) {
 		return false, fmt.Errorf("write %s: %w", path, err)
 	}
 	return true, nil
+}
+
+// gitIgnores reports whether git, asked in dir, already ignores rel: any
+// .gitignore of the repository, or its exclude files, may say so. Outside
+// a repository, or without git, it reports false.
+func gitIgnores(dir, rel string) bool {
+	_, err := runGit(context.Background(), nil, dir, nil, "check-ignore", "-q", "--no-index", rel)
+	return err == nil
 }
 
 // ignoresState reports whether a .gitignore's content already has a line

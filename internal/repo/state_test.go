@@ -2,6 +2,8 @@ package repo
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -74,5 +76,25 @@ func TestIgnoreStateMakesGitIgnoreIt(t *testing.T) {
 	out := f.git("status", "--porcelain", "--untracked-files=all")
 	if out != "?? .gitignore" {
 		t.Errorf("git status = %q, want only the new .gitignore", out)
+	}
+}
+
+// TestIgnoreStateLeavesARepositoryThatIgnoresIt: a spec in a subdirectory
+// of a repository whose own .gitignore has .berth/ gets no .gitignore of
+// its own, so `berth up` in a fresh clone leaves the tree clean.
+func TestIgnoreStateLeavesARepositoryThatIgnoresIt(t *testing.T) {
+	f := newFixture(t)
+	f.write(".gitignore", ".berth/\n", "examples/shop/berth.yaml", "project: shop\n")
+	f.commit("base")
+	sub := filepath.Join(f.dir, "examples", "shop")
+	changed, err := IgnoreState(sub)
+	if err != nil || changed {
+		t.Fatalf("IgnoreState = %v, %v; want no change", changed, err)
+	}
+	if _, err := os.Stat(filepath.Join(sub, ".gitignore")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a .gitignore was written beside the spec (stat: %v)", err)
+	}
+	if out := f.git("status", "--porcelain", "--untracked-files=all"); out != "" {
+		t.Errorf("git status = %q, want a clean tree", out)
 	}
 }
