@@ -9,51 +9,13 @@ import (
 // assigned, StartedAt stamped by the store clock when zero, and State
 // DeployRunning when empty.
 func (s *Store) CreateDeployment(ctx context.Context, d Deployment) (Deployment, error) {
-	if d.Service == "" {
-		return Deployment{}, fmt.Errorf("create deployment: empty service: %w", ErrInvalid)
-	}
-	progress, err := rawToDB("progress", d.Progress)
-	if err != nil {
-		return Deployment{}, fmt.Errorf("create deployment of %s: %w", d.Service, err)
-	}
-	if d.State == "" {
-		d.State = DeployRunning
-	}
-	d.StartedAt = s.stamp(d.StartedAt)
-	if !d.FinishedAt.IsZero() {
-		d.FinishedAt = d.FinishedAt.UTC().Round(0)
-	}
-	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO deployments (service, from_release, to_release, strategy, state, reason, set_id, progress, started_at, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.Service, d.FromRelease, d.ToRelease, d.Strategy, d.State, d.Reason, d.SetID, progress,
-		timeToDB(d.StartedAt), timeToDB(d.FinishedAt))
-	if err != nil {
-		return Deployment{}, fmt.Errorf("create deployment of %s: %w", d.Service, err)
-	}
-	if d.ID, err = res.LastInsertId(); err != nil {
-		return Deployment{}, fmt.Errorf("create deployment of %s: %w", d.Service, err)
-	}
-	return d, nil
+	return insertDeployment(ctx, s.db, s, d)
 }
 
 // UpdateDeployment overwrites deployment d.ID with d (everything but ID and
 // StartedAt), or returns ErrNotFound.
 func (s *Store) UpdateDeployment(ctx context.Context, d Deployment) error {
-	progress, err := rawToDB("progress", d.Progress)
-	if err != nil {
-		return fmt.Errorf("update deployment %d: %w", d.ID, err)
-	}
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE deployments SET service = ?, from_release = ?, to_release = ?, strategy = ?, state = ?,
-			reason = ?, set_id = ?, progress = ?, finished_at = ?
-		WHERE id = ?`,
-		d.Service, d.FromRelease, d.ToRelease, d.Strategy, d.State, d.Reason, d.SetID, progress,
-		timeToDB(d.FinishedAt), d.ID)
-	if err != nil {
-		return fmt.Errorf("update deployment %d: %w", d.ID, err)
-	}
-	return checkAffected(res, fmt.Sprintf("update deployment %d", d.ID))
+	return updateDeployment(ctx, s.db, d)
 }
 
 const deploymentColumns = "id, service, from_release, to_release, strategy, state, reason, set_id, progress, started_at, finished_at"

@@ -11,34 +11,18 @@ import (
 // stamping CreatedAt with the store clock when it is zero. It returns the
 // release as stored.
 func (s *Store) CreateRelease(ctx context.Context, r Release) (Release, error) {
-	if r.Service == "" {
-		return Release{}, fmt.Errorf("create release: empty service: %w", ErrInvalid)
-	}
-	config, err := rawToDB("config", r.Config)
-	if err != nil {
-		return Release{}, fmt.Errorf("create release of %s: %w", r.Service, err)
-	}
-	secrets, err := mapToDB(r.Secrets)
-	if err != nil {
-		return Release{}, fmt.Errorf("create release of %s: encode secrets: %w", r.Service, err)
-	}
-	r.CreatedAt = s.stamp(r.CreatedAt)
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx,
-			"SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE service = ?", r.Service,
-		).Scan(&r.Number); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO releases (service, number, commit_sha, artifact, image, config, secrets, set_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Service, r.Number, r.Commit, r.Artifact, r.Image, config, secrets, r.SetID, timeToDB(r.CreatedAt))
+	// The number is the service's highest plus one: read and insert in one
+	// transaction, so two writers never take the same number.
+	var out Release
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = insertRelease(ctx, tx, s, r)
 		return err
 	})
 	if err != nil {
-		return Release{}, fmt.Errorf("create release of %s: %w", r.Service, err)
+		return Release{}, err
 	}
-	return r, nil
+	return out, nil
 }
 
 const releaseColumns = "service, number, commit_sha, artifact, image, config, secrets, set_id, created_at"
