@@ -374,16 +374,7 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 	}
 	call := Call{Service: service, Operation: op, Time: s.now}
 	var out any
-	switch {
-	case !s.authorized(r):
-		err = &apiError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
-	case s.deniedLocked(service, op, false) != nil:
-		err = s.deniedLocked(service, op, false)
-	case s.takeThrottleLocked(service, op):
-		err = &apiError{Code: "ThrottlingException", Message: "Rate exceeded"}
-	case s.peekInjected(service, op):
-		err = s.takeInjectedLocked(service, op)
-	default:
+	if err = s.faultLocked(r, service, op, jsonFaults); err == nil {
 		out, err = s.dispatchJSON(service, op, body)
 	}
 	if err != nil {
@@ -447,16 +438,7 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 	call := Call{Service: service, Operation: op, Time: s.now}
 	var out *xmlNode
 	var err error
-	switch {
-	case !s.authorized(r):
-		err = &apiError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
-	case s.deniedLocked(service, op, true) != nil:
-		err = s.deniedLocked(service, op, true)
-	case s.takeThrottleLocked(service, op):
-		err = &apiError{Code: "Throttling", Message: "Rate exceeded"}
-	case s.peekInjected(service, op):
-		err = s.takeInjectedLocked(service, op)
-	default:
+	if err = s.faultLocked(r, service, op, queryFaults); err == nil {
 		out, err = s.dispatchQuery(service, op, parseQueryForm(form))
 	}
 	if err != nil {
@@ -483,6 +465,46 @@ func (s *Server) dispatchQuery(service, op string, in qmap) (*xmlNode, error) {
 		return nil, &apiError{Code: "InvalidAction", Message: fmt.Sprintf("awsfake does not model %s %s", service, op)}
 	}
 	return fn(in)
+}
+
+// wireFaults are the error codes one wire protocol answers faults with.
+type wireFaults struct {
+	badToken apiError
+	throttle string
+	query    bool // denied errors in the query protocol's shape
+}
+
+var (
+	jsonFaults = wireFaults{
+		badToken: apiError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."},
+		throttle: "ThrottlingException",
+	}
+	queryFaults = wireFaults{
+		badToken: apiError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden},
+		throttle: "Throttling",
+		query:    true,
+	}
+	cborFaults = wireFaults{badToken: jsonFaults.badToken, throttle: "Throttling"}
+)
+
+// faultLocked is the error a call gets before it reaches its handler — a
+// bad access key, a denied permission, throttling or an injected error —
+// or nil when it gets none.
+func (s *Server) faultLocked(r *http.Request, service, op string, w wireFaults) error {
+	if !s.authorized(r) {
+		e := w.badToken
+		return &e
+	}
+	if err := s.deniedLocked(service, op, w.query); err != nil {
+		return err
+	}
+	if s.takeThrottleLocked(service, op) {
+		return &apiError{Code: w.throttle, Message: "Rate exceeded"}
+	}
+	if s.peekInjected(service, op) {
+		return s.takeInjectedLocked(service, op)
+	}
+	return nil
 }
 
 // authorized checks the SigV4 access key id when Options.AccessKeys is set.

@@ -49,16 +49,7 @@ func (s *Server) serveCBOR(w http.ResponseWriter, r *http.Request) {
 	}
 	call := Call{Service: ServiceCloudWatch, Operation: op, Time: s.now}
 	var out any
-	switch {
-	case !s.authorized(r):
-		err = &apiError{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
-	case s.deniedLocked(ServiceCloudWatch, op, false) != nil:
-		err = s.deniedLocked(ServiceCloudWatch, op, false)
-	case s.takeThrottleLocked(ServiceCloudWatch, op):
-		err = &apiError{Code: "Throttling", Message: "Rate exceeded"}
-	case s.peekInjected(ServiceCloudWatch, op):
-		err = s.takeInjectedLocked(ServiceCloudWatch, op)
-	default:
+	if err = s.faultLocked(r, ServiceCloudWatch, op, cborFaults); err == nil {
 		out, err = s.dispatchJSON(ServiceCloudWatch, op, jsonBody)
 	}
 	if err != nil {
