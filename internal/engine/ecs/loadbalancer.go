@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -152,13 +153,8 @@ func elbTags(tags []elbtypes.Tag) map[string]string {
 }
 
 func toELBTags(m map[string]string) []elbtypes.Tag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	out := make([]elbtypes.Tag, 0, len(m))
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, elbtypes.Tag{Key: aws.String(k), Value: aws.String(m[k])})
 	}
 	return out
