@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -188,6 +189,26 @@ type Service struct {
 	// Releases are the releases with tasks (two during a canary or a
 	// blue/green switch), oldest first, with their traffic shares.
 	Releases []ReleaseShare `json:"releases,omitempty"`
+	// Reason says why the service is degraded when self-healing stopped
+	// restarting it (its budget is spent): the budget and the last
+	// failure (exit code and last log lines, or the failing check).
+	Reason string `json:"reason,omitempty"`
+	// Heal is the self-healing budget as it stands; nil when nothing is
+	// deployed.
+	Heal *HealBudget `json:"heal,omitempty"`
+	// Events are the service's recent healing and scaling decisions
+	// (kinds heal.* and scale.*), newest first; berth status SERVICE
+	// fills them in from the service's history (GET /v1/status does not).
+	Events []Event `json:"events,omitempty"`
+}
+
+// HealBudget is a service's self-healing budget in status: Used of
+// MaxRestarts restarts made within Window; Held while it is spent.
+type HealBudget struct {
+	Used        int           `json:"used"`
+	MaxRestarts int           `json:"max_restarts"`
+	Window      time.Duration `json:"window"`
+	Held        bool          `json:"held"`
 }
 
 // RestartWindow is how far back Service.Restarts counts.
@@ -222,6 +243,9 @@ type History struct {
 	Service     string       `json:"service"`
 	Releases    []Release    `json:"releases"`
 	Deployments []Deployment `json:"deployments"`
+	// Decisions are the healing and scaling decisions (events of kinds
+	// heal.* and scale.*), newest first.
+	Decisions []Event `json:"decisions"`
 }
 
 // Event is one entry of the event stream.
@@ -260,7 +284,28 @@ const (
 	// EventServicePanic records an internal error in one of a service's
 	// control-loop passes; the active deployment is rolled back.
 	EventServicePanic = "service.panic"
+	// EventHealRestarted: self-healing started a replacement for a task
+	// that exited or failed its health checks.
+	EventHealRestarted = "heal.restarted"
+	// EventHealBudgetSpent: the service spent its restart budget; berth
+	// stops restarting it and marks it degraded with the reason.
+	EventHealBudgetSpent = "heal.budget_spent"
+	// EventHealResumed: a held service may be restarted again (its
+	// window passed, a deploy, or berth restart).
+	EventHealResumed = "heal.resumed"
+	// EventHealRolledBack: the live release crash-looped soon after its
+	// deployment succeeded and was rolled back to the release before.
+	EventHealRolledBack = "heal.rolled_back"
+	// EventHealRestart: berth restart replaces a service's tasks one at a
+	// time.
+	EventHealRestart = "heal.rolling_restart"
 )
+
+// DecisionKind reports whether an event kind is a healing or scaling
+// decision, which history and status SERVICE list.
+func DecisionKind(kind string) bool {
+	return strings.HasPrefix(kind, "heal.") || strings.HasPrefix(kind, "scale.")
+}
 
 // Secret is one secret (or config value) as GET /v1/secrets lists it and
 // GET /v1/secrets/{name} reads it. Value is set only when read by name.

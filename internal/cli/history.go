@@ -18,7 +18,7 @@ func newHistoryCommand(g *globals) *cobra.Command {
 	c := &historyCommand{g: g}
 	c.cmd = &cobra.Command{
 		Use:   "history SERVICE",
-		Short: "List a service's releases and deployments, newest first",
+		Short: "List a service's releases, deployments and healing and scaling decisions, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(c.output); err != nil {
@@ -50,6 +50,17 @@ func newHistoryCommand(g *globals) *cobra.Command {
 				for _, st := range steps(d.Progress) {
 					fmt.Fprintf(w, "\t\t\t\t%s\t%s\n", st.At.Local().Format("15:04:05"), describeStep(st))
 				}
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if len(h.Decisions) == 0 {
+				return nil
+			}
+			w = newTable(g.stdout)
+			fmt.Fprintln(w, "\nDECISION\tAT\tWHAT")
+			for _, e := range h.Decisions {
+				fmt.Fprintf(w, "%s\t%s\t%s\n", e.Kind, e.Time.Local().Format("2006-01-02 15:04:05"), e.Message)
 			}
 			return w.Flush()
 		},

@@ -47,6 +47,14 @@ func newStatusCommand(g *globals) *cobra.Command {
 					return usageErr("no service %q is deployed%s", args[0], didYouMean(args[0], names))
 				}
 				st.Services = keep
+				// The healing and scaling decisions come from the
+				// service's history; status still answers without them.
+				if h, err := g.engine().History(cmd.Context(), args[0]); err == nil {
+					st.Services[0].Events = h.Decisions
+					if len(st.Services[0].Events) > maxStatusEvents {
+						st.Services[0].Events = st.Services[0].Events[:maxStatusEvents]
+					}
+				}
 			}
 			if c.output == "json" {
 				return writeJSONTo(g.stdout, st)
@@ -88,6 +96,11 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 		}
 	}
 	for _, s := range st.Services {
+		if s.Reason != "" {
+			fmt.Fprintf(c.g.stdout, "%s: %s — %s\n  fix the cause, then `berth restart %s` (or deploy a fix)\n", s.Name, orDash(s.State), s.Reason, s.Name)
+		}
+	}
+	for _, s := range st.Services {
 		for _, t := range s.Tasks {
 			if t.LogLinesDropped > 0 {
 				fmt.Fprintf(c.g.stdout, "%s: task %s dropped %d log lines (its log could not keep up; see `berth logs %s`)\n", s.Name, t.ID, t.LogLinesDropped, s.Name)
@@ -97,18 +110,35 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 	if detail {
 		for _, s := range st.Services {
 			w := newTable(c.g.stdout)
-			fmt.Fprintln(w, "\nTASK\tRELEASE\tSTATE\tADDRESS\tSTARTED\tCPU\tMEMORY")
+			fmt.Fprintln(w, "\nTASK\tRELEASE\tSTATE\tADDRESS\tSTARTED\tRESTARTS\tCPU\tMEMORY")
 			for _, t := range s.Tasks {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%.1f%%\t%.1f MiB\n", t.ID, t.Release, t.State, orDash(t.Addr),
-					t.CreatedAt.Local().Format("15:04:05"), t.CPUPercent, float64(t.MemoryBytes)/(1<<20))
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f MiB\n", t.ID, t.Release, t.State, orDash(t.Addr),
+					t.CreatedAt.Local().Format("15:04:05"), t.Restarts, t.CPUPercent, float64(t.MemoryBytes)/(1<<20))
 			}
 			if err := w.Flush(); err != nil {
 				return err
+			}
+			if hb := s.Heal; hb != nil {
+				fmt.Fprintf(c.g.stdout, "\nrestart budget: %d of %d restarts used within %s", hb.Used, hb.MaxRestarts, shortDuration(hb.Window))
+				if hb.Held {
+					fmt.Fprint(c.g.stdout, " (spent: not restarting)")
+				}
+				fmt.Fprintln(c.g.stdout)
+			}
+			if len(s.Events) > 0 {
+				fmt.Fprintln(c.g.stdout, "\nhealing and scaling (newest first):")
+				for _, e := range s.Events {
+					fmt.Fprintf(c.g.stdout, "  %s  %-22s %s\n", e.Time.Local().Format("15:04:05"), e.Kind, e.Message)
+				}
 			}
 		}
 	}
 	return nil
 }
+
+// maxStatusEvents is how many healing and scaling decisions status
+// SERVICE shows.
+const maxStatusEvents = 10
 
 func orDash(s string) string {
 	if strings.TrimSpace(s) == "" {

@@ -94,6 +94,13 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, s.Status(r.Context()))
 	})
+	mux.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Restart(r.Context(), r.PathValue("name")); err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, s.Status(r.Context()))
+	})
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
 	mux.HandleFunc("GET /v1/services/{name}/logs", s.handleLogs)
 	mux.HandleFunc("GET /v1/logs", s.handleLogs)

@@ -221,6 +221,7 @@ func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) st
 	v.setDep(&d)
 	v.failures = nil
 	v.crash = deploy.Crashes{}
+	v.healDeployed(&d, store.DeployRunning, v.s.cfg.Clock.Now())
 	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, d.ToRelease, d.Strategy, st.Service.Count)
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease)}})
@@ -534,8 +535,9 @@ func (v *svc) status(ctx context.Context) api.Service {
 		e := *v.lastExit
 		out.LastExit = &e
 	}
+	v.healStatus(&out, now)
 	out.State = deploy.ServiceStateOf(deploy.ServiceSnapshot{Release: out.Release, Desired: out.Desired,
-		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits}, now)
+		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits, Held: out.Reason != ""}, now)
 	return out
 }
 
@@ -612,6 +614,9 @@ func (s *Server) History(ctx context.Context, name string) (api.History, error) 
 	}
 	for _, d := range deps {
 		h.Deployments = append(h.Deployments, apiDeployment(d))
+	}
+	if h.Decisions, err = s.decisions(ctx, name, 50); err != nil {
+		return h, err
 	}
 	return h, nil
 }

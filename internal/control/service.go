@@ -43,6 +43,8 @@ type svc struct {
 	dep      *store.Deployment
 	failures []deploy.Failure
 	crash    deploy.Crashes
+	// heal is the self-healing memory (heal.go).
+	heal healer
 	// exits are when tasks ended on their own within the restart window
 	// (api.RestartWindow), and lastExit the newest, for status.
 	exits    []time.Time
@@ -86,6 +88,8 @@ type task struct {
 	lastCheck string
 	// watchDown: the router's verdict is down (held during start grace).
 	watchDown bool
+	// failed: the task's failure is recorded (taskFailed), once.
+	failed bool
 	// usage is the last CPU/memory sample the driver reported.
 	usage  driver.State
 	cancel context.CancelFunc
@@ -244,7 +248,7 @@ func (v *svc) run() {
 func (v *svc) views() []deploy.TaskView {
 	out := make([]deploy.TaskView, 0, len(v.tasks))
 	for _, t := range v.tasks {
-		if t.draining {
+		if t.draining || t.rec.ID == v.heal.retiring {
 			continue
 		}
 		out = append(out, deploy.TaskView{ID: t.rec.ID, Release: t.rec.Release, Phase: t.phase, StartedAt: t.startedAt})
@@ -288,14 +292,20 @@ func (v *svc) step() {
 			v.rollback(ctx, st.RollBack)
 			continue
 		}
+		st = v.healStep(ctx, view, st, now)
 		v.apply(ctx, view, st, now)
+		v.heal.due = 0
 		return
 	}
 }
 
 // observe is the view one pass decides on. Caller holds mu.
 func (v *svc) observe(ctx context.Context) (deploy.View, error) {
-	view := deploy.View{Release: v.state.Release, Count: v.state.Count, Tasks: v.views(), DepsReady: true, NotBefore: v.crash.NotBefore}
+	view := deploy.View{Release: v.state.Release, Count: v.state.Count, Tasks: v.views(), DepsReady: true}
+	if v.dep != nil {
+		// Outside a deployment, restarts are paced by deploy.Heal.
+		view.NotBefore = v.crash.NotBefore
+	}
 	if view.Release != 0 {
 		ri, err := v.release(ctx, view.Release)
 		if err != nil {
@@ -337,11 +347,13 @@ func (v *svc) apply(ctx context.Context, view deploy.View, st deploy.Step, now t
 		return
 	}
 	v.applyRoutes(st.Route)
-	for _, id := range st.Stop {
-		v.stopTask(id)
-	}
+	// Replacements start first, then the tasks they replace stop (those
+	// are already out of routing).
 	for range st.Start {
 		v.startTask(ctx, view.Release, now)
+	}
+	for _, id := range st.Stop {
+		v.stopTask(id)
 	}
 	if st.Finish && v.dep != nil {
 		v.finish(ctx, store.DeploySucceeded, "")
@@ -432,6 +444,7 @@ func (v *svc) finishRecorded(state, reason string) {
 	if ri, err := v.release(ctx, d.ToRelease); err == nil {
 		v.notifyDeployment(ri, kind, msg, d)
 	}
+	v.healDeployed(d, state, d.FinishedAt)
 	v.setDep(nil)
 	v.failures = nil
 	v.s.kickAll()
@@ -559,6 +572,7 @@ func (v *svc) startTask(ctx context.Context, rel int, now time.Time) {
 		startedAt: now,
 		pending:   true,
 	}
+	v.healStarted(t)
 	v.tasks[id] = t
 	v.put(t.rec)
 	v.s.wg.Add(1)
@@ -668,6 +682,7 @@ func (v *svc) watch(t *task) {
 		if err != nil {
 			st = driver.ExitStatus{Code: -1, Err: err.Error()}
 		}
+		v.noteLogs(id, h)
 		v.taskExited(id, st)
 	}()
 	ri := v.releases[t.rec.Release]
@@ -854,6 +869,7 @@ func (v *svc) markUnhealthy(t *task, now time.Time) {
 	t.phase = deploy.Unhealthy
 	t.rec.State = store.TaskStarting
 	v.put(t.rec)
+	v.taskFailed(t, "failed its health check: "+t.lastCheck, now)
 	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 		v.failures = append(v.failures, deploy.Failure{TaskID: t.rec.ID, At: now, Why: "failed health check: " + t.lastCheck})
 	}
@@ -903,6 +919,7 @@ func (v *svc) taskExited(id string, st driver.ExitStatus) {
 	// Crashes in a row back off (deploy.Crashes).
 	v.crash = v.crash.Crashed(now)
 	v.recordExit(st, now)
+	v.taskFailed(t, "exited with "+st.String(), now)
 	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 		v.failures = append(v.failures, deploy.Failure{TaskID: id, At: now, Why: "exited with " + st.String()})
 	}

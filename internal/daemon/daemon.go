@@ -227,7 +227,7 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	_ = os.Chmod(sock, 0o600)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), d.server.Metrics())
 	gather := prometheus.Gatherers{reg, rp.client}
 	var downOnce sync.Once
 	onDown := func() { downOnce.Do(func() { close(d.done) }) }

@@ -28,6 +28,9 @@ type ServiceSnapshot struct {
 	Deploying bool
 	// Exits are when the service's tasks ended on their own, any order.
 	Exits []time.Time
+	// Held is true while self-healing holds the service: its restart
+	// budget is spent (deploy.Heal).
+	Held bool
 }
 
 // RecentExits counts the exits within RestartWindow before now.
@@ -42,7 +45,8 @@ func RecentExits(exits []time.Time, now time.Time) int {
 }
 
 // ServiceStateOf decides the state status shows for a service:
-// api.ServiceStopped when nothing should run, api.ServiceCrashLooping when
+// api.ServiceStopped when nothing should run, api.ServiceDegraded while
+// self-healing holds the service (budget spent), api.ServiceCrashLooping when
 // CrashLoopExits or more tasks exited within RestartWindow and the newest
 // exit is within crashLoopWindow plus the longest crash backoff (it still
 // goes on), api.ServiceDeploying while a deployment is active,
@@ -52,6 +56,9 @@ func RecentExits(exits []time.Time, now time.Time) int {
 func ServiceStateOf(s ServiceSnapshot, now time.Time) string {
 	if s.Release == 0 || s.Desired == 0 {
 		return api.ServiceStopped
+	}
+	if s.Held && !s.Deploying {
+		return api.ServiceDegraded
 	}
 	var newest time.Time
 	for _, at := range s.Exits {

@@ -26,6 +26,11 @@ var EventKinds = []string{
 	api.EventServiceScaled,
 	api.EventServicePanic,
 	api.EventServiceRecommitted,
+	api.EventHealRestarted,
+	api.EventHealBudgetSpent,
+	api.EventHealResumed,
+	api.EventHealRolledBack,
+	api.EventHealRestart,
 }
 
 // NotifyEvents is every name notify events: accepts: the event kinds, and

@@ -12,6 +12,11 @@ type EventQuery struct {
 	Service    string // only this service's events
 	Deployment int64  // only this deployment's events
 	Limit      int    // at most this many (<= 0: all)
+	// KindPrefixes keeps only events whose kind starts with one of them
+	// ("heal.", "scale."); none keeps every kind.
+	KindPrefixes []string
+	// Newest returns the newest events first (with Limit: the last ones).
+	Newest bool
 }
 
 // AddEvent appends e to the event log and returns it with its ID assigned
@@ -64,6 +69,19 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 		where = append(where, "deployment = ?")
 		args = append(args, q.Deployment)
 	}
+	if len(q.KindPrefixes) > 0 {
+		var or []string
+		for _, p := range q.KindPrefixes {
+			// substr avoids LIKE's wildcards in the prefix.
+			or = append(or, "substr(kind, 1, ?) = ?")
+			args = append(args, len(p), p)
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	order := "id"
+	if q.Newest {
+		order = "id DESC"
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
@@ -71,7 +89,7 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	args = append(args, limit)
 	out, err := queryAll(ctx, s.db, scanEvent,
 		"SELECT id, time, service, deployment, kind, message, fields FROM events WHERE "+
-			strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
+			strings.Join(where, " AND ")+" ORDER BY "+order+" LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}

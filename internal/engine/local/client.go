@@ -200,6 +200,12 @@ func (c *Client) Promote(ctx context.Context, service string) error {
 	return c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/promote", struct{}{}, nil)
 }
 
+// Restart resets a service's restart budget and replaces its tasks one at
+// a time (berth restart).
+func (c *Client) Restart(ctx context.Context, service string) error {
+	return c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/restart", struct{}{}, nil)
+}
+
 // Abort implements engine.Engine.
 func (c *Client) Abort(ctx context.Context, service string) error {
 	return c.do(ctx, http.MethodPost, "/v1/services/"+url.PathEscape(service)+"/abort", struct{}{}, nil)
