@@ -255,10 +255,10 @@ func TestHeal_Metrics(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]float64{
-		"berth_task_restarts_total,service=web":                   1,
+		"berth_task_restarts_total,service=web":                  1,
 		"berth_healing_actions_total,action=restart,service=web": 1,
-		"berth_tasks_desired,service=web":                         2,
-		"berth_tasks_running,service=web":                         2,
+		"berth_tasks_desired,service=web":                        2,
+		"berth_tasks_running,service=web":                        2,
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], want, got)

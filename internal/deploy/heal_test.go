@@ -6,8 +6,6 @@ import (
 	"time"
 )
 
-
-
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
 func TestHeal_Decisions(t *testing.T) {
