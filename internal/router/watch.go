@@ -30,6 +30,12 @@ type watch struct {
 // interval.
 const watchStartingEvery = 100 * time.Millisecond
 
+// watchConfirmEvery is how soon a failed check of an up address is
+// repeated to confirm it: a hung task is out of routing after its
+// unhealthy-th failure in a row without waiting a whole interval between
+// them (a passing re-check puts the interval back).
+const watchConfirmEvery = 100 * time.Millisecond
+
 // Watch checks addr's health with hc until stop is called, whether or not
 // a route sends it traffic (a starting task, a worker without a route),
 // and reports every check to report, in order, from one goroutine. The
@@ -131,6 +137,9 @@ func (r *Router) runWatch(ctx context.Context, addr string, hc HealthCheck, up b
 		wait := hc.Interval
 		if !everUp && wait > watchStartingEvery {
 			wait = watchStartingEvery
+		}
+		if state.Up && err != nil && wait > watchConfirmEvery {
+			wait = watchConfirmEvery
 		}
 		timer.Reset(wait)
 	}

@@ -133,3 +133,62 @@ func (h *onMessage) Handle(_ context.Context, r slog.Record) error {
 }
 func (h *onMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *onMessage) WithGroup(string) slog.Handler      { return h }
+
+// TestWatch_FailureConfirmedWithinAnInterval: once an up address fails a
+// check, the next checks follow at once rather than an interval apart, so
+// the verdict comes well within one interval of the first failure; a
+// single failure followed by a pass keeps it up.
+func TestWatch_FailureConfirmedWithinAnInterval(t *testing.T) {
+	var failing atomic.Int64 // checks still to fail
+	addr := backend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" && failing.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("b"))
+	})
+	rt := New(Config{Logger: quietLogger(t)})
+	t.Cleanup(func() { _ = rt.Close() })
+	type at struct {
+		c  Check
+		at time.Time
+	}
+	checks := make(chan at, 100)
+	interval := 3 * time.Second
+	hc := HealthCheck{Path: "/health", Interval: interval, Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 3}
+	failing.Store(1) // a blip: one failure, then passes
+	stop := rt.Watch(addr, hc, true, func(c Check) { checks <- at{c, time.Now()} })
+	defer stop()
+	next := func() at {
+		t.Helper()
+		select {
+		case c := <-checks:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatal("no check reported")
+			return at{}
+		}
+	}
+	if c := next(); c.c.Err == nil || !c.c.Up {
+		t.Fatalf("the blip's check = %+v, want a failure that keeps the address up", c.c)
+	}
+	if c := next(); c.c.Err != nil || !c.c.Up {
+		t.Fatalf("the re-check after a blip = %+v, want a pass, up", c.c)
+	}
+	// The next check comes an interval later; make it and the following
+	// ones fail (with the interval of 3s, waiting for it is the test).
+	failing.Store(100)
+	first := next()
+	if first.c.Err == nil {
+		t.Fatalf("check after the blip = %+v, want a failure", first.c)
+	}
+	var down at
+	for down = next(); !down.c.Changed; down = next() {
+	}
+	if down.c.Up {
+		t.Fatalf("verdict %+v, want down", down.c)
+	}
+	if took := down.at.Sub(first.at); took >= interval {
+		t.Fatalf("down %s after the first failure, want within one interval (%s)", took, interval)
+	}
+}
