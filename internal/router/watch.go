@@ -30,10 +30,10 @@ type watch struct {
 // interval.
 const watchStartingEvery = 100 * time.Millisecond
 
-// watchConfirmEvery is how soon a failed check of an up address is
-// repeated to confirm it: a hung task is out of routing after its
-// unhealthy-th failure in a row without waiting a whole interval between
-// them (a passing re-check puts the interval back).
+// watchConfirmEvery is how far apart the checks that confirm a failed
+// check of an up address start: a hung task is out of routing after its
+// unhealthy-th failure in a row without waiting an interval, or a timeout,
+// between them (a passing check puts the interval back).
 const watchConfirmEvery = 100 * time.Millisecond
 
 // Watch checks addr's health with hc until stop is called, whether or not
@@ -117,30 +117,95 @@ func (r *Router) runWatch(ctx context.Context, addr string, hc HealthCheck, up b
 			return
 		case <-timer.C:
 		}
-		err := r.probe(ctx, t, hc)
-		if ctx.Err() != nil {
-			return
-		}
-		next := state.observe(err == nil, hc)
-		changed := next.Up != state.Up
-		state = next
-		if changed {
-			w.up.Store(next.Up)
-			everUp = everUp || next.Up
-			r.mu.Lock()
-			if rt := r.targets[addr]; rt != nil && r.watches[addr] == w {
-				rt.up.Store(next.Up)
+		apply := func(err error) {
+			next := state.observe(err == nil, hc)
+			changed := next.Up != state.Up
+			state = next
+			if changed {
+				w.up.Store(next.Up)
+				everUp = everUp || next.Up
+				r.mu.Lock()
+				if rt := r.targets[addr]; rt != nil && r.watches[addr] == w {
+					rt.up.Store(next.Up)
+				}
+				r.mu.Unlock()
 			}
-			r.mu.Unlock()
+			report(Check{Up: next.Up, Changed: changed, Err: err})
 		}
-		report(Check{Up: next.Up, Changed: changed, Err: err})
+		n := 1
+		if state.Up {
+			n = hc.UnhealthyThreshold - state.Failures
+		}
+		for _, err := range r.check(ctx, t, hc, n) {
+			if ctx.Err() != nil {
+				return
+			}
+			apply(err)
+		}
 		wait := hc.Interval
 		if !everUp && wait > watchStartingEvery {
 			wait = watchStartingEvery
 		}
-		if state.Up && err != nil && wait > watchConfirmEvery {
-			wait = watchConfirmEvery
-		}
 		timer.Reset(wait)
 	}
+}
+
+// check checks t once; while up (n > 1 checks from a down verdict), a
+// check that fails, or has not answered within watchConfirmEvery, is
+// confirmed by the n-1 checks that would make the verdict, started
+// watchConfirmEvery apart without waiting for each other (a hung task
+// makes each last its whole timeout). It returns the results in order,
+// nil when ctx ends first.
+func (r *Router) check(ctx context.Context, t *target, hc HealthCheck, n int) []error {
+	first := make(chan error, 1)
+	go func() { first <- r.probe(ctx, t, hc) }()
+	if n <= 1 {
+		select {
+		case err := <-first:
+			return []error{err}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	suspect := time.NewTimer(watchConfirmEvery)
+	defer suspect.Stop()
+	results := []chan error{first}
+	select {
+	case err := <-first:
+		if err == nil {
+			return []error{nil}
+		}
+		results[0] = make(chan error, 1)
+		results[0] <- err
+	case <-suspect.C:
+	case <-ctx.Done():
+		return nil
+	}
+	for i := range n - 1 {
+		ch := make(chan error, 1)
+		results = append(results, ch)
+		go func() {
+			if i > 0 {
+				pause := time.NewTimer(time.Duration(i) * watchConfirmEvery)
+				defer pause.Stop()
+				select {
+				case <-ctx.Done():
+					ch <- ctx.Err()
+					return
+				case <-pause.C:
+				}
+			}
+			ch <- r.probe(ctx, t, hc)
+		}()
+	}
+	out := make([]error, 0, n)
+	for _, ch := range results {
+		select {
+		case err := <-ch:
+			out = append(out, err)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return out
 }

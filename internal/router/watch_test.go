@@ -135,9 +135,9 @@ func (h *onMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *onMessage) WithGroup(string) slog.Handler      { return h }
 
 // TestWatch_FailureConfirmedWithinAnInterval: once an up address fails a
-// check, the next checks follow at once rather than an interval apart, so
-// the verdict comes well within one interval of the first failure; a
-// single failure followed by a pass keeps it up.
+// check, the checks that confirm it follow at once rather than an
+// interval apart, so the verdict comes well within one interval of the
+// first failure; a single failure followed by passes keeps it up.
 func TestWatch_FailureConfirmedWithinAnInterval(t *testing.T) {
 	var failing atomic.Int64 // checks still to fail
 	addr := backend(t, "b", func(w http.ResponseWriter, r *http.Request) {
@@ -172,8 +172,10 @@ func TestWatch_FailureConfirmedWithinAnInterval(t *testing.T) {
 	if c := next(); c.c.Err == nil || !c.c.Up {
 		t.Fatalf("the blip's check = %+v, want a failure that keeps the address up", c.c)
 	}
-	if c := next(); c.c.Err != nil || !c.c.Up {
-		t.Fatalf("the re-check after a blip = %+v, want a pass, up", c.c)
+	for range hc.UnhealthyThreshold - 1 {
+		if c := next(); c.c.Err != nil || !c.c.Up {
+			t.Fatalf("a confirming check after a blip = %+v, want a pass, up", c.c)
+		}
 	}
 	// The next check comes an interval later; make it and the following
 	// ones fail (with the interval of 3s, waiting for it is the test).
@@ -190,5 +192,57 @@ func TestWatch_FailureConfirmedWithinAnInterval(t *testing.T) {
 	}
 	if took := down.at.Sub(first.at); took >= interval {
 		t.Fatalf("down %s after the first failure, want within one interval (%s)", took, interval)
+	}
+}
+
+// TestWatch_HungTargetDownWithinAnIntervalOfItsFirstCheck: a target that
+// stops answering (its checks time out) is down about one timeout after
+// the first check it does not answer, not unhealthy × (interval +
+// timeout): the checks that confirm it start while the first still waits.
+func TestWatch_HungTargetDownWithinAnIntervalOfItsFirstCheck(t *testing.T) {
+	var hung atomic.Bool
+	addr := backend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" && hung.Load() {
+			<-r.Context().Done()
+			return
+		}
+		_, _ = w.Write([]byte("b"))
+	})
+	rt := New(Config{Logger: quietLogger(t)})
+	t.Cleanup(func() { _ = rt.Close() })
+	checks := make(chan Check, 100)
+	interval, timeout := 2*time.Second, 500*time.Millisecond
+	hc := HealthCheck{Path: "/health", Interval: interval, Timeout: timeout, HealthyThreshold: 1, UnhealthyThreshold: 3}
+	stop := rt.Watch(addr, hc, true, func(c Check) { checks <- c })
+	defer stop()
+	select {
+	case c := <-checks:
+		if c.Err != nil {
+			t.Fatalf("first check %+v, want a pass", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no check")
+	}
+	hung.Store(true)
+	since := time.Now()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case c := <-checks:
+			if !c.Changed {
+				continue
+			}
+			if c.Up {
+				t.Fatalf("verdict %+v, want down", c)
+			}
+			// The next check starts within an interval; it and the two
+			// confirming it time out together.
+			if took, most := time.Since(since), interval+timeout+500*time.Millisecond; took > most {
+				t.Fatalf("down %s after the target hung, want within %s", took, most)
+			}
+			return
+		case <-deadline:
+			t.Fatal("a hung target never went down")
+		}
 	}
 }
