@@ -69,8 +69,8 @@ func main() {
 
 type opts struct {
 	runs, rps, unhealthy int
-	interval, timeout        time.Duration
-	verbose                  bool
+	interval, timeout    time.Duration
+	verbose              bool
 }
 
 // serviceSpec is the catalog, 2 tasks; %[1]s is the binary, %[2]s the
@@ -288,11 +288,11 @@ func (pl *plane) hang(ctx context.Context, l *load, o opts) (hangSample, error) 
 	checks := pl.watch.since(victim.Addr, t0)
 	var firstFail, verdict time.Time
 	for _, c := range checks {
-		if c.err && firstFail.IsZero() {
+		if c.err && (firstFail.IsZero() || c.at.Before(firstFail)) && verdict.IsZero() {
 			firstFail = c.at
 		}
 		if c.changed && !c.up && verdict.IsZero() {
-			verdict = c.at
+			verdict = c.reported
 		}
 	}
 	if firstFail.IsZero() || verdict.IsZero() {
@@ -370,7 +370,7 @@ type watchLog struct {
 }
 
 type checkRec struct {
-	at               time.Time
+	at, reported     time.Time // the check's answer or timeout; its report (when routing follows)
 	err, up, changed bool
 }
 
@@ -378,7 +378,7 @@ type checkRec struct {
 func (w *watchLog) Watch(addr string, hc router.HealthCheck, up bool, report func(router.Check)) func() {
 	return w.rt.Watch(addr, hc, up, func(c router.Check) {
 		w.mu.Lock()
-		w.checks[addr] = append(w.checks[addr], checkRec{at: time.Now(), err: c.Err != nil, up: c.Up, changed: c.Changed})
+		w.checks[addr] = append(w.checks[addr], checkRec{at: c.At, reported: time.Now(), err: c.Err != nil, up: c.Up, changed: c.Changed})
 		w.mu.Unlock()
 		report(c)
 	})

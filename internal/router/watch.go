@@ -17,6 +17,10 @@ type Check struct {
 	Changed bool
 	// Err is this check's failure, nil when it passed.
 	Err error
+	// At is when the check's answer (or its timeout) came; the verdict
+	// it makes applies when it is reported, which for checks confirming
+	// a suspect is once all of them came.
+	At time.Time
 }
 
 // watch is one Watch in progress.
@@ -117,7 +121,8 @@ func (r *Router) runWatch(ctx context.Context, addr string, hc HealthCheck, up b
 			return
 		case <-timer.C:
 		}
-		apply := func(err error) {
+		apply := func(res probeResult) {
+			err := res.err
 			next := state.observe(err == nil, hc)
 			changed := next.Up != state.Up
 			state = next
@@ -130,17 +135,17 @@ func (r *Router) runWatch(ctx context.Context, addr string, hc HealthCheck, up b
 				}
 				r.mu.Unlock()
 			}
-			report(Check{Up: next.Up, Changed: changed, Err: err})
+			report(Check{Up: next.Up, Changed: changed, Err: err, At: res.at})
 		}
 		n := 1
 		if state.Up {
 			n = hc.UnhealthyThreshold - state.Failures
 		}
-		for _, err := range r.check(ctx, t, hc, n) {
+		for _, res := range r.check(ctx, t, hc, n) {
 			if ctx.Err() != nil {
 				return
 			}
-			apply(err)
+			apply(res)
 		}
 		wait := hc.Interval
 		if !everUp && wait > watchStartingEvery {
@@ -150,39 +155,50 @@ func (r *Router) runWatch(ctx context.Context, addr string, hc HealthCheck, up b
 	}
 }
 
+// probeResult is one check's result and when it came.
+type probeResult struct {
+	err error
+	at  time.Time
+}
+
+func (r *Router) timedProbe(ctx context.Context, t *target, hc HealthCheck) probeResult {
+	err := r.probe(ctx, t, hc)
+	return probeResult{err: err, at: time.Now()}
+}
+
 // check checks t once; while up (n > 1 checks from a down verdict), a
 // check that fails, or has not answered within watchConfirmEvery, is
 // confirmed by the n-1 checks that would make the verdict, started
 // watchConfirmEvery apart without waiting for each other (a hung task
 // makes each last its whole timeout). It returns the results in order,
 // nil when ctx ends first.
-func (r *Router) check(ctx context.Context, t *target, hc HealthCheck, n int) []error {
-	first := make(chan error, 1)
-	go func() { first <- r.probe(ctx, t, hc) }()
+func (r *Router) check(ctx context.Context, t *target, hc HealthCheck, n int) []probeResult {
+	first := make(chan probeResult, 1)
+	go func() { first <- r.timedProbe(ctx, t, hc) }()
 	if n <= 1 {
 		select {
-		case err := <-first:
-			return []error{err}
+		case res := <-first:
+			return []probeResult{res}
 		case <-ctx.Done():
 			return nil
 		}
 	}
 	suspect := time.NewTimer(watchConfirmEvery)
 	defer suspect.Stop()
-	results := []chan error{first}
+	results := []chan probeResult{first}
 	select {
-	case err := <-first:
-		if err == nil {
-			return []error{nil}
+	case res := <-first:
+		if res.err == nil {
+			return []probeResult{res}
 		}
-		results[0] = make(chan error, 1)
-		results[0] <- err
+		results[0] = make(chan probeResult, 1)
+		results[0] <- res
 	case <-suspect.C:
 	case <-ctx.Done():
 		return nil
 	}
 	for i := range n - 1 {
-		ch := make(chan error, 1)
+		ch := make(chan probeResult, 1)
 		results = append(results, ch)
 		go func() {
 			if i > 0 {
@@ -190,19 +206,19 @@ func (r *Router) check(ctx context.Context, t *target, hc HealthCheck, n int) []
 				defer pause.Stop()
 				select {
 				case <-ctx.Done():
-					ch <- ctx.Err()
+					ch <- probeResult{err: ctx.Err(), at: time.Now()}
 					return
 				case <-pause.C:
 				}
 			}
-			ch <- r.probe(ctx, t, hc)
+			ch <- r.timedProbe(ctx, t, hc)
 		}()
 	}
-	out := make([]error, 0, n)
+	out := make([]probeResult, 0, n)
 	for _, ch := range results {
 		select {
-		case err := <-ch:
-			out = append(out, err)
+		case res := <-ch:
+			out = append(out, res)
 		case <-ctx.Done():
 			return nil
 		}
