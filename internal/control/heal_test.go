@@ -2,6 +2,8 @@ package control
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +264,29 @@ func TestHeal_Metrics(t *testing.T) {
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], want, got)
+		}
+	}
+}
+
+// TestHeal_RestartEndpoint: POST /v1/services/{name}/restart answers 202
+// with the status, 404 for an unknown service and 400 for a bad name or a
+// service in the middle of a deployment.
+func TestHeal_RestartEndpoint(t *testing.T) {
+	p := newPlane(t)
+	h := p.srv.Handler("", nil)
+	post := func(name string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/services/"+name+"/restart", nil))
+		return rec.Code
+	}
+	d := p.deployHeal("{max_restarts: 5, window: 10m}", nil)
+	if code := post("web"); code != http.StatusBadRequest {
+		t.Fatalf("restart during a deployment: %d, want 400", code)
+	}
+	p.until("release 1 live", 100*time.Millisecond, func() bool { return p.deployment(d.ID).State == "succeeded" })
+	for name, want := range map[string]int{"web": http.StatusAccepted, "nope": http.StatusNotFound, "Bad..Name": http.StatusBadRequest} {
+		if code := post(name); code != want {
+			t.Errorf("restart %q: %d, want %d", name, code, want)
 		}
 	}
 }

@@ -77,6 +77,16 @@ func TestHealCrashLooperHeldToBudget(t *testing.T) {
 	if n := countEvents(t, p, api.EventTaskStarted); n != started {
 		t.Fatalf("%d tasks started while the budget was spent", n-started)
 	}
+	metrics, err := p.api("GET", "/metrics", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`berth_task_restarts_total{service="catalog"} 3`, `berth_healing_actions_total{action="hold",service="catalog"} 1`,
+		`berth_tasks_desired{service="catalog"} 1`, `berth_tasks_running{service="catalog"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
 	p.mustBerth("restart", "catalog")
 	p.waitFor("a task started again", 30*time.Second, func() bool { return countEvents(t, p, api.EventTaskStarted) > started })
 }
