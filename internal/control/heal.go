@@ -414,3 +414,39 @@ func (s *Server) decisions(ctx context.Context, name string, limit int) ([]api.E
 	}
 	return out, nil
 }
+
+// recoverHeal rebuilds the restart budget a previous control plane left
+// from its events, so a restart of berth serve neither forgets a spent
+// budget nor starts restarting a held service again: the restarts since
+// the last reset (a deploy, berth restart) and a hold not lifted since.
+func (v *svc) recoverHeal(ctx context.Context) {
+	evs, err := v.s.cfg.Store.Events(ctx, store.EventQuery{Service: v.name, Newest: true, Limit: 500,
+		KindPrefixes: []string{"heal.", api.EventDeployStarted}})
+	if err != nil {
+		v.log.Error("recover the restart budget", "err", err)
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	h := &v.heal
+	lifted := false
+	for _, e := range evs { // newest first
+		switch e.Kind {
+		case api.EventDeployStarted, api.EventHealRestart:
+			h.state.ResetAt = e.Time
+			return
+		case api.EventHealResumed:
+			lifted = true
+		case api.EventHealBudgetSpent:
+			if !lifted && h.reason == "" {
+				// Still held: the tasks missing are failed ones, owed a
+				// replacement the budget does not allow (Heal clamps this
+				// to what the service misses).
+				h.state.Held, h.state.Owed = true, v.state.Count
+				_, h.reason, _ = strings.Cut(e.Message, " is degraded: ")
+			}
+		case api.EventHealRestarted:
+			h.state.Restarts = append([]time.Time{e.Time}, h.state.Restarts...)
+		}
+	}
+}

@@ -290,3 +290,31 @@ func TestHeal_RestartEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestHeal_BudgetSurvivesControlPlaneRestart: a control plane started on
+// the store of one that held a service holds it still, with its reason.
+func TestHeal_BudgetSurvivesControlPlaneRestart(t *testing.T) {
+	p := newPlane(t)
+	d := p.deployHeal("{max_restarts: 2, window: 10m}", nil)
+	p.until("release 1 live", 100*time.Millisecond, func() bool { return p.deployment(d.ID).State == "succeeded" })
+	crashed := map[string]bool{}
+	p.until("budget spent", 100*time.Millisecond, func() bool {
+		p.crashLive("web-1-", crashed)
+		return len(p.events(api.EventHealBudgetSpent)) > 0
+	})
+	want := p.web().Reason
+	p.srv.Detach()
+	srv := New(Config{Project: "test", Store: p.st, Driver: p.drv, Router: p.rt, Clock: p.clock,
+		Probe: func(context.Context, string, string, time.Duration) error { return nil }})
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	var s api.Service
+	for _, x := range srv.Status(context.Background()).Services {
+		s = x
+	}
+	if s.Reason != want || s.Heal == nil || !s.Heal.Held || s.Heal.Used != 2 || s.State != api.ServiceDegraded {
+		t.Fatalf("after a control-plane restart: state %q reason %q heal %+v; want held with %q", s.State, s.Reason, s.Heal, want)
+	}
+}

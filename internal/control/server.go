@@ -154,6 +154,7 @@ func (s *Server) Start(ctx context.Context) error {
 		if err := v.recover(ctx, byService[st.Name]); err != nil {
 			return fmt.Errorf("recover service %s: %w", st.Name, err)
 		}
+		v.recoverHeal(ctx)
 		v.clampCount(ctx)
 	}
 	for _, v := range s.allServices() {
@@ -314,6 +315,11 @@ func (s *Server) setRoutes(service string, routes []router.Route) {
 // emit records an event and tells subscribers. Events are best effort:
 // a failure to record one is logged, never fatal.
 func (s *Server) emit(e store.Event) {
+	if e.Time.IsZero() {
+		// One clock for events and the decisions that read them back
+		// (the restart budget after a restart, pruning).
+		e.Time = s.cfg.Clock.Now()
+	}
 	ev, err := s.cfg.Store.AddEvent(context.Background(), e)
 	if err != nil {
 		s.log.Error("record event", "kind", e.Kind, "err", err)
