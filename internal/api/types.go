@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"strings"
 	"time"
 )
 
@@ -243,10 +242,15 @@ type History struct {
 	Service     string       `json:"service"`
 	Releases    []Release    `json:"releases"`
 	Deployments []Deployment `json:"deployments"`
-	// Decisions are the healing and scaling decisions (events of kinds
-	// heal.* and scale.*), newest first.
-	Decisions []Event `json:"decisions"`
+	// Decisions are the control plane's own decisions about the service
+	// (events of the kinds under DecisionKindPrefixes: scaling, healing),
+	// newest first.
+	Decisions []Event `json:"decisions,omitempty"`
 }
+
+// DecisionKindPrefixes are the event kinds history lists as decisions
+// beside deployments.
+var DecisionKindPrefixes = []string{"scale.", "heal."}
 
 // Event is one entry of the event stream.
 type Event struct {
@@ -300,12 +304,6 @@ const (
 	// time.
 	EventHealRestart = "heal.rolling_restart"
 )
-
-// DecisionKind reports whether an event kind is a healing or scaling
-// decision, which history and status SERVICE list.
-func DecisionKind(kind string) bool {
-	return strings.HasPrefix(kind, "heal.") || strings.HasPrefix(kind, "scale.")
-}
 
 // Secret is one secret (or config value) as GET /v1/secrets lists it and
 // GET /v1/secrets/{name} reads it. Value is set only when read by name.

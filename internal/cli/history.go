@@ -18,7 +18,7 @@ func newHistoryCommand(g *globals) *cobra.Command {
 	c := &historyCommand{g: g}
 	c.cmd = &cobra.Command{
 		Use:   "history SERVICE",
-		Short: "List a service's releases, deployments and healing and scaling decisions, newest first",
+		Short: "List a service's releases and deployments, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(c.output); err != nil {
@@ -54,15 +54,7 @@ func newHistoryCommand(g *globals) *cobra.Command {
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			if len(h.Decisions) == 0 {
-				return nil
-			}
-			w = newTable(g.stdout)
-			fmt.Fprintln(w, "\nDECISION\tAT\tWHAT")
-			for _, e := range h.Decisions {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", e.Kind, e.Time.Local().Format("2006-01-02 15:04:05"), e.Message)
-			}
-			return w.Flush()
+			return printDecisions(g.stdout, h.Decisions)
 		},
 	}
 	outputFlag(c.cmd, &c.output)

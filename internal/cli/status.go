@@ -96,15 +96,15 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 		}
 	}
 	for _, s := range st.Services {
-		if s.Reason != "" {
-			fmt.Fprintf(c.g.stdout, "%s: %s — %s\n  fix the cause, then `berth restart %s` (or deploy a fix)\n", s.Name, orDash(s.State), s.Reason, s.Name)
-		}
-	}
-	for _, s := range st.Services {
 		for _, t := range s.Tasks {
 			if t.LogLinesDropped > 0 {
 				fmt.Fprintf(c.g.stdout, "%s: task %s dropped %d log lines (its log could not keep up; see `berth logs %s`)\n", s.Name, t.ID, t.LogLinesDropped, s.Name)
 			}
+		}
+	}
+	for _, s := range st.Services {
+		if s.Reason != "" {
+			fmt.Fprintf(c.g.stdout, "%s: %s — %s\n  fix the cause, then `berth restart %s` (or deploy a fix)\n", s.Name, orDash(s.State), s.Reason, s.Name)
 		}
 	}
 	if detail {

@@ -400,19 +400,30 @@ func (v *svc) healStatus(out *api.Service, now time.Time) {
 	out.Reason = v.heal.reason
 }
 
-// Decisions are a service's recent healing and scaling events (kinds
-// heal.* and scale.*), newest first, at most limit.
-func (s *Server) decisions(ctx context.Context, name string, limit int) ([]api.Event, error) {
-	evs, err := s.cfg.Store.Events(ctx, store.EventQuery{Service: name, KindPrefixes: []string{"heal.", "scale."}, Newest: true, Limit: limit})
+// decisionsShown is how many decisions history lists.
+//
+// decisionsShown, decisions and apiEvent are identical to those of the
+// autoscale branch (internal/control/autoscale.go): merged, keep one copy.
+const decisionsShown = 100
+
+// decisions lists the service's decision events (api.DecisionKindPrefixes:
+// scaling, healing), newest first.
+func (s *Server) decisions(ctx context.Context, name string) ([]api.Event, error) {
+	evs, err := s.cfg.Store.Events(ctx, store.EventQuery{Service: name, KindPrefixes: api.DecisionKindPrefixes})
 	if err != nil {
 		return nil, fmt.Errorf("list decisions of %s: %w", name, err)
 	}
-	out := make([]api.Event, 0, len(evs))
-	for _, e := range evs {
-		out = append(out, api.Event{ID: eventID(e.ID), Time: e.Time, Service: e.Service, Deployment: deploymentID(e.Deployment),
-			Kind: e.Kind, Message: e.Message, Fields: e.Fields})
+	out := make([]api.Event, 0, min(len(evs), decisionsShown))
+	for i := len(evs) - 1; i >= 0 && len(out) < decisionsShown; i-- {
+		out = append(out, apiEvent(evs[i]))
 	}
 	return out, nil
+}
+
+// apiEvent is a stored event as the API shows it.
+func apiEvent(e store.Event) api.Event {
+	return api.Event{ID: eventID(e.ID), Time: e.Time, Service: e.Service, Deployment: deploymentID(e.Deployment),
+		Kind: e.Kind, Message: e.Message, Fields: e.Fields}
 }
 
 // recoverHeal rebuilds the restart budget a previous control plane left
@@ -420,8 +431,7 @@ func (s *Server) decisions(ctx context.Context, name string, limit int) ([]api.E
 // budget nor starts restarting a held service again: the restarts since
 // the last reset (a deploy, berth restart) and a hold not lifted since.
 func (v *svc) recoverHeal(ctx context.Context) {
-	evs, err := v.s.cfg.Store.Events(ctx, store.EventQuery{Service: v.name, Newest: true, Limit: 500,
-		KindPrefixes: []string{"heal.", api.EventDeployStarted}})
+	evs, err := v.s.cfg.Store.Events(ctx, store.EventQuery{Service: v.name, KindPrefixes: []string{"heal.", api.EventDeployStarted}})
 	if err != nil {
 		v.log.Error("recover the restart budget", "err", err)
 		return
@@ -430,7 +440,8 @@ func (v *svc) recoverHeal(ctx context.Context) {
 	defer v.mu.Unlock()
 	h := &v.heal
 	lifted := false
-	for _, e := range evs { // newest first
+	for i := len(evs) - 1; i >= 0; i-- { // newest first
+		e := evs[i]
 		switch e.Kind {
 		case api.EventDeployStarted, api.EventHealRestart:
 			h.state.ResetAt = e.Time

@@ -615,7 +615,7 @@ func (s *Server) History(ctx context.Context, name string) (api.History, error) 
 	for _, d := range deps {
 		h.Deployments = append(h.Deployments, apiDeployment(d))
 	}
-	if h.Decisions, err = s.decisions(ctx, name, 50); err != nil {
+	if h.Decisions, err = s.decisions(ctx, name); err != nil {
 		return h, err
 	}
 	return h, nil

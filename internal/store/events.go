@@ -11,12 +11,10 @@ type EventQuery struct {
 	AfterID    int64  // only events with a larger ID (for paging and following)
 	Service    string // only this service's events
 	Deployment int64  // only this deployment's events
-	Limit      int    // at most this many (<= 0: all)
 	// KindPrefixes keeps only events whose kind starts with one of them
-	// ("heal.", "scale."); none keeps every kind.
+	// ("scale." for the scaling decisions).
 	KindPrefixes []string
-	// Newest returns the newest events first (with Limit: the last ones).
-	Newest bool
+	Limit        int // at most this many (<= 0: all)
 }
 
 // AddEvent appends e to the event log and returns it with its ID assigned
@@ -72,15 +70,10 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	if len(q.KindPrefixes) > 0 {
 		var or []string
 		for _, p := range q.KindPrefixes {
-			// substr avoids LIKE's wildcards in the prefix.
 			or = append(or, "substr(kind, 1, ?) = ?")
 			args = append(args, len(p), p)
 		}
 		where = append(where, "("+strings.Join(or, " OR ")+")")
-	}
-	order := "id"
-	if q.Newest {
-		order = "id DESC"
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -89,7 +82,7 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	args = append(args, limit)
 	out, err := queryAll(ctx, s.db, scanEvent,
 		"SELECT id, time, service, deployment, kind, message, fields FROM events WHERE "+
-			strings.Join(where, " AND ")+" ORDER BY "+order+" LIMIT ?", args...)
+			strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}

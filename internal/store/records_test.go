@@ -385,7 +385,6 @@ func TestEvents(t *testing.T) {
 		{"nothing newer", EventQuery{AfterID: evs[3].ID}, nil},
 		{"kind prefixes", EventQuery{KindPrefixes: []string{"task.", "control."}}, []Event{evs[2], evs[3]}},
 		{"kind prefix is not a pattern", EventQuery{KindPrefixes: []string{"deploy%"}}, nil},
-		{"newest first with limit", EventQuery{Newest: true, Limit: 2}, []Event{evs[3], evs[2]}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
