@@ -185,9 +185,6 @@ type Service struct {
 	Restarts int `json:"restarts"`
 	// LastExit is the newest such exit; nil when none was seen.
 	LastExit *Exit `json:"last_exit,omitempty"`
-	// Releases are the releases with tasks (two during a canary or a
-	// blue/green switch), oldest first, with their traffic shares.
-	Releases []ReleaseShare `json:"releases,omitempty"`
 	// Reason says why the service is degraded when self-healing stopped
 	// restarting it (its budget is spent): the budget and the last
 	// failure (exit code and last log lines, or the failing check).
@@ -199,7 +196,13 @@ type Service struct {
 	// (kinds heal.* and scale.*), newest first; berth status SERVICE
 	// fills them in from the service's history (GET /v1/status does not).
 	Events []Event `json:"events,omitempty"`
+	// Releases are the releases with tasks (two during a canary or a
+	// blue/green switch), oldest first, with their traffic shares.
+	Releases []ReleaseShare `json:"releases,omitempty"`
 }
+
+// RestartWindow is how far back Service.Restarts counts.
+const RestartWindow = 10 * time.Minute
 
 // HealBudget is a service's self-healing budget in status: Used of
 // MaxRestarts restarts made within Window; Held while it is spent.
@@ -209,9 +212,6 @@ type HealBudget struct {
 	Window      time.Duration `json:"window"`
 	Held        bool          `json:"held"`
 }
-
-// RestartWindow is how far back Service.Restarts counts.
-const RestartWindow = 10 * time.Minute
 
 // Status is the answer of GET /v1/status.
 type Status struct {
@@ -266,6 +266,25 @@ type Event struct {
 	Fields     map[string]string `json:"fields,omitempty"`
 }
 
+// Healing event kinds (self-healing's decisions, listed by history).
+const (
+	// EventHealRestarted: self-healing started a replacement for a task
+	// that exited or failed its health checks.
+	EventHealRestarted = "heal.restarted"
+	// EventHealBudgetSpent: the service spent its restart budget; berth
+	// stops restarting it and marks it degraded with the reason.
+	EventHealBudgetSpent = "heal.budget_spent"
+	// EventHealResumed: a held service may be restarted again (its
+	// window passed, a deploy, or berth restart).
+	EventHealResumed = "heal.resumed"
+	// EventHealRolledBack: the live release crash-looped soon after its
+	// deployment succeeded and was rolled back to the release before.
+	EventHealRolledBack = "heal.rolled_back"
+	// EventHealRestart: berth restart replaces a service's tasks one at a
+	// time.
+	EventHealRestart = "heal.rolling_restart"
+)
+
 // Event kinds: the stream's "kind" field.
 const (
 	EventDeployStarted   = "deploy.started"
@@ -288,21 +307,6 @@ const (
 	// EventServicePanic records an internal error in one of a service's
 	// control-loop passes; the active deployment is rolled back.
 	EventServicePanic = "service.panic"
-	// EventHealRestarted: self-healing started a replacement for a task
-	// that exited or failed its health checks.
-	EventHealRestarted = "heal.restarted"
-	// EventHealBudgetSpent: the service spent its restart budget; berth
-	// stops restarting it and marks it degraded with the reason.
-	EventHealBudgetSpent = "heal.budget_spent"
-	// EventHealResumed: a held service may be restarted again (its
-	// window passed, a deploy, or berth restart).
-	EventHealResumed = "heal.resumed"
-	// EventHealRolledBack: the live release crash-looped soon after its
-	// deployment succeeded and was rolled back to the release before.
-	EventHealRolledBack = "heal.rolled_back"
-	// EventHealRestart: berth restart replaces a service's tasks one at a
-	// time.
-	EventHealRestart = "heal.rolling_restart"
 )
 
 // Secret is one secret (or config value) as GET /v1/secrets lists it and
