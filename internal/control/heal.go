@@ -390,7 +390,8 @@ func (s *Server) Restart(ctx context.Context, name string) error {
 	return nil
 }
 
-// healStatus fills status's healing fields. Caller holds mu.
+// healStatus fills status's healing fields, and the state of a held
+// service. Caller holds mu.
 func (v *svc) healStatus(out *api.Service, now time.Time) {
 	if v.state.Release == 0 {
 		return
@@ -398,6 +399,7 @@ func (v *svc) healStatus(out *api.Service, now time.Time) {
 	b := v.healBudget()
 	out.Heal = &api.HealBudget{Used: v.heal.state.RestartsIn(b, now), MaxRestarts: b.MaxRestarts, Window: b.Window, Held: v.heal.reason != ""}
 	out.Reason = v.heal.reason
+	out.State = deploy.HeldState(out.State, out.Reason != "")
 }
 
 // decisionsShown is how many decisions history lists.

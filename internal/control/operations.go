@@ -535,9 +535,9 @@ func (v *svc) status(ctx context.Context) api.Service {
 		e := *v.lastExit
 		out.LastExit = &e
 	}
-	v.healStatus(&out, now)
 	out.State = deploy.ServiceStateOf(deploy.ServiceSnapshot{Release: out.Release, Desired: out.Desired,
-		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits, Held: out.Reason != ""}, now)
+		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits}, now)
+	v.healStatus(&out, now)
 	return out
 }
 

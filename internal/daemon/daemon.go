@@ -227,10 +227,12 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	_ = os.Chmod(sock, 0o600)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), d.server.Metrics())
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	gather := prometheus.Gatherers{reg, rp.client}
 	var downOnce sync.Once
 	onDown := func() { downOnce.Do(func() { close(d.done) }) }
+	// Self-healing: restarts, actions, desired and running tasks.
+	reg.MustRegister(d.server.Metrics())
 	// Every route, /metrics included (it lists task addresses), needs the
 	// token over TCP.
 	api := func(token string) http.Handler {

@@ -28,9 +28,6 @@ type ServiceSnapshot struct {
 	Deploying bool
 	// Exits are when the service's tasks ended on their own, any order.
 	Exits []time.Time
-	// Held is true while self-healing holds the service: its restart
-	// budget is spent (deploy.Heal).
-	Held bool
 }
 
 // RecentExits counts the exits within RestartWindow before now.
@@ -45,8 +42,7 @@ func RecentExits(exits []time.Time, now time.Time) int {
 }
 
 // ServiceStateOf decides the state status shows for a service:
-// api.ServiceStopped when nothing should run, api.ServiceDegraded while
-// self-healing holds the service (budget spent), api.ServiceCrashLooping when
+// api.ServiceStopped when nothing should run, api.ServiceCrashLooping when
 // CrashLoopExits or more tasks exited within RestartWindow and the newest
 // exit is within crashLoopWindow plus the longest crash backoff (it still
 // goes on), api.ServiceDeploying while a deployment is active,
@@ -56,9 +52,6 @@ func RecentExits(exits []time.Time, now time.Time) int {
 func ServiceStateOf(s ServiceSnapshot, now time.Time) string {
 	if s.Release == 0 || s.Desired == 0 {
 		return api.ServiceStopped
-	}
-	if s.Held && !s.Deploying {
-		return api.ServiceDegraded
 	}
 	var newest time.Time
 	for _, at := range s.Exits {
@@ -74,6 +67,17 @@ func ServiceStateOf(s ServiceSnapshot, now time.Time) string {
 	}
 	if s.Healthy >= s.Desired {
 		return api.ServiceHealthy
+	}
+	return api.ServiceDegraded
+}
+
+// HeldState is the state status shows for a service in state whose
+// self-healing is held (its restart budget is spent, deploy.Heal):
+// api.ServiceDegraded, unless nothing should run or a deployment is
+// active (a deploy lifts the hold). It is pure.
+func HeldState(state string, held bool) string {
+	if !held || state == api.ServiceStopped || state == api.ServiceDeploying {
+		return state
 	}
 	return api.ServiceDegraded
 }

@@ -35,9 +35,6 @@ func TestServiceStateOf(t *testing.T) {
 		{"two exits are not a loop", ServiceSnapshot{Release: 1, Desired: 2, Healthy: 2, Exits: ago(8*s, 16*s)}, api.ServiceHealthy},
 		{"loop ended minutes ago", ServiceSnapshot{Release: 1, Desired: 2, Healthy: 2, Exits: ago(5*time.Minute, 5*time.Minute+8*s, 5*time.Minute+16*s)}, api.ServiceHealthy},
 		{"exits older than the window", ServiceSnapshot{Release: 1, Desired: 2, Healthy: 2, Exits: ago(11*time.Minute, 12*time.Minute, 13*time.Minute)}, api.ServiceHealthy},
-		{"held: budget spent while exiting", ServiceSnapshot{Release: 1, Desired: 2, Healthy: 1, Held: true, Exits: ago(1*s, 2*s, 3*s)}, api.ServiceDegraded},
-		{"held with one task still serving", ServiceSnapshot{Release: 1, Desired: 2, Healthy: 1, Held: true}, api.ServiceDegraded},
-		{"a deploy ends a hold", ServiceSnapshot{Release: 2, Desired: 2, Healthy: 2, Held: true, Deploying: true}, api.ServiceDeploying},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,5 +76,24 @@ func TestCanaryOutlook(t *testing.T) {
 				t.Errorf("CanaryOutlook = %s, %q; want %s, %q", until, next, tt.wantUntil, tt.wantNext)
 			}
 		})
+	}
+}
+
+func TestHeldState(t *testing.T) {
+	for _, tt := range []struct {
+		state string
+		held  bool
+		want  string
+	}{
+		{api.ServiceCrashLooping, true, api.ServiceDegraded},
+		{api.ServiceHealthy, true, api.ServiceDegraded},
+		{api.ServiceDegraded, true, api.ServiceDegraded},
+		{api.ServiceDeploying, true, api.ServiceDeploying},
+		{api.ServiceStopped, true, api.ServiceStopped},
+		{api.ServiceCrashLooping, false, api.ServiceCrashLooping},
+	} {
+		if got := HeldState(tt.state, tt.held); got != tt.want {
+			t.Errorf("HeldState(%q, %v) = %q, want %q", tt.state, tt.held, got, tt.want)
+		}
 	}
 }

@@ -23,14 +23,14 @@ var EventKinds = []string{
 	api.EventTaskStopped,
 	api.EventTaskAdopted,
 	api.EventTaskLost,
-	api.EventServiceScaled,
-	api.EventServicePanic,
-	api.EventServiceRecommitted,
 	api.EventHealRestarted,
 	api.EventHealBudgetSpent,
 	api.EventHealResumed,
 	api.EventHealRolledBack,
 	api.EventHealRestart,
+	api.EventServiceScaled,
+	api.EventServicePanic,
+	api.EventServiceRecommitted,
 }
 
 // NotifyEvents is every name notify events: accepts: the event kinds, and
