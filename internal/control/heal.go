@@ -390,16 +390,19 @@ func (s *Server) Restart(ctx context.Context, name string) error {
 	return nil
 }
 
-// healStatus fills status's healing fields, and the state of a held
-// service. Caller holds mu.
-func (v *svc) healStatus(out *api.Service, now time.Time) {
+// healStatus adds the healing fields to a service's status, and the
+// state of a held service.
+func (v *svc) healStatus(out api.Service) api.Service {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if v.state.Release == 0 {
-		return
+		return out
 	}
 	b := v.healBudget()
-	out.Heal = &api.HealBudget{Used: v.heal.state.RestartsIn(b, now), MaxRestarts: b.MaxRestarts, Window: b.Window, Held: v.heal.reason != ""}
+	out.Heal = &api.HealBudget{Used: v.heal.state.RestartsIn(b, v.s.cfg.Clock.Now()), MaxRestarts: b.MaxRestarts, Window: b.Window, Held: v.heal.reason != ""}
 	out.Reason = v.heal.reason
 	out.State = deploy.HeldState(out.State, out.Reason != "")
+	return out
 }
 
 // decisionsShown is how many decisions history lists.

@@ -475,7 +475,7 @@ func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
 func (s *Server) Status(ctx context.Context) api.Status {
 	st := api.Status{Project: s.cfg.Project, Router: s.cfg.RouterURL, Engine: s.cfg.Engine, Services: []api.Service{}}
 	for _, v := range s.allServices() {
-		st.Services = append(st.Services, v.status(ctx))
+		st.Services = append(st.Services, v.healStatus(v.status(ctx)))
 	}
 	return st
 }
@@ -537,7 +537,6 @@ func (v *svc) status(ctx context.Context) api.Service {
 	}
 	out.State = deploy.ServiceStateOf(deploy.ServiceSnapshot{Release: out.Release, Desired: out.Desired,
 		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits}, now)
-	v.healStatus(&out, now)
 	return out
 }
 
