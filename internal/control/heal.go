@@ -225,7 +225,7 @@ func (v *svc) healStarted(t *task) {
 	t.rec.Restarts = prev + 1
 	h.restarts++
 	action, cause := actionRestart, h.lastFailure
-	if strings.Contains(cause, "failed health check") {
+	if strings.Contains(cause, "health check") {
 		action = actionReplace
 	}
 	h.count(action)

@@ -147,8 +147,12 @@ func TestHeal_TwoTriggersOneReplacement(t *testing.T) {
 	if n := len(p.drv.snapshot()); n != 3 {
 		t.Fatalf("%d tasks started in all, want 3 (two, then one replacement)", n)
 	}
-	if n := len(p.events(api.EventHealRestarted)); n != 1 {
-		t.Fatalf("%d heal.restarted events, want 1", n)
+	evs := p.events(api.EventHealRestarted)
+	if len(evs) != 1 {
+		t.Fatalf("%d heal.restarted events, want 1", len(evs))
+	}
+	if a := evs[0].Fields["action"]; a != actionReplace {
+		t.Fatalf("the replacement of an unhealthy task was recorded as %q, want %q", a, actionReplace)
 	}
 }
 
