@@ -436,7 +436,7 @@ func (c *Client) Watch(addr string, hc router.HealthCheck, up bool, report func(
 		for {
 			err := c.watchOnce(ctx, WatchRequest{Addr: addr, Check: hc, Up: last}, func(wc WatchCheck) {
 				last = wc.Up
-				ch := router.Check{Up: wc.Up, Changed: wc.Changed}
+				ch := router.Check{Up: wc.Up, Changed: wc.Changed, At: wc.At}
 				if wc.Error != "" {
 					ch.Err = errors.New(wc.Error)
 				}

@@ -266,6 +266,8 @@ type WatchCheck struct {
 	Up      bool   `json:"up"`
 	Changed bool   `json:"changed,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// At is when the check's answer (or timeout) came (router.Check.At).
+	At time.Time `json:"at,omitzero"`
 }
 
 // watchBuffer is how many checks may wait for a slow reader before the
@@ -317,7 +319,7 @@ func (s *server) watch(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			return
 		case c := <-checks:
-			wc := WatchCheck{Up: c.Up, Changed: c.Changed}
+			wc := WatchCheck{Up: c.Up, Changed: c.Changed, At: c.At}
 			if c.Err != nil {
 				wc.Error = c.Err.Error()
 			}
