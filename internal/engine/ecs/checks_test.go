@@ -1,0 +1,170 @@
+package ecs_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+
+	"github.com/berth-dev/berth/internal/awsfake"
+)
+
+// albHit is one request the loopback ALB forwarded.
+type albHit struct {
+	rule, targetGroup, path, preview string
+}
+
+// loopbackALB plays the fake ALB's data plane on loopback: each request
+// goes where the fake's listener rules send it now (the target group of
+// the highest weight). The web service's second target group (-b) holds
+// release 2, which answers /smoke with smokeStatus; everything else
+// answers 200.
+type loopbackALB struct {
+	srv         *awsfake.Server
+	listener    string
+	smokeStatus int
+	mu          sync.Mutex
+	hits        []albHit
+}
+
+func (a *loopbackALB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rule, weights := a.srv.Forward(a.listener, r)
+	if rule == "" {
+		http.Error(w, "no rule", http.StatusNotFound)
+		return
+	}
+	best, top := "", 0
+	for tg, wgt := range weights {
+		if wgt > top {
+			best, top = tg, wgt
+		}
+	}
+	if best == "" {
+		http.Error(w, "no target group with weight", http.StatusServiceUnavailable)
+		return
+	}
+	a.mu.Lock()
+	a.hits = append(a.hits, albHit{rule: rule, targetGroup: best, path: r.URL.Path, preview: r.Header.Get("X-Berth-Preview")})
+	a.mu.Unlock()
+	if strings.Contains(best, "targetgroup/shop-prod-web-b/") && r.URL.Path == "/smoke" && a.smokeStatus != http.StatusOK {
+		http.Error(w, "release 2 is broken", a.smokeStatus)
+		return
+	}
+	_, _ = w.Write([]byte("ok"))
+}
+
+func (a *loopbackALB) smokeHits() []albHit {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []albHit
+	for _, h := range a.hits {
+		if h.path == "/smoke" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// checksWorld has release 1 of web live with deploy, behind an ALB whose
+// DNS name and listener port are a loopback server playing its data plane.
+func checksWorld(t *testing.T, deploy string, smokeStatus int) (*world, *loopbackALB) {
+	t.Helper()
+	srv := awsfake.New(awsfake.Options{AutoAdvance: time.Second})
+	alb := &loopbackALB{srv: srv, smokeStatus: smokeStatus}
+	hs := httptest.NewServer(alb)
+	t.Cleanup(hs.Close)
+	host, port, err := net.SplitHostPort(hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	w := newWorldWith(t, strings.Replace(progressiveSpec, "DEPLOY", deploy, 1), srv, awsfake.WithEndpoint(host, "HTTP", p))
+	alb.listener = w.lb.ListenerArn
+	_, final, evs := w.deploy(w.engine(), webRelease("1111111", "w@sha256:1"))
+	if final[0].State != "succeeded" {
+		t.Fatalf("release 1 ended %s (%s): %v", final[0].State, final[0].Reason, messages(evs))
+	}
+	return w, alb
+}
+
+// webRules are web's production and test listener rules and its second
+// (-b) target group, as the ECS service names them.
+func (w *world) webRules(t *testing.T) (prod, test, tgB string) {
+	t.Helper()
+	out, err := awsecs.NewFromConfig(w.cfg).DescribeServices(context.Background(), &awsecs.DescribeServicesInput{Cluster: aws.String("shop-prod"), Services: []string{"shop-prod-web"}})
+	if err != nil || len(out.Services) != 1 || len(out.Services[0].LoadBalancers) != 1 {
+		t.Fatalf("describe web: %v", err)
+	}
+	lb := out.Services[0].LoadBalancers[0]
+	adv := lb.AdvancedConfiguration
+	if adv == nil || aws.ToString(adv.TestListenerRule) == "" {
+		t.Fatalf("web has no test listener rule: %+v", adv)
+	}
+	for _, tg := range []string{aws.ToString(lb.TargetGroupArn), aws.ToString(adv.AlternateTargetGroupArn)} {
+		if strings.Contains(tg, "targetgroup/shop-prod-web-b/") {
+			tgB = tg
+		}
+	}
+	return aws.ToString(adv.ProductionListenerRule), aws.ToString(adv.TestListenerRule), tgB
+}
+
+// A blue/green whose smoke check fails never gets production traffic:
+// berth runs the check through the test listener rule at the
+// POST_TEST_TRAFFIC_SHIFT hook, finds it failing, and rolls back with
+// the failure as the reason; the production rule never gave green any
+// weight.
+func TestChecks_BlueGreenWhoseSmokeCheckFailsNeverGetsProductionTraffic(t *testing.T) {
+	w, alb := checksWorld(t, `{strategy: bluegreen, bake: 1m, analysis: {smoke: [/smoke]}}`, http.StatusInternalServerError)
+	prod, test, green := w.webRules(t)
+	before := len(alb.smokeHits())
+	d, evs := w.start(w.engine(), nil)()
+	if d.State != "rolled_back" || !strings.Contains(d.Reason, "smoke check GET /smoke failed (500 Internal Server Error") || !strings.Contains(d.Reason, "web release 2") {
+		t.Fatalf("outcome %s (%s)\n%s", d.State, d.Reason, messages(evs))
+	}
+	if got := w.srv.MaxRuleWeight(prod, green); got != 0 {
+		t.Errorf("the production rule gave release 2's target group weight %d", got)
+	}
+	if got := w.srv.MaxRuleWeight(test, green); got != 100 {
+		t.Errorf("the test rule gave release 2's target group at most %d, want 100 (test traffic shifted)", got)
+	}
+	hits := alb.smokeHits()[before:]
+	if len(hits) != 1 || hits[0].rule != test || hits[0].targetGroup != green || hits[0].preview != "1" {
+		t.Errorf("smoke requests of release 2 = %+v, want one through the test rule %s to %s with the preview header", hits, test, green)
+	}
+	if st, _ := w.engine().Status(context.Background()); st.Services[0].Release != 1 {
+		t.Errorf("after the failed smoke check web runs release %d", st.Services[0].Release)
+	}
+	if !strings.Contains(messages(evs), "rolling back before any production traffic") {
+		t.Errorf("no word of the rollback before production traffic:\n%s", messages(evs))
+	}
+}
+
+// A blue/green whose smoke check passes is continued past its hook and
+// reaches 100% of production traffic.
+func TestChecks_BlueGreenWhoseSmokeCheckPassesReachesFullTraffic(t *testing.T) {
+	w, alb := checksWorld(t, `{strategy: bluegreen, bake: 1m, analysis: {smoke: [/smoke]}}`, http.StatusOK)
+	prod, test, green := w.webRules(t)
+	before := len(alb.smokeHits())
+	d, evs := w.start(w.engine(), nil)()
+	if d.State != "succeeded" {
+		t.Fatalf("outcome %s (%s)\n%s", d.State, d.Reason, messages(evs))
+	}
+	if got := w.srv.RuleForward(prod)[green]; got != 100 {
+		t.Errorf("after the deployment the production rule gives release 2's target group %d, want 100", got)
+	}
+	hits := alb.smokeHits()[before:]
+	if len(hits) != 1 || hits[0].rule != test || hits[0].targetGroup != green {
+		t.Errorf("smoke requests of release 2 = %+v, want one through the test rule to %s", hits, green)
+	}
+	if !strings.Contains(messages(evs), "smoke check GET /smoke passed (200 OK)") {
+		t.Errorf("no passed smoke check in the events:\n%s", messages(evs))
+	}
+}
