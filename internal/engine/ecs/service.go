@@ -428,8 +428,8 @@ type submission struct {
 	// rule and the test (preview) rule of a native blue/green, canary or
 	// linear service.
 	alt, rule, testRule string
-	rollout   *Rollout
-	force     bool
+	rollout             *Rollout
+	force               bool
 }
 
 func (e *Engine) newDeployment(svc string, from int, target release, set string) *deployment {
