@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/awsfake"
 )
 
@@ -166,5 +167,93 @@ func TestChecks_BlueGreenWhoseSmokeCheckPassesReachesFullTraffic(t *testing.T) {
 	}
 	if !strings.Contains(messages(evs), "smoke check GET /smoke passed (200 OK)") {
 		t.Errorf("no passed smoke check in the events:\n%s", messages(evs))
+	}
+}
+
+// A canary's webhook runs at the same hook, before the canary step: a
+// webhook that answers pass: false rolls the canary back before any
+// production traffic, and its reason is the outcome's.
+func TestChecks_CanaryWhoseWebhookFailsNeverGetsProductionTraffic(t *testing.T) {
+	var calls sync.Map
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Store(r.Method, true)
+		_, _ = w.Write([]byte(`{"pass": false, "reason": "error budget spent"}`))
+	}))
+	t.Cleanup(hook.Close)
+	w, _ := checksWorld(t, `{strategy: canary, steps: [20%, 100%], pause: 1m, analysis: {webhook: "`+hook.URL+`/verdict"}}`, http.StatusOK)
+	// Release 1 created the service: no rollout, so no hook judged it.
+	prod, _, green := w.webRules(t)
+	d, evs := w.start(w.engine(), nil)()
+	if d.State != "rolled_back" || !strings.Contains(d.Reason, "webhook "+hook.URL+"/verdict failed (answered pass: false: error budget spent) on web release 2") {
+		t.Fatalf("outcome %s (%s)\n%s", d.State, d.Reason, messages(evs))
+	}
+	if _, ok := calls.Load(http.MethodPost); !ok {
+		t.Error("the webhook was never POSTed")
+	}
+	if got := w.srv.MaxRuleWeight(prod, green); got != 0 {
+		t.Errorf("the production rule gave release 2's target group weight %d", got)
+	}
+}
+
+// A canary with a gate and smoke checks: the checks' hook is not a
+// traffic step, so the gate still holds the step it was written before
+// (20%), and promote takes it to 100%.
+func TestChecks_CanaryChecksThenGateHoldsTheRightStep(t *testing.T) {
+	w, _ := checksWorld(t, `{strategy: canary, steps: [20%, pause, 100%], pause: 1m, analysis: {smoke: [/smoke]}}`, http.StatusOK)
+	e := w.engine()
+	gate := make(chan struct{})
+	var once sync.Once
+	wait := w.start(e, func(ev api.Event) {
+		if strings.Contains(ev.Message, "waiting at a gate") {
+			once.Do(func() { close(gate) })
+		}
+	})
+	select {
+	case <-gate:
+	case <-time.After(20 * time.Second):
+		d, evs := wait()
+		t.Fatalf("the deployment never reached its gate: %s (%s)\n%s", d.State, d.Reason, messages(evs))
+	}
+	if p := aws.ToFloat64(w.serviceDeployment(t).TargetServiceRevision.RequestedProductionTrafficWeight); p != 20 {
+		t.Fatalf("production traffic at the gate = %v, want 20", p)
+	}
+	if err := e.Promote(context.Background(), "web"); err != nil {
+		t.Fatal(err)
+	}
+	d, evs := wait()
+	if d.State != "succeeded" || !strings.Contains(messages(evs), "smoke check GET /smoke passed") {
+		t.Fatalf("outcome %s (%s)\n%s", d.State, d.Reason, messages(evs))
+	}
+}
+
+// With nobody to run the checks (the CLI vanished, or deploy --detach),
+// their hook times out after its 10 minutes into a rollback.
+func TestChecks_HookWhoseCLIVanishedTimesOutIntoRollback(t *testing.T) {
+	w, _ := checksWorld(t, `{strategy: bluegreen, bake: 1m, analysis: {smoke: [/smoke]}}`, http.StatusOK)
+	prod, _, green := w.webRules(t)
+	if _, err := w.engine().Deploy(context.Background(), webRelease("2222222", "w@sha256:2")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for w.serviceDeployment(t).LifecycleStage != "POST_TEST_TRAFFIC_SHIFT" {
+		if time.Now().After(deadline) {
+			t.Fatalf("never reached the checks' hook: %s", w.serviceDeployment(t).LifecycleStage)
+		}
+	}
+	w.srv.Advance(11 * time.Minute)
+	for {
+		sd := w.serviceDeployment(t)
+		if sd.Status == "ROLLBACK_SUCCESSFUL" {
+			if !strings.Contains(aws.ToString(sd.Rollback.Reason), "timed out") {
+				t.Errorf("rollback reason %q", aws.ToString(sd.Rollback.Reason))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rollback: %s", sd.Status)
+		}
+	}
+	if got := w.srv.MaxRuleWeight(prod, green); got != 0 {
+		t.Errorf("the production rule gave release 2's target group weight %d", got)
 	}
 }
