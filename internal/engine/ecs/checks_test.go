@@ -240,6 +240,13 @@ func TestChecks_HookWhoseCLIVanishedTimesOutIntoRollback(t *testing.T) {
 			t.Fatalf("never reached the checks' hook: %s", w.serviceDeployment(t).LifecycleStage)
 		}
 	}
+	st, err := w.engine().Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep := st.Services[0].Deployment; dep == nil || !strings.Contains(dep.Reason, "awaits berth's smoke checks") {
+		t.Errorf("status at the checks' hook: %+v", dep)
+	}
 	w.srv.Advance(11 * time.Minute)
 	for {
 		sd := w.serviceDeployment(t)

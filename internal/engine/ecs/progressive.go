@@ -460,6 +460,20 @@ func (e *Engine) observeProgressive(ctx context.Context, d *deployment, fn func(
 	return false, nil
 }
 
+// checksOnly reports whether the service's hook at stage holds only
+// berth's checks, no gate (so promote is not what it waits for).
+func (e *Engine) checksOnly(service string, stage types.ServiceDeploymentLifecycleStage) bool {
+	svc, err := e.serviceSpec(service)
+	if err != nil {
+		return false
+	}
+	r, err := e.rolloutFor(svc, count(svc))
+	if err != nil || !r.hasChecks() || string(stage) != checksStage {
+		return false
+	}
+	return !e.isGate(r, stage, 0)
+}
+
 // reportGate says the deployment waits at a gate for promote or abort.
 func (e *Engine) reportGate(d *deployment, sd *types.ServiceDeployment, h types.DeploymentLifecycleHookDetail, fn func(api.Event) error) error {
 	msg := fmt.Sprintf("waiting at a gate (stage %s, hook %s): `berth promote --env %s %s` continues, `berth abort --env %s %s` rolls back; ECS rolls back by itself at %s",
@@ -574,7 +588,11 @@ func (e *Engine) describeProgress(ctx context.Context, s *types.Service, svc *ap
 	}
 	reason := fmt.Sprintf("stage %s: production traffic %s, test traffic %s", sd.LifecycleStage, percent(prod), percent(test))
 	if hook, ok := awaitingHook(sd); ok {
-		reason += fmt.Sprintf("; hook %s awaits `berth promote --env %s %s`", hook, e.sp.Env, svc.Name)
+		if e.checksOnly(svc.Name, sd.LifecycleStage) {
+			reason += fmt.Sprintf("; hook %s awaits berth's smoke checks and webhook (run by the `berth deploy` following it; ECS rolls back if none answers)", hook)
+		} else {
+			reason += fmt.Sprintf("; hook %s awaits `berth promote --env %s %s`", hook, e.sp.Env, svc.Name)
+		}
 	}
 	svc.Deployment = &api.Deployment{Service: svc.Name, ToRelease: to, Strategy: strings.ToLower(strings.ReplaceAll(string(dc.Strategy), "_", "")),
 		State: stateRunning, StartedAt: aws.ToTime(sd.StartedAt), Reason: reason}
