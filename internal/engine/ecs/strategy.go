@@ -212,6 +212,9 @@ func PlanRollout(sp *spec.Spec, svc *spec.Service, desired int) (*Rollout, error
 	if a := d.Analysis; a != nil {
 		r.planChecks(sp, svc, a, routed)
 	}
+	if d.Sticky != nil {
+		r.Notes = append(r.Notes, "deploy.sticky is not applied on ECS: clients may switch releases while both serve traffic")
+	}
 	if err := r.planScale(svc); err != nil {
 		return nil, err
 	}
