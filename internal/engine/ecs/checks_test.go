@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/awsfake"
@@ -263,4 +265,31 @@ func TestChecks_HookWhoseCLIVanishedTimesOutIntoRollback(t *testing.T) {
 	if got := w.srv.MaxRuleWeight(prod, green); got != 0 {
 		t.Errorf("the production rule gave release 2's target group weight %d", got)
 	}
+}
+
+// verify checks the preview rule's priority too: a rule berth did not
+// create just before a canary service's production priority is reported.
+func TestVerify_PreviewPriorityHeldByAnotherRule(t *testing.T) {
+	w := newWorld(t, strings.Replace(progressiveSpec, "DEPLOY", `{strategy: canary, steps: [10%, 100%]}`, 1))
+	e := w.engine()
+	prio := e.Priorities()["web"] - 1
+	c := elb.NewFromConfig(w.cfg)
+	tg, err := c.CreateTargetGroup(context.Background(), &elb.CreateTargetGroupInput{Name: aws.String("theirs"), Protocol: "HTTP", Port: aws.Int32(80), VpcId: aws.String("vpc-1"), TargetType: "ip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateRule(context.Background(), &elb.CreateRuleInput{
+		ListenerArn: aws.String(w.lb.ListenerArn), Priority: aws.Int32(int32(prio)),
+		Conditions: []elbtypes.RuleCondition{{Field: aws.String("path-pattern"), PathPatternConfig: &elbtypes.PathPatternConditionConfig{Values: []string{"/theirs"}}}},
+		Actions:    []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: tg.TargetGroups[0].TargetGroupArn}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range e.Verify(context.Background()) {
+		if ch.Name == "route priority web" && !ch.OK && strings.Contains(ch.Detail, "priority "+strconv.Itoa(prio)) {
+			return
+		}
+	}
+	t.Errorf("verify did not report priority %d held by a rule berth did not create: %+v", prio, e.Verify(context.Background()))
 }
