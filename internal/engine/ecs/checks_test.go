@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/awsfake"
+	"github.com/berth-dev/berth/internal/engine/ecs"
+	"github.com/berth-dev/berth/internal/spec"
 )
 
 // albHit is one request the loopback ALB forwarded.
@@ -292,4 +295,47 @@ func TestVerify_PreviewPriorityHeldByAnotherRule(t *testing.T) {
 		}
 	}
 	t.Errorf("verify did not report priority %d held by a rule berth did not create: %+v", prio, e.Verify(context.Background()))
+}
+
+// Adding a service whose route sorts before an existing one moves the
+// existing rules in one call (ALB applies it at once) before creating the
+// new one at the priority the old one held; requests then match by the
+// new order.
+func TestFake_AddedRouteMovesTheRulesItPrecedes(t *testing.T) {
+	w := newWorld(t, fakeSpec)
+	v1 := map[string]string{"web": "reg/shop/web@sha256:1", "api": "reg/shop/api@sha256:1"}
+	if _, final, evs := w.deploy(w.engine(), releases("aaaaaaa", v1)); states(final)["api"] != "succeeded" {
+		t.Fatalf("first deploy: %v\n%s", states(final), messages(evs))
+	}
+	before := w.engine().Priorities()["api"]
+	src := strings.ReplaceAll(fakeSpec+"  admin:\n    image: admin:1\n    route: {path: /api/admin}\n", "LISTENER", w.lb.ListenerArn)
+	s, err := spec.Parse(filepath.Join(t.TempDir(), "berth.yaml"), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := s.ForEnvironment("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ecs.New(ecs.Config{Spec: sp, AWS: w.cfg, PollInterval: time.Millisecond, Now: w.srv.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := e.Priorities(); p["admin"] != before || p["api"] != before+2 {
+		t.Fatalf("priorities with admin = %v (api had %d)", p, before)
+	}
+	req := api.DeployRequest{Commit: "bbbbbbb", Releases: []api.ReleaseSpec{{Service: "admin", Commit: "bbbbbbb", Image: "reg/shop/admin@sha256:1"}}}
+	if _, final, evs := w.deploy(e, req); final[0].State != "succeeded" {
+		t.Fatalf("admin: %s (%s)\n%s", final[0].State, final[0].Reason, messages(evs))
+	}
+	for path, tg := range map[string]string{"/api/admin/users": "targetgroup/shop-prod-admin/", "/api/users": "targetgroup/shop-prod-api/", "/": "targetgroup/shop-prod-web/"} {
+		_, weights := w.srv.Forward(w.lb.ListenerArn, httptest.NewRequest("GET", "http://shop.example.com"+path, nil))
+		found := false
+		for arn, wgt := range weights {
+			found = found || (strings.Contains(arn, tg) && wgt > 0)
+		}
+		if !found {
+			t.Errorf("%s forwards to %v, want %s", path, weights, tg)
+		}
+	}
 }

@@ -438,6 +438,40 @@ func (e *Engine) listenerRules(ctx context.Context) ([]listenerRule, error) {
 	return out, nil
 }
 
+// arrangeRules moves each of berth's rules whose priority the spec now
+// puts elsewhere (a service was added or its route changed), all in one
+// SetRulePriorities call: ALB applies it at once, so rules can trade
+// places. rules is updated to the new priorities.
+func (e *Engine) arrangeRules(ctx context.Context, rules []listenerRule) error {
+	prios := e.Priorities()
+	var pairs []elbtypes.RulePriorityPair
+	var moves []string
+	for i, r := range rules {
+		p, ok := prios[r.tags[TagService]]
+		if !e.owned(r.tags) || !ok {
+			continue
+		}
+		if r.tags[TagRule] == RulePreview {
+			p--
+		}
+		if r.priority == p {
+			continue
+		}
+		pairs = append(pairs, elbtypes.RulePriorityPair{RuleArn: aws.String(r.arn), Priority: aws.Int32(int32(p))})
+		moves = append(moves, fmt.Sprintf("%s %d → %d", r.tags[TagService], r.priority, p))
+		rules[i].priority = p
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	return e.mutate("move listener rules to their priorities: "+strings.Join(moves, ", "), func() error {
+		if _, err := e.c.elb.SetRulePriorities(ctx, &elb.SetRulePrioritiesInput{RulePriorities: pairs}); err != nil {
+			return fmt.Errorf("move listener rules (%s): %w", strings.Join(moves, ", "), err)
+		}
+		return nil
+	})
+}
+
 // TagRule marks what a service's listener rule is for: RulePreview on
 // the test (preview) rule of a native strategy; the production rule has
 // no such tag.

@@ -258,6 +258,9 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		if rules, err = e.listenerRules(ctx); err != nil {
 			return resp, err
 		}
+		if err = e.arrangeRules(ctx, rules); err != nil {
+			return resp, err
+		}
 	}
 	live, err := e.describeServices(ctx, names)
 	if err != nil {
