@@ -252,6 +252,9 @@ func TestChecks_HookWhoseCLIVanishedTimesOutIntoRollback(t *testing.T) {
 	if dep := st.Services[0].Deployment; dep == nil || !strings.Contains(dep.Reason, "awaits berth's smoke checks") {
 		t.Errorf("status at the checks' hook: %+v", dep)
 	}
+	if err := w.engine().Promote(context.Background(), "web"); err == nil || !strings.Contains(err.Error(), "not a gate") {
+		t.Errorf("promote at the checks' hook: %v, want a refusal (it would skip the checks)", err)
+	}
 	w.srv.Advance(11 * time.Minute)
 	for {
 		sd := w.serviceDeployment(t)

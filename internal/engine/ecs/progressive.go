@@ -321,6 +321,10 @@ func (e *Engine) Promote(ctx context.Context, service string) error {
 	if !ok {
 		return fmt.Errorf("promote %s: its deployment (stage %s) is not waiting at a gate", service, sd.LifecycleStage)
 	}
+	if e.checksOnly(service, sd.LifecycleStage) {
+		// Continuing would let the release pass unchecked.
+		return fmt.Errorf("promote %s: its deployment waits for berth's smoke checks and webhook, not a gate: the `berth deploy` following it runs them (without one, ECS rolls back when the hook times out; `berth abort --env %s %s` rolls back now)", service, e.sp.Env, service)
+	}
 	e.markPromoted(service, hook)
 	return e.continueHook(ctx, sd, hook, types.DeploymentLifecycleHookActionContinue)
 }
