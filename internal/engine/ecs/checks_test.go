@@ -342,3 +342,30 @@ func TestFake_AddedRouteMovesTheRulesItPrecedes(t *testing.T) {
 		}
 	}
 }
+
+// A native service whose load balancer has no test listener rule (made
+// before berth made them) gets its preview rule as the test rule on its
+// next deploy, with its target groups left as ECS has them.
+func TestChecks_ExistingNativeServiceGetsItsTestRule(t *testing.T) {
+	w := progressiveWorld(t, `{strategy: bluegreen, bake: 1m}`)
+	c := awsecs.NewFromConfig(w.cfg)
+	ctx := context.Background()
+	out, err := c.DescribeServices(ctx, &awsecs.DescribeServicesInput{Cluster: aws.String("shop-prod"), Services: []string{"shop-prod-web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lbs := out.Services[0].LoadBalancers
+	old := *lbs[0].AdvancedConfiguration
+	old.TestListenerRule = nil
+	lbs[0].AdvancedConfiguration = &old
+	if _, err := c.UpdateService(ctx, &awsecs.UpdateServiceInput{Cluster: aws.String("shop-prod"), Service: aws.String("shop-prod-web"), LoadBalancers: lbs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, final, evs := w.deploy(w.engine(), webRelease("2222222", "w@sha256:2")); final[0].State != "succeeded" {
+		t.Fatalf("release 2: %s (%s)\n%s", final[0].State, final[0].Reason, messages(evs))
+	}
+	prod, test, _ := w.webRules(t)
+	if prod != aws.ToString(old.ProductionListenerRule) || test == "" || test == prod {
+		t.Errorf("rules after the deploy: production %s (was %s), test %s", prod, aws.ToString(old.ProductionListenerRule), test)
+	}
+}
