@@ -34,6 +34,10 @@ type ReleaseSpec struct {
 	// Fingerprint is a stable hash of Config's runtime-relevant parts
 	// (release.Config.Fingerprint); the server computes it when absent.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// BuildSeconds is how long the client took to build this release's
+	// artifact or image (0: not built now); the control plane records it
+	// in berth_build_duration_seconds.
+	BuildSeconds float64 `json:"build_seconds,omitempty"`
 }
 
 // DeployRequest asks the control plane to release and roll out services.
@@ -274,4 +278,31 @@ type Secret struct {
 // SecretValue is the body of PUT /v1/secrets/{name}: the next version.
 type SecretValue struct {
 	Value []byte `json:"value"`
+}
+
+// SignalSample is one sample of a release's traffic through the router,
+// over the interval (Signals.IntervalSeconds) that ends at Time.
+type SignalSample struct {
+	Time      time.Time `json:"t"`
+	Requests  int       `json:"requests"`
+	RPS       float64   `json:"rps"`
+	Errors5xx int       `json:"errors_5xx"`
+	P50Ms     float64   `json:"p50_ms"`
+	P99Ms     float64   `json:"p99_ms"`
+}
+
+// ReleaseSignals are the samples of one release of a service, oldest first.
+type ReleaseSignals struct {
+	Service string         `json:"service"`
+	Release int            `json:"release"`
+	Samples []SignalSample `json:"samples"`
+}
+
+// Signals is the answer of GET /v1/signals?window=15m: the router's
+// per-release traffic sampled by the control plane (the dashboard's
+// sparklines).
+type Signals struct {
+	IntervalSeconds float64          `json:"interval_seconds"`
+	WindowSeconds   float64          `json:"window_seconds"`
+	Releases        []ReleaseSignals `json:"releases"`
 }

@@ -95,6 +95,7 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 		writeJSON(w, http.StatusOK, s.Status(r.Context()))
 	})
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
+	mux.HandleFunc("GET /v1/signals", s.handleSignals)
 	mux.HandleFunc("GET /v1/services/{name}/logs", s.handleLogs)
 	mux.HandleFunc("GET /v1/logs", s.handleLogs)
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
