@@ -112,6 +112,19 @@ type Deployment struct {
 	// the last.
 	PauseUntil time.Time `json:"pause_until,omitzero"`
 	NextStep   string    `json:"next_step,omitempty"`
+	// Analysis are the thresholds an active progressive deployment's new
+	// release is judged against (status only).
+	Analysis *Analysis `json:"analysis,omitempty"`
+}
+
+// Analysis are the resolved thresholds of a release's analysis: the
+// release fails when, over the window and with at least MinRequests
+// requests, its 5xx rate (a percentage) or p99 goes above them.
+type Analysis struct {
+	Max5xxRate    float64 `json:"max_5xx_rate"`
+	MaxP99Ms      float64 `json:"max_p99_ms,omitempty"`
+	MinRequests   int     `json:"min_requests"`
+	WindowSeconds float64 `json:"window_seconds"`
 }
 
 // Finished reports whether the deployment reached a final state.

@@ -537,6 +537,7 @@ func (v *svc) status(ctx context.Context) api.Service {
 			if json.Unmarshal(v.dep.Progress, &p) == nil {
 				d.PauseUntil, d.NextStep = deploy.CanaryOutlook(*ri.cfg.Service.Deploy, p)
 			}
+			d.Analysis = analysisThresholds(ri.cfg.Service.Deploy.Analysis)
 		}
 		out.Deployment = &d
 	}
@@ -640,6 +641,14 @@ func (s *Server) Deployment(ctx context.Context, id string) (api.Deployment, err
 		return api.Deployment{}, fmt.Errorf("deployment %s: %w", id, err)
 	}
 	return apiDeployment(d), nil
+}
+
+// analysisThresholds are the resolved thresholds a progressive
+// deployment's release is judged against.
+func analysisThresholds(a *spec.Analysis) *api.Analysis {
+	r := deploy.ResolveAnalysis(a)
+	return &api.Analysis{Max5xxRate: float64(r.Max5xxRate), MaxP99Ms: float64(time.Duration(r.MaxP99)) / float64(time.Millisecond),
+		MinRequests: r.MinRequests, WindowSeconds: time.Duration(r.Window).Seconds()}
 }
 
 func apiDeployment(d store.Deployment) api.Deployment {
