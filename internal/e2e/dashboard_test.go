@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,6 +207,34 @@ func TestDashboard_CanaryLiveAndPromote(t *testing.T) {
 	}
 	l.halt()
 	l.check(t)
+
+	// The same listener serves /metrics with the deployments counted.
+	metrics := scrape(t, strings.TrimSuffix(url, "/ui/")+"/metrics")
+	for _, want := range []string{
+		`berth_deployments_started_total{service="catalog",strategy="canary"} 1`,
+		`berth_deployments_started_total{service="search",strategy="rolling"} 1`,
+		`berth_deployments_finished_total{outcome="succeeded",reason="none",service="catalog"} 2`,
+		`berth_deploy_duration_seconds_count{outcome="succeeded",service="catalog",strategy="canary"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+}
+
+// scrape GETs a /metrics page.
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(body)
 }
 
 // TestDashboard_TokenAsked: with an API token the dashboard's API needs
