@@ -8,12 +8,12 @@
 // Then, alternately, it measures phases without any dashboard client and
 // with the clients the issue names: a browser-like poller doing what the
 // dashboard page does (GET /v1/status every second, /v1/signals every 5 s,
-// /v1/events followed, the selected service's logs followed, the latest
-// deployment's history every 5 s) and a live-view client following
+// /v1/events followed, the selected service's last 100 log lines every
+// 3 s, the latest deployment's history every 5 s) and a live-view client following
 // /v1/events. CPU is read from /proc/PID/stat (utime+stime) of the
 // control plane and of the router process over each phase.
 //
-//	go run ./bench/uicost [-rate 5000] [-d 20s] [-rounds 2]
+//	go run ./bench/uicost [-rate 5000] [-d 20s] [-rounds 2] [-workers 64]
 package main
 
 import (
@@ -40,8 +40,9 @@ func main() {
 	rate := flag.Int("rate", 5000, "requests/s through the router")
 	dur := flag.Duration("d", 20*time.Second, "length of each measured phase")
 	rounds := flag.Int("rounds", 2, "phases of each kind (alternating without, with)")
+	workers := flag.Int("workers", 64, "load generator connections")
 	flag.Parse()
-	if err := run(*rate, *dur, *rounds); err != nil {
+	if err := run(*rate, *dur, *rounds, *workers); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/uicost:", err)
 		os.Exit(1)
 	}
@@ -60,7 +61,7 @@ services:
       SHOP_HOST: 127.0.0.1
 `
 
-func run(rate int, dur time.Duration, rounds int) error {
+func run(rate int, dur time.Duration, rounds, workers int) error {
 	dir, err := os.MkdirTemp("", "berth-uicost-")
 	if err != nil {
 		return err
@@ -119,7 +120,7 @@ func run(rate int, dur time.Duration, rounds int) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ld := startLoad(ctx, "http://"+listen+"/catalog/version", rate)
+	ld := startLoad(ctx, "http://"+listen+"/catalog/version", rate, workers)
 	time.Sleep(3 * time.Second) // warm-up of the load (a benchmark, not a test)
 
 	type phase struct {
@@ -155,22 +156,22 @@ func run(rate int, dur time.Duration, rounds int) error {
 
 	fmt.Printf("\nberth uicost: %d req/s target through the router, %s phases, CPU as %% of one core (/proc/PID/stat)\n\n", rate, dur)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\treq/s\tcontrol plane CPU\trouter CPU\tdashboard API requests\t")
-	var cpOff, cpOn, rtOff, rtOn float64
+	fmt.Fprintln(tw, "phase\treq/s\tcontrol plane CPU\trouter CPU\trouter CPU per 1k req/s\tdashboard API requests\t")
+	var cpOff, cpOn, rtOff, rtOn, rpsOff, rpsOn float64
 	var nOff, nOn int
 	for _, p := range phases {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f%%\t%.2f%%\t%d\t\n", p.name, p.rps, p.cp, p.rt, p.clientReqs)
-		if p.clientReqs > 0 || strings.HasPrefix(p.name, "with ") {
-			cpOn, rtOn, nOn = cpOn+p.cp, rtOn+p.rt, nOn+1
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f%%\t%.2f%%\t%.2f%%\t%d\t\n", p.name, p.rps, p.cp, p.rt, 1000*p.rt/p.rps, p.clientReqs)
+		if strings.HasPrefix(p.name, "with ") {
+			cpOn, rtOn, rpsOn, nOn = cpOn+p.cp, rtOn+p.rt, rpsOn+p.rps, nOn+1
 		} else {
-			cpOff, rtOff, nOff = cpOff+p.cp, rtOff+p.rt, nOff+1
+			cpOff, rtOff, rpsOff, nOff = cpOff+p.cp, rtOff+p.rt, rpsOff+p.rps, nOff+1
 		}
 	}
 	tw.Flush()
-	cpOff, cpOn, rtOff, rtOn = cpOff/float64(nOff), cpOn/float64(nOn), rtOff/float64(nOff), rtOn/float64(nOn)
-	fmt.Printf("\nmean control plane: %.2f%% without, %.2f%% with: +%.2f points of one core (%.2f× )\n", cpOff, cpOn, cpOn-cpOff, ratio(cpOn, cpOff))
-	fmt.Printf("mean router:        %.2f%% without, %.2f%% with: %+.2f points\n", rtOff, rtOn, rtOn-rtOff)
-	fmt.Printf("added by the dashboard and live view (control plane + router): %+.2f%% of one core\n", (cpOn+rtOn)-(cpOff+rtOff))
+	cpOff, cpOn = cpOff/float64(nOff), cpOn/float64(nOn)
+	rtOffK, rtOnK := 1000*rtOff/rpsOff, 1000*rtOn/rpsOn
+	fmt.Printf("\ncontrol plane: %.2f%% without, %.2f%% with the dashboard and live view: %+.2f%% of one core\n", cpOff, cpOn, cpOn-cpOff)
+	fmt.Printf("router per 1,000 req/s: %.2f%% without, %.2f%% with: %.2f× (the clients do not touch the router)\n", rtOffK, rtOnK, ratio(rtOnK, rtOffK))
 	return nil
 }
 
@@ -187,7 +188,7 @@ type load struct {
 	done, failed atomic.Int64
 }
 
-func startLoad(ctx context.Context, url string, rate int) *load {
+func startLoad(ctx context.Context, url string, rate, workers int) *load {
 	l := &load{}
 	tokens := make(chan struct{}, rate)
 	go func() {
@@ -212,9 +213,9 @@ func startLoad(ctx context.Context, url string, rate int) *load {
 			}
 		}
 	}()
-	tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}
+	tr := &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	for range 64 {
+	for range workers {
 		go func() {
 			for range tokens {
 				resp, err := client.Get(url)
@@ -282,8 +283,8 @@ func startClients(parent context.Context, base string) *clients {
 	every(time.Second, "/v1/status")
 	every(5*time.Second, "/v1/signals?window=15m")
 	every(5*time.Second, "/v1/services/catalog/history")
+	every(3*time.Second, "/v1/services/catalog/logs?tail=100")
 	follow("/v1/events?follow=1")
-	follow("/v1/services/catalog/logs?tail=100&follow=1")
 	// A live deploy view following the event stream.
 	follow("/v1/events?follow=1")
 	return c
@@ -358,4 +359,3 @@ func waitOK(url string, d time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-

@@ -15,7 +15,7 @@ func TestGuard(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	for _, c := range []struct {
 		name, token, method, host, origin, site string
-		want                                     int
+		want                                    int
 	}{
 		{"loopback read", "", "GET", "127.0.0.1:8079", "", "", http.StatusTeapot},
 		{"localhost read", "", "GET", "localhost:8079", "", "", http.StatusTeapot},

@@ -8,7 +8,6 @@ const ui = {
   selected: sessionStorage.getItem('berth-selected') || '',
   signals: [],
   lastEvent: '',
-  logsAbort: null,
   logsFor: '',
   timelineFor: '',
   statusBusy: false,
@@ -17,7 +16,8 @@ const ui = {
 const STATUS_EVERY = 1000;
 const SIGNALS_EVERY = 5000;
 const MAX_EVENTS = 200;
-const MAX_LOG_LINES = 300;
+const LOG_LINES = 100;
+const LOGS_EVERY = 3000;
 
 // ---- API --------------------------------------------------------------
 
@@ -405,31 +405,29 @@ async function followEvents() {
 
 // ---- logs -------------------------------------------------------------
 
-function followLogs(name) {
-  if (ui.logsAbort) ui.logsAbort.abort();
+// The selected service's last lines, read again every LOGS_EVERY: a
+// followed stream would make the control plane copy every line a busy
+// service writes (thousands a second) to a page nobody can read that fast.
+async function refreshLogs() {
+  const name = ui.selected;
+  if (!name) return;
   const pre = document.getElementById('logs');
-  pre.textContent = '';
+  try {
+    const r = await api('/v1/services/' + encodeURIComponent(name) + '/logs?tail=' + LOG_LINES, { headers: { Accept: 'text/plain' } });
+    if (name !== ui.selected) return;
+    if (!r.ok) { pre.textContent = '(no logs: ' + r.status + ')'; return; }
+    const text = (await r.text()).replace(/\n$/, '');
+    if (name !== ui.selected) return;
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = text;
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  } catch (e) { /* shown by the status poll */ }
+}
+
+function followLogs(name) {
+  document.getElementById('logs').textContent = '';
   ui.logsFor = name;
-  const ctl = new AbortController();
-  ui.logsAbort = ctl;
-  const lines = [];
-  let flush = null;
-  (async () => {
-    try {
-      const r = await api('/v1/services/' + encodeURIComponent(name) + '/logs?tail=100&follow=1', { signal: ctl.signal, headers: { Accept: 'text/plain' } });
-      if (!r.ok) { pre.textContent = '(no logs: ' + r.status + ')'; return; }
-      await readLines(r, (line) => {
-        lines.push(line);
-        if (lines.length > MAX_LOG_LINES) lines.splice(0, lines.length - MAX_LOG_LINES);
-        if (!flush) flush = setTimeout(() => {
-          flush = null;
-          const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-          pre.textContent = lines.join('\n');
-          if (atEnd) pre.scrollTop = pre.scrollHeight;
-        }, 100);
-      });
-    } catch (e) { /* switched service or lost the connection */ }
-  })();
+  refreshLogs();
 }
 
 // ---- status loop and token ---------------------------------------------
@@ -480,6 +478,7 @@ function start() {
   followEvents();
   setInterval(refreshStatus, STATUS_EVERY);
   setInterval(refreshSignals, SIGNALS_EVERY);
+  setInterval(refreshLogs, LOGS_EVERY);
   setInterval(() => { if (ui.status && ui.status.services.some((s) => s.deployment)) refreshTimeline(); }, 5000);
 }
 
