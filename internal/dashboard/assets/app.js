@@ -146,7 +146,7 @@ function renderStatus(st) {
   const r = document.getElementById('router');
   r.textContent = st.router ? 'router ' + st.router : '';
   r.href = st.router || '#';
-  if (!ui.selected && st.services.length) select(st.services[0].name);
+  if (st.services.length && !st.services.some((s) => s.name === ui.selected)) select(st.services[0].name);
 
   const rows = st.services.map((s) => {
     const dep = s.deployment;
@@ -175,7 +175,7 @@ function select(name) {
   sessionStorage.setItem('berth-selected', name);
   document.getElementById('selected').textContent = name;
   for (const tr of document.querySelectorAll('#services tbody tr')) tr.classList.toggle('selected', tr.dataset.service === name);
-  followLogs(name);
+  showLogs(name);
   ui.timelineFor = '';
   refreshTimeline();
 }
@@ -334,8 +334,9 @@ async function refreshTimeline() {
     dep = (h.deployments || [])[0];
   } catch (e) { replace(box); return; }
   if (!dep) { replace(box); return; }
+  // A finished deployment's timeline does not change; a running one's does.
   const key = dep.id + ':' + dep.state;
-  if (ui.timelineFor === key) return;
+  if (ui.timelineFor === key && dep.state !== 'running') return;
   let tl;
   try {
     tl = await getJSON('/v1/deployments/' + encodeURIComponent(dep.id) + '/timeline');
@@ -424,7 +425,7 @@ async function refreshLogs() {
   } catch (e) { /* shown by the status poll */ }
 }
 
-function followLogs(name) {
+function showLogs(name) {
   document.getElementById('logs').textContent = '';
   ui.logsFor = name;
   refreshLogs();
@@ -466,11 +467,11 @@ function start() {
     document.getElementById('token-form').hidden = true;
     refreshStatus();
     refreshSignals();
-    if (ui.selected) followLogs(ui.selected);
+    if (ui.selected) showLogs(ui.selected);
   });
   if (ui.selected) {
     document.getElementById('selected').textContent = ui.selected;
-    followLogs(ui.selected);
+    showLogs(ui.selected);
     refreshTimeline();
   }
   refreshStatus();
