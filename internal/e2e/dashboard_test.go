@@ -106,8 +106,8 @@ func (p *project) dashboardURL() string {
 
 // TestDashboard_CanaryLiveAndPromote drives the dashboard in headless
 // Chromium against a real control plane: the page lists the services,
-// shows a canary's traffic split and follows it as it moves, and
-// promotes the canary (through the confirmation) from the page.
+// shows a canary's traffic split and follows it as it moves, promotes
+// the canary (through the confirmation) from the page and rolls it back.
 // BERTH_DASHBOARD_SCREENSHOT=PATH also writes a screenshot of the page
 // during the canary (docs/dashboard.png is made this way).
 func TestDashboard_CanaryLiveAndPromote(t *testing.T) {
@@ -219,6 +219,18 @@ func TestDashboard_CanaryLiveAndPromote(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics has no %s", want)
 		}
+	}
+
+	// Roll back from the page, through the confirmation.
+	run(t, ctx, "roll catalog back to release 1 from the page", time.Minute,
+		chromedp.Click(chromedp.CSS(`#services tr[data-service="catalog"] button.rollback`)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		waitText(`#confirm-text`, "Roll catalog back from release 2"),
+		chromedp.Click(chromedp.CSS(`#confirm-ok`)),
+		waitText(`#services tr[data-service="catalog"] .release`, "1"),
+		waitText(`#services tr[data-service="catalog"] .state`, "healthy"))
+	if s := p.service("catalog"); s.Release != 1 {
+		t.Fatalf("catalog runs release %d after the rollback from the page, want 1", s.Release)
 	}
 }
 
