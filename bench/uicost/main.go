@@ -284,7 +284,7 @@ func startClients(parent context.Context, base string) *clients {
 	every(5*time.Second, "/v1/signals?window=15m")
 	every(5*time.Second, "/v1/services/catalog/history")
 	every(3*time.Second, "/v1/services/catalog/logs?tail=100")
-	follow("/v1/events?follow=1")
+	follow("/v1/events?follow=1&tail=200")
 	// A live deploy view following the event stream.
 	follow("/v1/events?follow=1")
 	return c

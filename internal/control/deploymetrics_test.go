@@ -256,3 +256,37 @@ func TestSignalsAPI_SamplesLiveReleases(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsTail: ?tail=N starts the stream at the newest N events (the
+// dashboard's first read), in order; a bad tail is a 400.
+func TestEventsTail(t *testing.T) {
+	p := newPlane(t)
+	d := p.deploy(nil)
+	p.until("release 1 live", 100*time.Millisecond, func() bool { return p.deployment(d.ID).State == "succeeded" })
+	all, err := p.st.Events(context.Background(), store.EventQuery{})
+	if err != nil || len(all) < 4 {
+		t.Fatalf("events %d %v, want at least 4", len(all), err)
+	}
+	h := p.srv.Handler("", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/events?tail=2", nil))
+	var got []api.Event
+	dec := json.NewDecoder(rec.Body)
+	for dec.More() {
+		var e api.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e)
+	}
+	if len(got) != 2 || got[0].Message != all[len(all)-2].Message || got[1].Message != all[len(all)-1].Message {
+		t.Fatalf("tail=2 gave %+v, want the last two of %d events", got, len(all))
+	}
+	for _, q := range []string{"tail=0", "tail=-3", "tail=x", "tail=10001"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/events?"+q, nil))
+		if rec.Code != 400 {
+			t.Errorf("GET /v1/events?%s: %d, want 400", q, rec.Code)
+		}
+	}
+}

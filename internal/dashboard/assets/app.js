@@ -381,7 +381,8 @@ function addEvent(ev) {
 async function followEvents() {
   for (;;) {
     try {
-      const q = ui.lastEvent ? '&after=' + encodeURIComponent(ui.lastEvent) : '';
+      // The newest MAX_EVENTS first, then everything from where it stopped.
+      const q = ui.lastEvent ? '&after=' + encodeURIComponent(ui.lastEvent) : '&tail=' + MAX_EVENTS;
       const r = await api('/v1/events?follow=1' + q, { headers: { Accept: 'application/x-ndjson' } });
       if (!r.ok) throw apiError('events: ' + r.status, r.status);
       setConn(true);
