@@ -34,6 +34,10 @@ type ReleaseSpec struct {
 	// Fingerprint is a stable hash of Config's runtime-relevant parts
 	// (release.Config.Fingerprint); the server computes it when absent.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// BuildSeconds is how long the client took to build this release's
+	// artifact or image (0: not built now); the control plane records it
+	// in berth_build_duration_seconds.
+	BuildSeconds float64 `json:"build_seconds,omitempty"`
 }
 
 // DeployRequest asks the control plane to release and roll out services.
@@ -108,6 +112,19 @@ type Deployment struct {
 	// the last.
 	PauseUntil time.Time `json:"pause_until,omitzero"`
 	NextStep   string    `json:"next_step,omitempty"`
+	// Analysis are the thresholds an active progressive deployment's new
+	// release is judged against (status only).
+	Analysis *Analysis `json:"analysis,omitempty"`
+}
+
+// Analysis are the resolved thresholds of a release's analysis: the
+// release fails when, over the window and with at least MinRequests
+// requests, its 5xx rate (a percentage) or p99 goes above them.
+type Analysis struct {
+	Max5xxRate    float64 `json:"max_5xx_rate"`
+	MaxP99Ms      float64 `json:"max_p99_ms,omitempty"`
+	MinRequests   int     `json:"min_requests"`
+	WindowSeconds float64 `json:"window_seconds"`
 }
 
 // Finished reports whether the deployment reached a final state.
@@ -274,4 +291,31 @@ type Secret struct {
 // SecretValue is the body of PUT /v1/secrets/{name}: the next version.
 type SecretValue struct {
 	Value []byte `json:"value"`
+}
+
+// SignalSample is one sample of a release's traffic through the router,
+// over the interval (Signals.IntervalSeconds) that ends at Time.
+type SignalSample struct {
+	Time      time.Time `json:"t"`
+	Requests  int       `json:"requests"`
+	RPS       float64   `json:"rps"`
+	Errors5xx int       `json:"errors_5xx"`
+	P50Ms     float64   `json:"p50_ms"`
+	P99Ms     float64   `json:"p99_ms"`
+}
+
+// ReleaseSignals are the samples of one release of a service, oldest first.
+type ReleaseSignals struct {
+	Service string         `json:"service"`
+	Release int            `json:"release"`
+	Samples []SignalSample `json:"samples"`
+}
+
+// Signals is the answer of GET /v1/signals?window=15m: the router's
+// per-release traffic sampled by the control plane (the dashboard's
+// sparklines).
+type Signals struct {
+	IntervalSeconds float64          `json:"interval_seconds"`
+	WindowSeconds   float64          `json:"window_seconds"`
+	Releases        []ReleaseSignals `json:"releases"`
 }

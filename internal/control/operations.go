@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
@@ -41,8 +42,16 @@ func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		if seen[rs.Service] {
 			return resp, fmt.Errorf("%w: releases[%d].service: %s is named twice", ErrBadRequest, i, rs.Service)
 		}
+		if rs.BuildSeconds < 0 || rs.BuildSeconds > maxBuildSeconds {
+			return resp, fmt.Errorf("%w: releases[%d].build_seconds: %g is not between 0 and %d", ErrBadRequest, i, rs.BuildSeconds, maxBuildSeconds)
+		}
 		seen[rs.Service] = true
 		preps = append(preps, prepared{rs, sc})
+	}
+	for _, p := range preps {
+		if p.rs.BuildSeconds > 0 {
+			s.metrics.built(p.rs.Service, time.Duration(p.rs.BuildSeconds*float64(time.Second)))
+		}
 	}
 	cfgs := make([]*spec.Service, 0, len(preps))
 	for _, p := range preps {
@@ -71,6 +80,9 @@ func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 	}
 	return s.commit(ctx, set)
 }
+
+// maxBuildSeconds bounds a reported build time (a day).
+const maxBuildSeconds = 86400
 
 // maxServices bounds the services of one request.
 const maxServices = 1000
@@ -221,6 +233,7 @@ func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) st
 	v.setDep(&d)
 	v.failures = nil
 	v.crash = deploy.Crashes{}
+	v.s.metrics.deployStarted(v.name, d.Strategy)
 	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, d.ToRelease, d.Strategy, st.Service.Count)
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease)}})
@@ -524,6 +537,7 @@ func (v *svc) status(ctx context.Context) api.Service {
 			if json.Unmarshal(v.dep.Progress, &p) == nil {
 				d.PauseUntil, d.NextStep = deploy.CanaryOutlook(*ri.cfg.Service.Deploy, p)
 			}
+			d.Analysis = analysisThresholds(ri.cfg.Service.Deploy.Analysis)
 		}
 		out.Deployment = &d
 	}
@@ -627,6 +641,14 @@ func (s *Server) Deployment(ctx context.Context, id string) (api.Deployment, err
 		return api.Deployment{}, fmt.Errorf("deployment %s: %w", id, err)
 	}
 	return apiDeployment(d), nil
+}
+
+// analysisThresholds are the resolved thresholds a progressive
+// deployment's release is judged against.
+func analysisThresholds(a *spec.Analysis) *api.Analysis {
+	r := deploy.ResolveAnalysis(a)
+	return &api.Analysis{Max5xxRate: float64(r.Max5xxRate), MaxP99Ms: float64(time.Duration(r.MaxP99)) / float64(time.Millisecond),
+		MinRequests: r.MinRequests, WindowSeconds: time.Duration(r.Window).Seconds()}
 }
 
 func apiDeployment(d store.Deployment) api.Deployment {

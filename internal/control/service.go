@@ -427,6 +427,7 @@ func (v *svc) finishRecorded(state, reason string) {
 	case store.DeployFailed:
 		kind, msg = api.EventDeployFailed, fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, reason)
 	}
+	v.s.metrics.deployFinished(*d, state, reason)
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: kind, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "state": state}})
 	if ri, err := v.release(ctx, d.ToRelease); err == nil {

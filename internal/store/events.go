@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -12,6 +13,9 @@ type EventQuery struct {
 	Service    string // only this service's events
 	Deployment int64  // only this deployment's events
 	Limit      int    // at most this many (<= 0: all)
+	// Newest, with Limit, selects the newest Limit events instead of the
+	// oldest (still returned in ascending ID order).
+	Newest bool
 }
 
 // AddEvent appends e to the event log and returns it with its ID assigned
@@ -69,11 +73,18 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 		limit = -1 // SQLite: no limit
 	}
 	args = append(args, limit)
+	order := "id"
+	if q.Newest {
+		order = "id DESC"
+	}
 	out, err := queryAll(ctx, s.db, scanEvent,
 		"SELECT id, time, service, deployment, kind, message, fields FROM events WHERE "+
-			strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
+			strings.Join(where, " AND ")+" ORDER BY "+order+" LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
+	}
+	if q.Newest {
+		slices.Reverse(out)
 	}
 	return out, nil
 }

@@ -383,6 +383,8 @@ func TestEvents(t *testing.T) {
 		{"deployment", EventQuery{Deployment: 2}, []Event{evs[1]}},
 		{"service after", EventQuery{Service: "web", AfterID: evs[0].ID}, []Event{evs[2]}},
 		{"nothing newer", EventQuery{AfterID: evs[3].ID}, nil},
+		{"newest", EventQuery{Limit: 2, Newest: true}, evs[2:]},
+		{"newest of a service", EventQuery{Service: "web", Limit: 1, Newest: true}, evs[2:3]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
