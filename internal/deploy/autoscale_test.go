@@ -266,7 +266,7 @@ func TestAutoscale_Property_SteadyLoadNeverOscillates(t *testing.T) {
 		lo := rapid.IntRange(0, 5).Draw(rt, "min")
 		hi := rapid.IntRange(max(lo, 1), 20).Draw(rt, "max")
 		target := float64(rapid.IntRange(10, 500).Draw(rt, "target"))
-		load := rapid.Float64Range(0, target*25).Draw(rt, "load")
+		load := target * rapid.Float64Range(0, float64(hi)+2).Draw(rt, "load per target")
 		seeds := rapid.SliceOfN(rapid.Float64Range(-0.04, 0.04), 64, 64).Draw(rt, "jitter")
 		s := &simulation{
 			in: AutoscaleInput{
