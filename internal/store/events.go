@@ -11,7 +11,10 @@ type EventQuery struct {
 	AfterID    int64  // only events with a larger ID (for paging and following)
 	Service    string // only this service's events
 	Deployment int64  // only this deployment's events
-	Limit      int    // at most this many (<= 0: all)
+	// KindPrefixes keeps only events whose kind starts with one of them
+	// ("scale." for the scaling decisions).
+	KindPrefixes []string
+	Limit        int // at most this many (<= 0: all)
 }
 
 // AddEvent appends e to the event log and returns it with its ID assigned
@@ -63,6 +66,14 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	if q.Deployment != 0 {
 		where = append(where, "deployment = ?")
 		args = append(args, q.Deployment)
+	}
+	if len(q.KindPrefixes) > 0 {
+		var or []string
+		for _, p := range q.KindPrefixes {
+			or = append(or, "substr(kind, 1, ?) = ?")
+			args = append(args, len(p), p)
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
 	limit := q.Limit
 	if limit <= 0 {
