@@ -160,6 +160,7 @@ func (s *Server) Start(ctx context.Context) error {
 		v.kick()
 	}
 	s.sampleUsage()
+	s.autoscaleTick()
 	s.prune()
 	return nil
 }
