@@ -88,6 +88,11 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 		}
 	}
 	for _, s := range st.Services {
+		if s.Autoscale != nil {
+			fmt.Fprintln(c.g.stdout, autoscaleLine(s.Name, s.Autoscale, now, detail))
+		}
+	}
+	for _, s := range st.Services {
 		for _, t := range s.Tasks {
 			if t.LogLinesDropped > 0 {
 				fmt.Fprintf(c.g.stdout, "%s: task %s dropped %d log lines (its log could not keep up; see `berth logs %s`)\n", s.Name, t.ID, t.LogLinesDropped, s.Name)

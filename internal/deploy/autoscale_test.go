@@ -345,3 +345,24 @@ func TestAutoscale_LoadStep_OutFastInSlowly(t *testing.T) {
 		t.Errorf("count at the end %d, want 1", last)
 	}
 }
+
+// A service carrying out a scaling decision is scaling; deploying and
+// crash-looping win over it.
+func TestServiceStateOf_Scaling(t *testing.T) {
+	now := st0
+	tests := []struct {
+		snap ServiceSnapshot
+		want string
+	}{
+		{ServiceSnapshot{Release: 1, Desired: 5, Healthy: 2, Scaling: true}, "scaling"},
+		{ServiceSnapshot{Release: 1, Desired: 5, Healthy: 2, Scaling: true, Deploying: true}, "deploying"},
+		{ServiceSnapshot{Release: 1, Desired: 5, Healthy: 5}, "healthy"},
+		{ServiceSnapshot{Release: 1, Desired: 5, Healthy: 2, Scaling: true,
+			Exits: []time.Time{now.Add(-3 * time.Second), now.Add(-2 * time.Second), now.Add(-time.Second)}}, "crash-looping"},
+	}
+	for _, tt := range tests {
+		if got := ServiceStateOf(tt.snap, now); got != tt.want {
+			t.Errorf("ServiceStateOf(%+v) = %s, want %s", tt.snap, got, tt.want)
+		}
+	}
+}
