@@ -19,8 +19,13 @@ import (
 const autoscaleEvery = time.Second
 
 // rateWindow is how many whole seconds of the router's counts make one
-// requests-per-second sample; the second in progress is left out.
-const rateWindow = 5
+// requests-per-second sample; the second in progress is left out. One
+// second: a step of load shows in the next sample, and the decision still
+// waits for a window of them (deploy.Autoscale).
+const rateWindow = 1
+
+// p99Window is how far back a p99 sample reaches.
+const p99Window = 5 * time.Second
 
 // autoState is one service's autoscaling memory: the samples of its live
 // release and its last decisions. Guarded by the service's mu.
@@ -153,7 +158,7 @@ func (v *svc) autoscale(ctx context.Context) {
 			current := sg.ReleaseSignals(v.name, rel, time.Second)
 			value, measured = float64(all.Requests-current.Requests)/rateWindow/float64(healthy), true
 			if metric == spec.MetricP99 {
-				value = all.P99.Seconds()
+				value = sg.ReleaseSignals(v.name, rel, p99Window).P99.Seconds()
 			}
 		}
 	}

@@ -1,8 +1,10 @@
 package deploy
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/berth-dev/berth/internal/spec"
@@ -86,8 +88,8 @@ type ScaleDecision struct {
 // Autoscale decides a service's next count. It scales out fast: as soon
 // as every sample of OutWindow (at least MinSamples) is over the target,
 // to the count that brings the metric back to it, proportionally like
-// target tracking (ceil(tasks × value / target), the smallest of the
-// window's proposals), at most once per UpCooldown. It scales in slowly:
+// target tracking (ceil(tasks × value / target) of the window's median
+// sample), at most once per UpCooldown. It scales in slowly:
 // one task at a time, once per DownCooldown and not within DownCooldown of
 // a scale-out, and only when every sample of the last DownCooldown,
 // projected onto one task fewer, stays under ScaleInMargin of the target.
@@ -127,18 +129,22 @@ func Autoscale(in AutoscaleInput) ScaleDecision {
 	if in.OutWindow <= 0 {
 		out = in.Samples[max(len(in.Samples)-need, 0):]
 	}
-	if len(out) >= need && allMeasured(out) {
-		proposal, low := math.MaxInt, math.Inf(1)
-		for _, s := range out {
-			proposal = min(proposal, ceilCount(float64(s.Tasks)*s.Value/in.Target))
-			low = min(low, s.Value)
-		}
-		if low > in.Target && min(proposal, in.Max) > in.Current {
+	if len(out) >= need && allMeasured(out) && allOver(out, in.Target) {
+		// The median sample's proposal: a burst in one sample neither
+		// triggers nor sizes a scale-out, and a step of load that began
+		// within the window is sized by its full samples.
+		byLoad := slices.Clone(out)
+		slices.SortFunc(byLoad, func(a, b ScaleSample) int {
+			return cmp.Compare(float64(a.Tasks)*a.Value, float64(b.Tasks)*b.Value)
+		})
+		med := byLoad[(len(byLoad)-1)/2]
+		proposal := min(ceilCount(float64(med.Tasks)*med.Value/in.Target), in.Max)
+		if proposal > in.Current {
 			if !in.LastOut.IsZero() && in.Now.Sub(in.LastOut) < in.UpCooldown {
 				return hold(fmt.Sprintf("%s over target, but the last scale-out was %s ago (up_cooldown %s)",
-					describeMetric(in.Metric, low), in.Now.Sub(in.LastOut).Round(time.Second), in.UpCooldown))
+					describeMetric(in.Metric, med.Value), in.Now.Sub(in.LastOut).Round(time.Second), in.UpCooldown))
 			}
-			return move(min(proposal, in.Max), fmt.Sprintf("%s > %s", describeMetric(in.Metric, low), describeValue(in.Metric, in.Target)))
+			return move(proposal, fmt.Sprintf("%s > %s", describeMetric(in.Metric, med.Value), describeValue(in.Metric, in.Target)))
 		}
 	}
 
@@ -179,6 +185,15 @@ func window(ss []ScaleSample, now time.Time, d time.Duration) []ScaleSample {
 		i--
 	}
 	return ss[i:]
+}
+
+func allOver(ss []ScaleSample, target float64) bool {
+	for _, s := range ss {
+		if s.Value <= target {
+			return false
+		}
+	}
+	return true
 }
 
 func allMeasured(ss []ScaleSample) bool {

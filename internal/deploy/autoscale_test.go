@@ -45,10 +45,16 @@ func TestAutoscale_Decisions(t *testing.T) {
 			want: 5, dir: ScaleOut, message: "rps/task 412 > 200: 2 → 5",
 		},
 		{
-			name: "the smallest proposal of the window wins",
-			in: rpsInput(2, append(samples(st0.Add(-2*time.Second), 2, 2, 900),
-				ScaleSample{At: st0, Tasks: 2, Value: 412})),
-			want: 5, dir: ScaleOut, message: "rps/task 412 > 200",
+			name: "the median sample of the window sizes the scale-out, not a burst",
+			in: rpsInput(2, []ScaleSample{{At: st0.Add(-2 * time.Second), Tasks: 2, Value: 412},
+				{At: st0.Add(-time.Second), Tasks: 2, Value: 5000}, {At: st0, Tasks: 2, Value: 450}}),
+			want: 5, dir: ScaleOut, message: "rps/task 450 > 200: 2 → 5",
+		},
+		{
+			name: "a step of load within the window is sized by its full samples",
+			in: rpsInput(1, []ScaleSample{{At: st0.Add(-2 * time.Second), Tasks: 1, Value: 250},
+				{At: st0.Add(-time.Second), Tasks: 1, Value: 500}, {At: st0, Tasks: 1, Value: 500}}),
+			want: 3, dir: ScaleOut, message: "rps/task 500 > 200: 1 → 3",
 		},
 		{
 			name: "a single sample over target is not enough",
