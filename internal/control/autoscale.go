@@ -147,6 +147,11 @@ func (v *svc) autoscale(ctx context.Context) {
 		a.release, a.samples = rel, nil
 	}
 	metric, target := deploy.ScaleTargetOf(sc)
+	if metric == spec.MetricMemory && cfg.Memory <= 0 {
+		a.holding = "a memory target is a share of the service's memory: (MiB), which is not set"
+		v.mu.Unlock()
+		return
+	}
 	healthy, value, measured := v.usageSample(metric, cfg)
 	v.mu.Unlock()
 

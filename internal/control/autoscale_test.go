@@ -75,9 +75,15 @@ func newScalePlane(t *testing.T) (*plane, *signalRouter) {
 // between 1 and 6 tasks, up_cooldown 5s, down_cooldown 10s.
 func (p *plane) deployScaled(version string) api.Deployment {
 	p.t.Helper()
+	return p.deployScale(version, "{min: 1, max: 6, target: {rps_per_task: 100}, up_cooldown: 5s, down_cooldown: 10s}")
+}
+
+// deployScale posts a release of web with the given scale: flow map.
+func (p *plane) deployScale(version, scale string) api.Deployment {
+	p.t.Helper()
 	src := "project: test\nservices:\n  web:\n    run: ./web\n    route: {path: /}\n" +
 		"    health: {path: /health, interval: 1s, deadline: 30s}\n" +
-		"    scale: {min: 1, max: 6, target: {rps_per_task: 100}, up_cooldown: 5s, down_cooldown: 10s}\n"
+		"    scale: " + scale + "\n"
 	sp, err := spec.Parse("/tmp/berth.yaml", []byte(src))
 	if err != nil {
 		p.t.Fatal(err)
@@ -261,5 +267,28 @@ func TestAutoscale_ManualScaleSetsTheMinimum(t *testing.T) {
 	p.until("release 2 live", 100*time.Millisecond, func() bool { return p.deployment(d2.ID).State == api.DeploySucceeded })
 	if got := p.web(); got.Desired != 3 || got.Autoscale.Min != 3 {
 		t.Errorf("after a deploy: desired %d, min %d; want 3, 3", got.Desired, got.Autoscale.Min)
+	}
+}
+
+// The cpu target reads the driver's usage samples (the fake driver
+// reports 12.5% per task): over a 10% target, 2 tasks become 3.
+func TestAutoscale_CPUTarget_FromUsageSamples(t *testing.T) {
+	p, _ := newScalePlane(t)
+	d := p.deployScale("v1", "{min: 2, max: 6, target: {cpu: 10%}, up_cooldown: 5s, down_cooldown: 10s}")
+	p.until("release 1 live", 100*time.Millisecond, func() bool { return p.deployment(d.ID).State == api.DeploySucceeded })
+	p.until("a decision", time.Second, func() bool { return len(p.scaleEvents()) > 0 })
+	if e := p.scaleEvents()[0]; e.Kind != api.EventScaleOut || !strings.Contains(e.Message, "cpu 12.5% > 10%: 2 → 3") {
+		t.Fatalf("decision %s %q, want scale.out cpu 12.5%% > 10%%: 2 → 3", e.Kind, e.Message)
+	}
+}
+
+// A memory target without the service's memory: holds and says why.
+func TestAutoscale_MemoryTargetWithoutMemoryHolds(t *testing.T) {
+	p, _ := newScalePlane(t)
+	d := p.deployScale("v1", "{min: 1, max: 6, target: {memory: 70%}}")
+	p.until("release 1 live", 100*time.Millisecond, func() bool { return p.deployment(d.ID).State == api.DeploySucceeded })
+	p.until("holding", time.Second, func() bool { a := p.web().Autoscale; return a != nil && a.Holding != "" })
+	if h := p.web().Autoscale.Holding; !strings.Contains(h, "memory:") {
+		t.Errorf("holding = %q, want it to name memory:", h)
 	}
 }

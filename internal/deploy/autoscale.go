@@ -236,9 +236,10 @@ func describeValue(metric string, v float64) string {
 	return trimFloat(v)
 }
 
-// trimFloat prints whole numbers without decimals and others with one.
+// trimFloat prints whole numbers and numbers from 100 up without
+// decimals, others with one.
 func trimFloat(v float64) string {
-	if v >= 10 || v == math.Trunc(v) {
+	if v >= 100 || v == math.Trunc(v) {
 		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.1f", v)
