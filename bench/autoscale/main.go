@@ -9,18 +9,22 @@
 //
 //   - reaction time: from the step to the scale-out decision, and to every
 //     task it asked for being healthy (serving);
+//
 //   - the count over time (desired, healthy, offered load);
+//
 //   - every decision with its inputs;
+//
 //   - checks: no decision while the load holds steady (no oscillation), one
 //     task per scale-in and at least down_cooldown between two, no
 //     scale-out after the load dropped, no failed request;
+//
 //   - side by side, the same measured samples replayed through berth's
 //     decision and through naive target tracking (the count the target
 //     asks for, on every sample, with no window, margin or cooldown): how
 //     many changes each makes and how many times it changes direction.
 //
-//	go run ./bench/autoscale                 # 10 → 500 → 10 rps, 3 minutes steady
-//	go run ./bench/autoscale -short          # 20 s steady, shorter cooldowns: a quick check
+//     go run ./bench/autoscale                 # 10 → 500 → 10 rps, 3 minutes steady
+//     go run ./bench/autoscale -short          # 20 s steady, shorter cooldowns: a quick check
 package main
 
 import (
