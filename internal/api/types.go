@@ -261,7 +261,7 @@ type History struct {
 	// Decisions are the control plane's own decisions about the service
 	// (events of the kinds under DecisionKindPrefixes: scaling, healing),
 	// newest first.
-	Decisions []Event `json:"decisions"`
+	Decisions []Event `json:"decisions,omitempty"`
 }
 
 // DecisionKindPrefixes are the event kinds history lists as decisions
