@@ -312,7 +312,7 @@ func replay(ps []point, o opts) (berth, naive replayResult) {
 	var bPrev, nPrev string
 	for i, p := range ps {
 		now := t0.Add(time.Duration(i) * time.Second)
-		in.Now = now
+		in.Now, in.Healthy = now, in.Current
 		in.Samples = append(in.Samples, deploy.ScaleSample{At: now, Tasks: in.Current, Value: p.measured / float64(in.Current)})
 		if d := deploy.Autoscale(in); d.Direction != "" {
 			count(&bPrev, d.Direction, &berth)

@@ -198,7 +198,7 @@ func (v *svc) autoscale(ctx context.Context) {
 	d := deploy.Autoscale(deploy.AutoscaleInput{
 		Now: now, Service: v.name, Metric: metric, Target: target, Min: b.min, Max: b.max,
 		UpCooldown: time.Duration(sc.UpCooldown), DownCooldown: time.Duration(sc.DownCooldown),
-		Current: v.state.Count, Deploying: v.dep != nil, Samples: a.samples,
+		Current: v.state.Count, Healthy: healthy, Deploying: v.dep != nil, Samples: a.samples,
 		LastOut: a.lastOut, LastIn: a.lastIn, OutWindow: outWindow, MinSamples: deploy.DefaultScaleSamples,
 	})
 	a.holding = d.Hold

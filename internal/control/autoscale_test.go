@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/release"
@@ -172,12 +171,13 @@ func TestAutoscale_LoadStep_ScalesOutAndBackIn(t *testing.T) {
 		}
 	}
 
-	var m dto.Metric
-	if err := counter(p.srv.AutoscaleCollector(), "web", "in").Write(&m); err != nil {
-		t.Fatal(err)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(p.srv.AutoscaleCollector())
+	if got := decisionsTotal(t, reg, "web", "in"); got != 4 {
+		t.Errorf("berth_autoscale_decisions_total{service=web,direction=in} = %v, want 4", got)
 	}
-	if got := m.GetCounter().GetValue(); got != 4 {
-		t.Errorf("berth_autoscale_decisions_total{direction=in} = %v, want 4", got)
+	if got := decisionsTotal(t, reg, "web", "out"); got != 1 {
+		t.Errorf("berth_autoscale_decisions_total{service=web,direction=out} = %v, want 1", got)
 	}
 
 	h, err := p.srv.History(context.Background(), "web")
@@ -189,30 +189,30 @@ func TestAutoscale_LoadStep_ScalesOutAndBackIn(t *testing.T) {
 	}
 }
 
-// counter finds one sample of berth_autoscale_decisions_total.
-func counter(c prometheus.Collector, service, direction string) prometheus.Metric {
-	ch := make(chan prometheus.Metric, 64)
-	c.Collect(ch)
-	close(ch)
-	for m := range ch {
-		var d dto.Metric
-		if m.Write(&d) != nil {
+// decisionsTotal gathers berth_autoscale_decisions_total{service,direction}
+// from reg as /metrics would serve it (-1 when absent).
+func decisionsTotal(t *testing.T, reg *prometheus.Registry, service, direction string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "berth_autoscale_decisions_total" {
 			continue
 		}
-		labels := map[string]string{}
-		for _, l := range d.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		if labels["service"] == service && labels["direction"] == direction {
-			return m
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["service"] == service && labels["direction"] == direction {
+				return m.GetCounter().GetValue()
+			}
 		}
 	}
-	return errMetric{}
+	return -1
 }
-
-type errMetric struct{ prometheus.Metric }
-
-func (errMetric) Write(*dto.Metric) error { return errors.New("no such sample") }
 
 func TestAutoscale_NeverDuringDeployment_AndDeployKeepsTheCount(t *testing.T) {
 	p, sr := newScalePlane(t)

@@ -53,8 +53,11 @@ type AutoscaleInput struct {
 	// scale-in. DownCooldown is also the scale-in window: the metric must
 	// have been low for all of it.
 	UpCooldown, DownCooldown time.Duration
-	// Current is the desired count now.
-	Current int
+	// Current is the desired count now; Healthy how many tasks of the
+	// release pass their health checks now. A service short of healthy
+	// tasks (being healed, or still carrying out a scale-out) never
+	// scales in.
+	Current, Healthy int
 	// Deploying is true while a deployment of the service is in progress:
 	// nothing is decided.
 	Deploying bool
@@ -91,8 +94,9 @@ type ScaleDecision struct {
 // target tracking (ceil(tasks × value / target) of the window's median
 // sample), at most once per UpCooldown. It scales in slowly:
 // one task at a time, once per DownCooldown and not within DownCooldown of
-// a scale-out, and only when every sample of the last DownCooldown,
-// projected onto one task fewer, stays under ScaleInMargin of the target.
+// a scale-out, not while fewer than Current tasks are healthy, and only
+// when every sample of the last DownCooldown, projected onto one task
+// fewer, stays under ScaleInMargin of the target.
 // It never leaves [Min, Max], never decides during a deployment, and
 // never on fewer than MinSamples samples. It is pure.
 func Autoscale(in AutoscaleInput) ScaleDecision {
@@ -151,6 +155,9 @@ func Autoscale(in AutoscaleInput) ScaleDecision {
 	// Scale in: one task fewer, when the whole down window stays low.
 	if in.Current <= max(in.Min, 1) {
 		return hold("at the minimum")
+	}
+	if in.Healthy < in.Current {
+		return hold(fmt.Sprintf("%d of %d tasks healthy: no scale-in while tasks are missing", in.Healthy, in.Current))
 	}
 	for _, last := range []time.Time{in.LastIn, in.LastOut} {
 		if !last.IsZero() && in.Now.Sub(last) < in.DownCooldown {

@@ -27,7 +27,7 @@ func rpsInput(current int, ss []ScaleSample) AutoscaleInput {
 	return AutoscaleInput{
 		Now: st0, Service: "web", Metric: spec.MetricRPSPerTask, Target: 200,
 		Min: 1, Max: 10, UpCooldown: 30 * time.Second, DownCooldown: time.Minute,
-		Current: current, Samples: ss, OutWindow: 3 * time.Second, MinSamples: 3,
+		Current: current, Healthy: current, Samples: ss, OutWindow: 3 * time.Second, MinSamples: 3,
 	}
 }
 
@@ -152,6 +152,15 @@ func TestAutoscale_Decisions(t *testing.T) {
 			want: 5, message: "down_cooldown",
 		},
 		{
+			name: "a service short of healthy tasks does not scale in",
+			in: func() AutoscaleInput {
+				in := rpsInput(5, samples(st0, 61, 4, 20))
+				in.Healthy = 4
+				return in
+			}(),
+			want: 5, message: "4 of 5 tasks healthy",
+		},
+		{
 			name: "never below min",
 			in: func() AutoscaleInput {
 				in := rpsInput(2, samples(st0, 61, 2, 1))
@@ -242,6 +251,7 @@ func (s *simulation) run(seconds int, load func(sec int) float64) {
 			v := load(sec) / float64(s.serving) * s.jitter(sec)
 			s.in.Samples = append(s.in.Samples, ScaleSample{At: now, Tasks: s.serving, Value: v})
 		}
+		s.in.Healthy = s.serving
 		d := Autoscale(s.in)
 		if d.Direction != "" {
 			s.decisions = append(s.decisions, d)
