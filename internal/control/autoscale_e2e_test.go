@@ -191,8 +191,11 @@ func TestAutoscale_E2E_LoadStepScalesOutAndBackInWithoutOscillating(t *testing.T
 	if out.Kind != api.EventScaleOut {
 		t.Fatalf("first decision %s %q, want scale.out", out.Kind, out.Message)
 	}
-	if to, _ := strconv.Atoi(out.Fields["to"]); to < 4 || to > 5 {
-		t.Errorf("scaled out to %d tasks for ~500 rps at 150 per task, want 4 (or 5 if the first window caught a burst)", to)
+	// Proportional: several tasks at once (one task saturated on a busy
+	// machine may have served less than the 500 offered, so the first
+	// decision can be 3 and a second one completes it).
+	if to, _ := strconv.Atoi(out.Fields["to"]); to < 3 || to > 5 {
+		t.Errorf("scaled out to %d tasks for ~500 rps at 150 per task, want 4 at once (3 when one task could not serve 500)", to)
 	}
 	// The window is 3s of 5s rates; the reaction is bounded by both.
 	if reaction > 10*time.Second {
@@ -209,6 +212,18 @@ func TestAutoscale_E2E_LoadStepScalesOutAndBackInWithoutOscillating(t *testing.T
 		}
 	}
 	high := desired()
+	if high < 4 || high > 5 {
+		t.Errorf("%d tasks under 500 rps at 150 per task, want 4 (5 if a burst was measured)", high)
+	}
+	outs := 0
+	for _, e := range decisions() {
+		if e.Kind == api.EventScaleOut {
+			outs++
+		}
+	}
+	if outs > 2 {
+		t.Errorf("%d scale-outs for one load step, want one (two when the first measured a saturated task)", outs)
+	}
 
 	drop := time.Now()
 	load.rate.Store(10)
