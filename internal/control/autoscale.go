@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
+	"github.com/berth-dev/berth/internal/notify"
 	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -222,9 +223,16 @@ func (v *svc) autoscale(ctx context.Context) {
 	a.pending = true
 	a.last = &api.ScaleDecision{At: now, Direction: d.Direction, From: old, To: d.Desired, Message: d.Message}
 	v.log.Info("autoscaled", "direction", d.Direction, "from", old, "to", d.Desired, "why", d.Message)
-	v.s.emit(store.Event{Service: v.name, Kind: kind, Message: fmt.Sprintf("%s scaled %s: %s", v.name, d.Direction, d.Message),
+	msg := fmt.Sprintf("%s scaled %s: %s", v.name, d.Direction, d.Message)
+	v.s.emit(store.Event{Service: v.name, Kind: kind, Message: msg,
 		Fields: map[string]string{"direction": d.Direction, "from": strconv.Itoa(old), "to": strconv.Itoa(d.Desired),
 			"metric": metric, "release": strconv.Itoa(rel)}})
+	// The release's webhooks hear of it too (those whose events: list it).
+	if ri, err := v.release(ctx, rel); err == nil {
+		if n := v.notifierFor(ri); n != nil {
+			n.Send(ctx, notify.Event{Kind: kind, Service: v.name, Release: rel, Message: msg, Time: now})
+		}
+	}
 }
 
 // usageSample counts the healthy tasks of the live release and, for the

@@ -2,7 +2,10 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,8 +80,9 @@ func (p *plane) deployScaled(version string) api.Deployment {
 	return p.deployScale(version, "{min: 1, max: 6, target: {rps_per_task: 100}, up_cooldown: 5s, down_cooldown: 10s}")
 }
 
-// deployScale posts a release of web with the given scale: flow map.
-func (p *plane) deployScale(version, scale string) api.Deployment {
+// deployScale posts a release of web with the given scale: flow map and
+// webhooks.
+func (p *plane) deployScale(version, scale string, hooks ...spec.Notify) api.Deployment {
 	p.t.Helper()
 	src := "project: test\nservices:\n  web:\n    run: ./web\n    route: {path: /}\n" +
 		"    health: {path: /health, interval: 1s, deadline: 30s}\n" +
@@ -89,7 +93,7 @@ func (p *plane) deployScale(version, scale string) api.Deployment {
 	}
 	svc := sp.Services["web"]
 	svc.Env = map[string]string{"VERSION": version}
-	raw, _ := release.Config{Root: "/tmp", Service: svc}.Encode()
+	raw, _ := release.Config{Root: "/tmp", Service: svc, Notify: hooks}.Encode()
 	resp, err := p.srv.Deploy(context.Background(), api.DeployRequest{Commit: version, Force: true,
 		Releases: []api.ReleaseSpec{{Service: "web", Commit: version, Config: raw}}})
 	if err != nil {
@@ -290,5 +294,33 @@ func TestAutoscale_MemoryTargetWithoutMemoryHolds(t *testing.T) {
 	p.until("holding", time.Second, func() bool { a := p.web().Autoscale; return a != nil && a.Holding != "" })
 	if h := p.web().Autoscale.Holding; !strings.Contains(h, "memory:") {
 		t.Errorf("holding = %q, want it to name memory:", h)
+	}
+}
+
+// A webhook that lists scale.out hears of the decision, with its inputs.
+func TestAutoscale_DecisionNotifiesWebhooks(t *testing.T) {
+	got := make(chan string, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			Kind    string `json:"kind"`
+			Message string `json:"message"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&ev)
+		got <- ev.Kind + " " + ev.Message
+	}))
+	defer hook.Close()
+	p, sr := newScalePlane(t)
+	d := p.deployScale("v1", "{min: 1, max: 6, target: {rps_per_task: 100}, up_cooldown: 5s, down_cooldown: 10s}",
+		spec.Notify{URL: hook.URL, Events: []string{api.EventScaleOut, api.EventScaleIn}})
+	p.until("release 1 live", 100*time.Millisecond, func() bool { return p.deployment(d.ID).State == api.DeploySucceeded })
+	sr.setRPS(250)
+	p.until("a decision", time.Second, func() bool { return len(p.scaleEvents()) > 0 })
+	select {
+	case m := <-got:
+		if !strings.HasPrefix(m, "scale.out ") || !strings.Contains(m, "rps/task 250 > 100: 1 → 3") {
+			t.Errorf("webhook got %q, want the scale.out with its inputs", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the webhook heard nothing of the scale-out within 10s")
 	}
 }
