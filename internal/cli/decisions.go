@@ -22,6 +22,9 @@ func autoscaleLine(name string, a *api.Autoscale, now time.Time, detail bool) st
 	return out
 }
 
+// recentDecisions is how many decisions status SERVICE shows.
+const recentDecisions = 5
+
 // printDecisions lists the control plane's decisions about a service
 // (scaling, healing), newest first, after its deployments.
 func printDecisions(w io.Writer, ds []api.Event) error {

@@ -51,7 +51,17 @@ func newStatusCommand(g *globals) *cobra.Command {
 			if c.output == "json" {
 				return writeJSONTo(g.stdout, st)
 			}
-			return c.print(st, len(args) == 1)
+			if err := c.print(st, len(args) == 1); err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				// The service's latest scaling and healing decisions;
+				// berth history lists them all.
+				if h, err := g.engine().History(cmd.Context(), args[0]); err == nil && len(h.Decisions) > 0 {
+					return printDecisions(g.stdout, h.Decisions[:min(len(h.Decisions), recentDecisions)])
+				}
+			}
+			return nil
 		},
 	}
 	outputFlag(c.cmd, &c.output)
