@@ -160,7 +160,41 @@ const (
 	ServiceCrashLooping = "crash-looping"
 	// ServiceStopped: nothing is deployed or the count is 0.
 	ServiceStopped = "stopped"
+	// ServiceScaling: an autoscaling decision changed the count and the
+	// tasks it asked for are not all running (or stopped) yet.
+	ServiceScaling = "scaling"
 )
+
+// Autoscale is an autoscaled service's scaling as status shows it.
+type Autoscale struct {
+	// Min and Max bound the count (Min is the one berth scale set, when
+	// it did); Metric and Target are what is tracked: "rps_per_task" and
+	// "200".
+	Min    int    `json:"min"`
+	Max    int    `json:"max"`
+	Metric string `json:"metric"`
+	Target string `json:"target"`
+	// Desired is the count asked for; Running the tasks of the live
+	// release that run (starting or healthy).
+	Desired int `json:"desired"`
+	Running int `json:"running"`
+	// Last is the newest scaling decision since the control plane
+	// started; nil before the first.
+	Last *ScaleDecision `json:"last,omitempty"`
+	// Holding says why the count does not change now.
+	Holding string `json:"holding,omitempty"`
+}
+
+// ScaleDecision is one autoscaling decision.
+type ScaleDecision struct {
+	At time.Time `json:"at"`
+	// Direction is "out" or "in".
+	Direction string `json:"direction"`
+	From      int    `json:"from"`
+	To        int    `json:"to"`
+	// Message carries the decision's inputs: "rps/task 412 > 200: 2 → 5".
+	Message string `json:"message"`
+}
 
 // Exit is how a task ended on its own.
 type Exit struct {
@@ -205,6 +239,8 @@ type Service struct {
 	// Releases are the releases with tasks (two during a canary or a
 	// blue/green switch), oldest first, with their traffic shares.
 	Releases []ReleaseShare `json:"releases,omitempty"`
+	// Autoscale is set for a service whose live release has scale:.
+	Autoscale *Autoscale `json:"autoscale,omitempty"`
 }
 
 // RestartWindow is how far back Service.Restarts counts.
@@ -239,7 +275,15 @@ type History struct {
 	Service     string       `json:"service"`
 	Releases    []Release    `json:"releases"`
 	Deployments []Deployment `json:"deployments"`
+	// Decisions are the control plane's own decisions about the service
+	// (events of the kinds under DecisionKindPrefixes: scaling, healing),
+	// newest first.
+	Decisions []Event `json:"decisions,omitempty"`
 }
+
+// DecisionKindPrefixes are the event kinds history lists as decisions
+// beside deployments.
+var DecisionKindPrefixes = []string{"scale.", "heal."}
 
 // Event is one entry of the event stream.
 type Event struct {
@@ -277,6 +321,10 @@ const (
 	// EventServicePanic records an internal error in one of a service's
 	// control-loop passes; the active deployment is rolled back.
 	EventServicePanic = "service.panic"
+	// EventScaleOut and EventScaleIn are autoscaling decisions; the
+	// message carries their inputs ("rps/task 412 > 200: 2 → 5").
+	EventScaleOut = "scale.out"
+	EventScaleIn  = "scale.in"
 )
 
 // Secret is one secret (or config value) as GET /v1/secrets lists it and

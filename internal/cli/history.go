@@ -51,7 +51,10 @@ func newHistoryCommand(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "\t\t\t\t%s\t%s\n", st.At.Local().Format("15:04:05"), describeStep(st))
 				}
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return printDecisions(g.stdout, h.Decisions)
 		},
 	}
 	outputFlag(c.cmd, &c.output)

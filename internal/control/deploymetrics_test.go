@@ -199,14 +199,14 @@ func TestSignalRing_WindowCapacityAndForgetting(t *testing.T) {
 	}
 }
 
-// signalRouter is a fake router that measures a fixed traffic per release.
-type signalRouter struct {
+// sampledRouter is a fake router that measures a fixed traffic per release.
+type sampledRouter struct {
 	*fakeRouter
 	mu    sync.Mutex
 	calls []releaseKey
 }
 
-func (r *signalRouter) ReleaseSignals(route string, rel int, window time.Duration) router.Signals {
+func (r *sampledRouter) ReleaseSignals(route string, rel int, window time.Duration) router.Signals {
 	r.mu.Lock()
 	r.calls = append(r.calls, releaseKey{route, rel})
 	r.mu.Unlock()
@@ -221,7 +221,7 @@ func TestSignalsAPI_SamplesLiveReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &signalRouter{fakeRouter: &fakeRouter{}}
+	rt := &sampledRouter{fakeRouter: &fakeRouter{}}
 	p := &plane{t: t, clock: newFakeClock(), drv: newFakeDriver(), rt: rt.fakeRouter, st: st}
 	p.srv = New(Config{Project: "test", Store: st, Driver: p.drv, Router: rt, Clock: p.clock,
 		Probe: func(context.Context, string, string, time.Duration) error { return nil }})

@@ -151,6 +151,8 @@ func (v *svc) prepareDeploy(ctx context.Context, rs api.ReleaseSpec, sc storedCo
 			count = min(v.state.Count, sc.MaxCount(v.s.cfg.MaxCount))
 		}
 	}
+	// An autoscaled service keeps its autoscaled count (within scale:).
+	count, floor := v.autoscaledCount(ctx, sc.Service, count)
 	if cur != 0 && !force && v.dep == nil {
 		if ri, err := v.release(ctx, cur); err == nil {
 			old := ri.cfg
@@ -173,6 +175,7 @@ func (v *svc) prepareDeploy(ctx context.Context, rs api.ReleaseSpec, sc storedCo
 	}
 	pd := v.prepareDeployment(ctx, 0, count, setID, "deploy", sc.Service)
 	pd.newRelease = rec
+	pd.step.Service.ScaleMin = floor
 	return pd, true, nil
 }
 
@@ -469,16 +472,24 @@ func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
 	for name, n := range req.Counts {
 		v, _ := s.service(name)
 		v.mu.Lock()
-		old := v.state.Count
-		v.state.Count = n
-		v.state.UpdatedAt = s.cfg.Clock.Now()
-		err := s.cfg.Store.PutService(ctx, v.state)
+		// On an autoscaled service the count becomes its minimum, as on
+		// ECS; autoscaling moves it between that and max from there.
+		msg := ""
+		prevMin := v.state.ScaleMin
+		if sc, _ := v.liveScale(ctx); sc != nil {
+			v.state.ScaleMin = &n
+			b := boundsOf(sc, &n)
+			msg = fmt.Sprintf("; %s autoscales: %d is now its minimum, autoscaling moves it between %d and %d", name, n, b.min, b.max)
+		}
+		old, err := v.setCount(ctx, n, s.cfg.Clock.Now())
+		if err != nil {
+			v.state.ScaleMin = prevMin
+		}
 		v.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("record scale of %s: %w", name, err)
 		}
-		s.emit(store.Event{Service: name, Kind: api.EventServiceScaled, Message: fmt.Sprintf("scaled %s from %d to %d tasks", name, old, n)})
-		v.kick()
+		s.emit(store.Event{Service: name, Kind: api.EventServiceScaled, Message: fmt.Sprintf("scaled %s from %d to %d tasks%s", name, old, n, msg)})
 	}
 	return nil
 }
@@ -548,8 +559,9 @@ func (v *svc) status(ctx context.Context) api.Service {
 		e := *v.lastExit
 		out.LastExit = &e
 	}
+	out.Autoscale = v.autoscaleStatus(ctx)
 	out.State = deploy.ServiceStateOf(deploy.ServiceSnapshot{Release: out.Release, Desired: out.Desired,
-		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits}, now)
+		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits, Scaling: v.scaling()}, now)
 	return out
 }
 
@@ -626,6 +638,9 @@ func (s *Server) History(ctx context.Context, name string) (api.History, error) 
 	}
 	for _, d := range deps {
 		h.Deployments = append(h.Deployments, apiDeployment(d))
+	}
+	if h.Decisions, err = s.decisions(ctx, name); err != nil {
+		return h, err
 	}
 	return h, nil
 }

@@ -166,6 +166,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.sampleUsage()
 	s.sampleSignals()
+	s.autoscaleTick()
 	s.prune()
 	return nil
 }

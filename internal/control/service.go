@@ -60,6 +60,10 @@ type svc struct {
 	notifier  *notify.Notifier
 	notifyKey string
 
+	// auto is the autoscaling state (autoscale.go); nil when the live
+	// release has no scale:.
+	auto *autoState
+
 	// activeSet is the release set of the active deployment ("" when none
 	// or not in a set), readable without mu so a dependent service can
 	// check it while holding its own lock.

@@ -253,6 +253,7 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(d.server.DeployMetrics())
+	reg.MustRegister(d.server.AutoscaleCollector())
 	gather := prometheus.Gatherers{reg, rp.client}
 	var downOnce sync.Once
 	onDown := func() { downOnce.Do(func() { close(d.done) }) }

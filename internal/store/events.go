@@ -16,6 +16,9 @@ type EventQuery struct {
 	// Newest, with Limit, selects the newest Limit events instead of the
 	// oldest (still returned in ascending ID order).
 	Newest bool
+	// KindPrefixes keeps only events whose kind starts with one of them
+	// ("scale." for the scaling decisions).
+	KindPrefixes []string
 }
 
 // AddEvent appends e to the event log and returns it with its ID assigned
@@ -67,6 +70,14 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	if q.Deployment != 0 {
 		where = append(where, "deployment = ?")
 		args = append(args, q.Deployment)
+	}
+	if len(q.KindPrefixes) > 0 {
+		var or []string
+		for _, p := range q.KindPrefixes {
+			or = append(or, "substr(kind, 1, ?) = ?")
+			args = append(args, len(p), p)
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
 	limit := q.Limit
 	if limit <= 0 {
