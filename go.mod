@@ -20,7 +20,12 @@ require (
 	pgregory.net/rapid v1.3.0
 )
 
-require golang.org/x/term v0.47.0 // indirect
+require (
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/chromedp/chromedp v0.23.0
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	golang.org/x/term v0.47.0 // indirect
+)
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0

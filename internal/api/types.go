@@ -34,6 +34,10 @@ type ReleaseSpec struct {
 	// Fingerprint is a stable hash of Config's runtime-relevant parts
 	// (release.Config.Fingerprint); the server computes it when absent.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// BuildSeconds is how long the client took to build this release's
+	// artifact or image (0: not built now); the control plane records it
+	// in berth_build_duration_seconds.
+	BuildSeconds float64 `json:"build_seconds,omitempty"`
 }
 
 // DeployRequest asks the control plane to release and roll out services.
@@ -108,6 +112,19 @@ type Deployment struct {
 	// the last.
 	PauseUntil time.Time `json:"pause_until,omitzero"`
 	NextStep   string    `json:"next_step,omitempty"`
+	// Analysis are the thresholds an active progressive deployment's new
+	// release is judged against (status only).
+	Analysis *Analysis `json:"analysis,omitempty"`
+}
+
+// Analysis are the resolved thresholds of a release's analysis: the
+// release fails when, over the window and with at least MinRequests
+// requests, its 5xx rate (a percentage) or p99 goes above them.
+type Analysis struct {
+	Max5xxRate    float64 `json:"max_5xx_rate"`
+	MaxP99Ms      float64 `json:"max_p99_ms,omitempty"`
+	MinRequests   int     `json:"min_requests"`
+	WindowSeconds float64 `json:"window_seconds"`
 }
 
 // Finished reports whether the deployment reached a final state.
@@ -143,7 +160,41 @@ const (
 	ServiceCrashLooping = "crash-looping"
 	// ServiceStopped: nothing is deployed or the count is 0.
 	ServiceStopped = "stopped"
+	// ServiceScaling: an autoscaling decision changed the count and the
+	// tasks it asked for are not all running (or stopped) yet.
+	ServiceScaling = "scaling"
 )
+
+// Autoscale is an autoscaled service's scaling as status shows it.
+type Autoscale struct {
+	// Min and Max bound the count (Min is the one berth scale set, when
+	// it did); Metric and Target are what is tracked: "rps_per_task" and
+	// "200".
+	Min    int    `json:"min"`
+	Max    int    `json:"max"`
+	Metric string `json:"metric"`
+	Target string `json:"target"`
+	// Desired is the count asked for; Running the tasks of the live
+	// release that run (starting or healthy).
+	Desired int `json:"desired"`
+	Running int `json:"running"`
+	// Last is the newest scaling decision since the control plane
+	// started; nil before the first.
+	Last *ScaleDecision `json:"last,omitempty"`
+	// Holding says why the count does not change now.
+	Holding string `json:"holding,omitempty"`
+}
+
+// ScaleDecision is one autoscaling decision.
+type ScaleDecision struct {
+	At time.Time `json:"at"`
+	// Direction is "out" or "in".
+	Direction string `json:"direction"`
+	From      int    `json:"from"`
+	To        int    `json:"to"`
+	// Message carries the decision's inputs: "rps/task 412 > 200: 2 → 5".
+	Message string `json:"message"`
+}
 
 // Exit is how a task ended on its own.
 type Exit struct {
@@ -199,6 +250,8 @@ type Service struct {
 	// Releases are the releases with tasks (two during a canary or a
 	// blue/green switch), oldest first, with their traffic shares.
 	Releases []ReleaseShare `json:"releases,omitempty"`
+	// Autoscale is set for a service whose live release has scale:.
+	Autoscale *Autoscale `json:"autoscale,omitempty"`
 }
 
 // RestartWindow is how far back Service.Restarts counts.
@@ -307,6 +360,10 @@ const (
 	// EventServicePanic records an internal error in one of a service's
 	// control-loop passes; the active deployment is rolled back.
 	EventServicePanic = "service.panic"
+	// EventScaleOut and EventScaleIn are autoscaling decisions; the
+	// message carries their inputs ("rps/task 412 > 200: 2 → 5").
+	EventScaleOut = "scale.out"
+	EventScaleIn  = "scale.in"
 )
 
 // Secret is one secret (or config value) as GET /v1/secrets lists it and
@@ -321,4 +378,31 @@ type Secret struct {
 // SecretValue is the body of PUT /v1/secrets/{name}: the next version.
 type SecretValue struct {
 	Value []byte `json:"value"`
+}
+
+// SignalSample is one sample of a release's traffic through the router,
+// over the interval (Signals.IntervalSeconds) that ends at Time.
+type SignalSample struct {
+	Time      time.Time `json:"t"`
+	Requests  int       `json:"requests"`
+	RPS       float64   `json:"rps"`
+	Errors5xx int       `json:"errors_5xx"`
+	P50Ms     float64   `json:"p50_ms"`
+	P99Ms     float64   `json:"p99_ms"`
+}
+
+// ReleaseSignals are the samples of one release of a service, oldest first.
+type ReleaseSignals struct {
+	Service string         `json:"service"`
+	Release int            `json:"release"`
+	Samples []SignalSample `json:"samples"`
+}
+
+// Signals is the answer of GET /v1/signals?window=15m: the router's
+// per-release traffic sampled by the control plane (the dashboard's
+// sparklines).
+type Signals struct {
+	IntervalSeconds float64          `json:"interval_seconds"`
+	WindowSeconds   float64          `json:"window_seconds"`
+	Releases        []ReleaseSignals `json:"releases"`
 }

@@ -150,6 +150,7 @@ func (s *Server) setRuleWeights(ruleArn, blueTG, greenTG string, green float64) 
 		}
 		r.actions[i] = na
 	}
+	s.noteWeights(r)
 }
 
 // stageHooks fires the hooks registered for stage (once per key) and

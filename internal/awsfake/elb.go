@@ -16,6 +16,10 @@ type elbState struct {
 	rules     map[string]*rule
 	tags      map[string][]tag
 	order     map[string]int // arn → creation order, for stable listings
+	// maxWeight is the highest weight each rule ever gave each target
+	// group (rule ARN → target group ARN → weight), for tests to assert
+	// traffic never reached a target group.
+	maxWeight map[string]map[string]int
 }
 
 type loadBalancer struct {
@@ -58,7 +62,7 @@ func newELBState() *elbState {
 	return &elbState{
 		lbs: map[string]*loadBalancer{}, listeners: map[string]*listener{},
 		tgs: map[string]*targetGroup{}, rules: map[string]*rule{},
-		tags: map[string][]tag{}, order: map[string]int{},
+		tags: map[string][]tag{}, order: map[string]int{}, maxWeight: map[string]map[string]int{},
 	}
 }
 
@@ -70,19 +74,38 @@ type LoadBalancer struct {
 	DNSName     string
 }
 
+// LoadBalancerOption changes what AddLoadBalancer creates.
+type LoadBalancerOption func(*lbOptions)
+
+type lbOptions struct {
+	dns      string
+	protocol string
+	port     int
+}
+
+// WithEndpoint makes the load balancer's DNS name dns and its listener
+// listen with protocol (HTTP or HTTPS) on port: a test points them at a
+// loopback server that plays the balancer's data plane (see Forward).
+func WithEndpoint(dns, protocol string, port int) LoadBalancerOption {
+	return func(o *lbOptions) { o.dns, o.protocol, o.port = dns, protocol, port }
+}
+
 // AddLoadBalancer creates a load balancer of type "application" or
 // "network" with one listener on port 443 (HTTPS, or TCP for network)
 // whose default action is a fixed 404 response, as infrastructure berth
 // expects to exist.
-func (s *Server) AddLoadBalancer(name, typ string) LoadBalancer {
+func (s *Server) AddLoadBalancer(name, typ string, opts ...LoadBalancerOption) LoadBalancer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kind := "app"
-	proto := "HTTPS"
+	o := lbOptions{protocol: "HTTPS", port: 443}
 	if typ == "network" {
-		kind, proto = "net", "TCP"
+		kind, o.protocol = "net", "TCP"
 	} else {
 		typ = "application"
+	}
+	for _, opt := range opts {
+		opt(&o)
 	}
 	id := s.nextID(16)
 	lb := &loadBalancer{
@@ -92,14 +115,17 @@ func (s *Server) AddLoadBalancer(name, typ string) LoadBalancer {
 		dns:     fmt.Sprintf("%s-%s.%s.elb.amazonaws.com", name, id[:8], s.opts.Region),
 		created: s.now,
 	}
+	if o.dns != "" {
+		lb.dns = o.dns
+	}
 	s.elb.lbs[lb.arn] = lb
 	s.elb.order[lb.arn] = s.seq
 	lid := s.nextID(16)
 	ln := &listener{
 		arn:      s.arn("elasticloadbalancing", fmt.Sprintf("listener/%s/%s/%s/%s", kind, name, id, lid)),
 		lbArn:    lb.arn,
-		protocol: proto,
-		port:     443,
+		protocol: o.protocol,
+		port:     o.port,
 		defaultActions: []any{qmap{"Type": "fixed-response", "FixedResponseConfig": qmap{
 			"StatusCode": "404", "ContentType": "text/plain", "MessageBody": "not found"}}},
 	}
@@ -705,6 +731,7 @@ func (s *Server) elbCreateRule(in qmap) (*xmlNode, error) {
 	}
 	s.elb.rules[r.arn] = r
 	s.elb.order[r.arn] = s.seq
+	s.noteWeights(r)
 	s.elb.tags[r.arn] = mergeTags(nil, queryTags(in))
 	return el("", members("Rules", s.ruleXML(r))), nil
 }
@@ -720,6 +747,7 @@ func (s *Server) elbModifyRule(in qmap) (*xmlNode, error) {
 			return nil, err
 		}
 		r.actions = acts
+		s.noteWeights(r)
 	}
 	if in.has("Conditions") {
 		r.conditions, _ = in["Conditions"].([]any)

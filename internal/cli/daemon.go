@@ -3,6 +3,10 @@ package cli
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/daemon"
@@ -27,6 +31,30 @@ type daemonOptions struct {
 	discardOrphans bool
 	// router is the spec's router: section; nil takes the defaults.
 	router *spec.Router
+	// ui is the --ui-listen flag as given ("" when not given).
+	ui string
+}
+
+// defaultUIListen is where up and serve serve the dashboard unless told
+// otherwise; when it is taken they use a free loopback port instead.
+const defaultUIListen = "127.0.0.1:8079"
+
+// addUIFlag adds --ui-listen (env BERTH_UI_LISTEN) to a command.
+func addUIFlag(f *pflag.FlagSet, target *string) {
+	f.StringVar(target, "ui-listen", os.Getenv("BERTH_UI_LISTEN"),
+		"serve the web dashboard (and the API it uses) on this address (env BERTH_UI_LISTEN; default "+defaultUIListen+", or a free loopback port when that is taken; off to disable; off loopback only with a token)")
+}
+
+// uiListen resolves --ui-listen: the address, and whether another
+// loopback port may be taken when it is busy (only for the default).
+func uiListen(flag string) (addr string, fallback bool) {
+	switch strings.ToLower(strings.TrimSpace(flag)) {
+	case "":
+		return defaultUIListen, true
+	case "off", "none", "false", "0":
+		return "", false
+	}
+	return strings.TrimSpace(flag), false
 }
 
 // startDaemon starts the control plane (internal/daemon) with the state
@@ -37,7 +65,9 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon.Dae
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
+	uiAddr, uiFallback := uiListen(o.ui)
 	d, err := daemon.Start(ctx, daemon.Options{
+		UIListen: uiAddr, UIFallback: uiFallback,
 		Project: o.project, State: state, Socket: g.socketPath(),
 		Listen: o.listen, APIListen: o.apiListen, Token: o.token,
 		Engine: o.engine, LogLevel: o.logLevel,

@@ -66,7 +66,11 @@ func TestECS_PlanJSONShowsTheNativeRollout(t *testing.T) {
 	if a := web.Autoscaling; a == nil || a.Metric != "ALBRequestCountPerTarget" || a.TargetValue != 6000 {
 		t.Errorf("web autoscaling = %+v", a)
 	}
-	if api.Strategy != "BLUE_GREEN" || *api.BakeMinutes != 5 || len(api.Hooks) != 1 || api.Hooks[0].Stage != "POST_TEST_TRAFFIC_SHIFT" {
+	// The gate and berth's smoke check both hold api after test traffic
+	// moved, through the preview header's test listener rule.
+	if api.Strategy != "BLUE_GREEN" || *api.BakeMinutes != 5 || len(api.Hooks) != 2 || api.Hooks[0].Stage != "POST_TEST_TRAFFIC_SHIFT" ||
+		api.Hooks[1].Purpose != "smoke" || api.Hooks[1].Stage != "POST_TEST_TRAFFIC_SHIFT" || api.Hooks[1].TimeoutAction != "ROLLBACK" || api.Hooks[1].TimeoutMinutes != 10 ||
+		api.TestTraffic != "header X-Berth-Preview: 1" {
 		t.Errorf("api = %+v", api)
 	}
 	text := c.mustRun("plan", "--env", "prod")

@@ -38,6 +38,10 @@ func newScaleCommand(g *globals) *cobra.Command {
 			for _, a := range args {
 				name, num, _ := strings.Cut(a, "=")
 				if !ecs {
+					if sp != nil && sp.Services[name] != nil && sp.Services[name].Scale != nil {
+						fmt.Fprintf(g.stdout, "scaling %s\n  %s autoscales (scale: in %s): %s is now its minimum; berth moves it between %s and %d (see berth status %s)\n", a, name, sp.Path, num, num, max(sp.Services[name].Scale.Max, counts[name]), name)
+						continue
+					}
 					fmt.Fprintf(g.stdout, "scaling %s (later deploys keep this count until %s's count: in berth.yaml changes)\n", a, name)
 					continue
 				}

@@ -28,6 +28,7 @@ type serveCommand struct {
 	engine    string
 	project   string
 	logLevel  string
+	ui        string
 }
 
 func newServeCommand(g *globals) *cobra.Command {
@@ -58,6 +59,7 @@ bearer token). Deploy to it with ` + "`berth deploy`" + `.`,
 	f.StringVar(&c.engine, "engine", os.Getenv("BERTH_ENGINE"), "process, docker or auto (env BERTH_ENGINE)")
 	f.StringVar(&c.project, "project", "", "project name when there is no spec file")
 	f.StringVar(&c.logLevel, "log-level", "info", "control-plane log level: info or debug (logs go to STATE/berth.log)")
+	addUIFlag(f, &c.ui)
 	return c.cmd
 }
 
@@ -72,7 +74,7 @@ func (c *serveCommand) run(parent context.Context) error {
 	if c.maxCount < 0 {
 		return usageErr("--max-count %d: must be positive", c.maxCount)
 	}
-	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: token, engine: c.engine, logLevel: c.logLevel, maxCount: c.maxCount, discardOrphans: c.discard}
+	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: token, engine: c.engine, logLevel: c.logLevel, maxCount: c.maxCount, discardOrphans: c.discard, ui: c.ui}
 	if sp, err := c.g.loadSpec(); err == nil {
 		if o.project == "" {
 			o.project = sp.Project
@@ -98,6 +100,9 @@ func (c *serveCommand) run(parent context.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.g.stdout, "berth serve: project %s, router on %s, API on %s\n", o.project, d.RouterURL(), c.g.socketPath())
+	if u := d.UIURL(); u != "" {
+		fmt.Fprintf(c.g.stdout, "dashboard: %s\n", u)
+	}
 	var runErr error
 	down := false
 	select {

@@ -59,7 +59,17 @@ func newStatusCommand(g *globals) *cobra.Command {
 			if c.output == "json" {
 				return writeJSONTo(g.stdout, st)
 			}
-			return c.print(st, len(args) == 1)
+			if err := c.print(st, len(args) == 1); err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				// The service's latest scaling and healing decisions;
+				// berth history lists them all.
+				if h, err := g.engine().History(cmd.Context(), args[0]); err == nil && len(h.Decisions) > 0 {
+					return printDecisions(g.stdout, h.Decisions[:min(len(h.Decisions), recentDecisions)])
+				}
+			}
+			return nil
 		},
 	}
 	outputFlag(c.cmd, &c.output)
@@ -93,6 +103,11 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 			}
 			fmt.Fprintf(c.g.stdout, "%s: %s, %d restarts in the last %s; last exit %s ago: %s — see `berth logs %s`\n",
 				s.Name, orDash(s.State), s.Restarts, shortDuration(api.RestartWindow), shortDuration(now.Sub(e.At)), why, s.Name)
+		}
+	}
+	for _, s := range st.Services {
+		if s.Autoscale != nil {
+			fmt.Fprintln(c.g.stdout, autoscaleLine(s.Name, s.Autoscale, now, detail))
 		}
 	}
 	for _, s := range st.Services {

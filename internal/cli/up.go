@@ -22,6 +22,7 @@ type upCommand struct {
 	listen    string
 	engine    string
 	keepGoing bool
+	ui        string
 }
 
 func newUpCommand(g *globals) *cobra.Command {
@@ -45,6 +46,7 @@ the services that came up, names those that are not running, and stays up.`,
 	c.cmd.Flags().StringVar(&c.listen, "listen", os.Getenv("BERTH_LISTEN"), "router listen address (env BERTH_LISTEN; default the spec's listen, 127.0.0.1:8080)")
 	c.cmd.Flags().BoolVar(&c.keepGoing, "keep-going", false, "when some services fail to build or deploy, run the others instead of stopping")
 	c.cmd.Flags().StringVar(&c.engine, "engine", os.Getenv("BERTH_ENGINE"), "process, docker or auto (env BERTH_ENGINE; default the spec's engine)")
+	addUIFlag(c.cmd.Flags(), &c.ui)
 	return c.cmd
 }
 
@@ -65,12 +67,15 @@ func (c *upCommand) run(parent context.Context) error {
 	if eng == "" {
 		eng = sp.Engine
 	}
-	d, err := c.g.startDaemon(ctx, daemonOptions{project: sp.Project, listen: listen, engine: eng, router: sp.Router})
+	d, err := c.g.startDaemon(ctx, daemonOptions{project: sp.Project, listen: listen, engine: eng, router: sp.Router, ui: c.ui})
 	if err != nil {
 		return err
 	}
 	out := c.g.stdout
 	fmt.Fprintf(out, "berth: project %s, router on %s, state in %s\n", sp.Project, d.RouterURL(), c.g.stateDir())
+	if u := d.UIURL(); u != "" {
+		fmt.Fprintf(out, "dashboard: %s\n", u)
+	}
 	e := local.New("unix://"+c.g.socketPath(), "")
 	_, deployErr := c.g.deploy(ctx, e, sp, deployOptions{allowDirty: true, keepGoing: c.keepGoing, out: out})
 	var upErr error

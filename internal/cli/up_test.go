@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -134,6 +135,15 @@ func TestUpKeepGoing(t *testing.T) {
 	}
 	if healthy["good"] != 1 || healthy["broken"] != 0 {
 		t.Errorf("healthy tasks %v, want good 1 and broken 0", healthy)
+	}
+	// up prints the dashboard's URL, and the page is there.
+	m := regexp.MustCompile(`dashboard: (http://127\.0\.0\.1:\d+/ui/)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Errorf("up printed no dashboard URL:\n%s", stdout)
+	} else if resp, err := http.Get(m[1]); err != nil || resp.StatusCode != 200 {
+		t.Errorf("GET %s: %v %v", m[1], resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	// Ctrl-C: up holds the signal (signal.NotifyContext) while it serves.
 	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {

@@ -1,2 +1,2 @@
-// Package control is the control plane: it records releases, runs deployments, reconciles tasks and serves the API.
+// Package control is the control plane: it records releases, runs deployments, reconciles tasks, autoscales services and serves the API.
 package control

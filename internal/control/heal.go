@@ -405,32 +405,6 @@ func (v *svc) healStatus(out api.Service) api.Service {
 	return out
 }
 
-// decisionsShown is how many decisions history lists.
-//
-// decisionsShown, decisions and apiEvent are identical to those of the
-// autoscale branch (internal/control/autoscale.go): merged, keep one copy.
-const decisionsShown = 100
-
-// decisions lists the service's decision events (api.DecisionKindPrefixes:
-// scaling, healing), newest first.
-func (s *Server) decisions(ctx context.Context, name string) ([]api.Event, error) {
-	evs, err := s.cfg.Store.Events(ctx, store.EventQuery{Service: name, KindPrefixes: api.DecisionKindPrefixes})
-	if err != nil {
-		return nil, fmt.Errorf("list decisions of %s: %w", name, err)
-	}
-	out := make([]api.Event, 0, min(len(evs), decisionsShown))
-	for i := len(evs) - 1; i >= 0 && len(out) < decisionsShown; i-- {
-		out = append(out, apiEvent(evs[i]))
-	}
-	return out, nil
-}
-
-// apiEvent is a stored event as the API shows it.
-func apiEvent(e store.Event) api.Event {
-	return api.Event{ID: eventID(e.ID), Time: e.Time, Service: e.Service, Deployment: deploymentID(e.Deployment),
-		Kind: e.Kind, Message: e.Message, Fields: e.Fields}
-}
-
 // recoverHeal rebuilds the restart budget a previous control plane left
 // from its events, so a restart of berth serve neither forgets a spent
 // budget nor starts restarting a held service again: the restarts since

@@ -241,7 +241,7 @@ func TestHeal_Metrics(t *testing.T) {
 	p.waitEvent(api.EventTaskExited, victim)
 	p.until("replaced", 100*time.Millisecond, func() bool { return len(p.drv.live()) == 2 })
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(p.srv.Metrics())
+	reg.MustRegister(p.srv.HealMetrics())
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

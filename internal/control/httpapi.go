@@ -102,6 +102,7 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 		writeJSON(w, http.StatusAccepted, s.Status(r.Context()))
 	})
 	mux.HandleFunc("GET /v1/events", s.handleEvents)
+	mux.HandleFunc("GET /v1/signals", s.handleSignals)
 	mux.HandleFunc("GET /v1/services/{name}/logs", s.handleLogs)
 	mux.HandleFunc("GET /v1/logs", s.handleLogs)
 	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +137,8 @@ func RequireToken(token string, h http.Handler) http.Handler {
 }
 
 // handleEvents streams events as newline-delimited JSON: ?after=ID,
-// &service=, &deployment=, &follow=1 keeps the stream open.
+// &service=, &deployment=, &follow=1 keeps the stream open; &tail=N
+// (without after) starts at the newest N events instead of the first.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var after, dep int64
@@ -144,6 +146,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if a := q.Get("after"); a != "" {
 		if after, err = parseEventID(a); err != nil {
 			writeErr(w, err)
+			return
+		}
+	}
+	tail := 0
+	if ts := q.Get("tail"); ts != "" {
+		if tail, err = strconv.Atoi(ts); err != nil || tail < 1 || tail > maxEventTail {
+			writeErr(w, fmt.Errorf("%w: tail: %q is not a number from 1 to %d", ErrBadRequest, ts, maxEventTail))
 			return
 		}
 	}
@@ -170,7 +179,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
 	for {
-		evs, err := s.cfg.Store.Events(r.Context(), store.EventQuery{AfterID: after, Service: q.Get("service"), Deployment: dep, Limit: 500})
+		eq := store.EventQuery{AfterID: after, Service: q.Get("service"), Deployment: dep, Limit: 500}
+		if tail > 0 && after == 0 {
+			eq.Limit, eq.Newest = tail, true
+		}
+		evs, err := s.cfg.Store.Events(r.Context(), eq)
 		if err != nil {
 			return
 		}
@@ -190,7 +203,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		if flusher != nil {
 			flusher.Flush()
 		}
-		if len(evs) == 500 {
+		if eq.Newest && len(evs) == 0 {
+			tail = 0 // nothing yet: follow from the first event
+		}
+		if len(evs) == 500 && !eq.Newest {
 			continue
 		}
 		if !follow {
@@ -307,6 +323,9 @@ func (s *Server) logSources(name string) []logSource {
 	slices.SortFunc(out, func(a, b logSource) int { return strings.Compare(a.id, b.id) })
 	return out
 }
+
+// maxEventTail bounds ?tail= of the event stream.
+const maxEventTail = 10000
 
 // maxBody bounds a request body: a deploy of every service of a large
 // project is well under it.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
@@ -41,8 +42,16 @@ func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		if seen[rs.Service] {
 			return resp, fmt.Errorf("%w: releases[%d].service: %s is named twice", ErrBadRequest, i, rs.Service)
 		}
+		if rs.BuildSeconds < 0 || rs.BuildSeconds > maxBuildSeconds {
+			return resp, fmt.Errorf("%w: releases[%d].build_seconds: %g is not between 0 and %d", ErrBadRequest, i, rs.BuildSeconds, maxBuildSeconds)
+		}
 		seen[rs.Service] = true
 		preps = append(preps, prepared{rs, sc})
+	}
+	for _, p := range preps {
+		if p.rs.BuildSeconds > 0 {
+			s.metrics.built(p.rs.Service, time.Duration(p.rs.BuildSeconds*float64(time.Second)))
+		}
 	}
 	cfgs := make([]*spec.Service, 0, len(preps))
 	for _, p := range preps {
@@ -71,6 +80,9 @@ func (s *Server) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 	}
 	return s.commit(ctx, set)
 }
+
+// maxBuildSeconds bounds a reported build time (a day).
+const maxBuildSeconds = 86400
 
 // maxServices bounds the services of one request.
 const maxServices = 1000
@@ -139,6 +151,8 @@ func (v *svc) prepareDeploy(ctx context.Context, rs api.ReleaseSpec, sc storedCo
 			count = min(v.state.Count, sc.MaxCount(v.s.cfg.MaxCount))
 		}
 	}
+	// An autoscaled service keeps its autoscaled count (within scale:).
+	count, floor := v.autoscaledCount(ctx, sc.Service, count)
 	if cur != 0 && !force && v.dep == nil {
 		if ri, err := v.release(ctx, cur); err == nil {
 			old := ri.cfg
@@ -161,6 +175,7 @@ func (v *svc) prepareDeploy(ctx context.Context, rs api.ReleaseSpec, sc storedCo
 	}
 	pd := v.prepareDeployment(ctx, 0, count, setID, "deploy", sc.Service)
 	pd.newRelease = rec
+	pd.step.Service.ScaleMin = floor
 	return pd, true, nil
 }
 
@@ -222,6 +237,7 @@ func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) st
 	v.failures = nil
 	v.crash = deploy.Crashes{}
 	v.healDeployed(&d, store.DeployRunning, v.s.cfg.Clock.Now())
+	v.s.metrics.deployStarted(v.name, d.Strategy)
 	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, d.ToRelease, d.Strategy, st.Service.Count)
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease)}})
@@ -457,16 +473,24 @@ func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
 	for name, n := range req.Counts {
 		v, _ := s.service(name)
 		v.mu.Lock()
-		old := v.state.Count
-		v.state.Count = n
-		v.state.UpdatedAt = s.cfg.Clock.Now()
-		err := s.cfg.Store.PutService(ctx, v.state)
+		// On an autoscaled service the count becomes its minimum, as on
+		// ECS; autoscaling moves it between that and max from there.
+		msg := ""
+		prevMin := v.state.ScaleMin
+		if sc, _ := v.liveScale(ctx); sc != nil {
+			v.state.ScaleMin = &n
+			b := boundsOf(sc, &n)
+			msg = fmt.Sprintf("; %s autoscales: %d is now its minimum, autoscaling moves it between %d and %d", name, n, b.min, b.max)
+		}
+		old, err := v.setCount(ctx, n, s.cfg.Clock.Now())
+		if err != nil {
+			v.state.ScaleMin = prevMin
+		}
 		v.mu.Unlock()
 		if err != nil {
 			return fmt.Errorf("record scale of %s: %w", name, err)
 		}
-		s.emit(store.Event{Service: name, Kind: api.EventServiceScaled, Message: fmt.Sprintf("scaled %s from %d to %d tasks", name, old, n)})
-		v.kick()
+		s.emit(store.Event{Service: name, Kind: api.EventServiceScaled, Message: fmt.Sprintf("scaled %s from %d to %d tasks%s", name, old, n, msg)})
 	}
 	return nil
 }
@@ -525,6 +549,7 @@ func (v *svc) status(ctx context.Context) api.Service {
 			if json.Unmarshal(v.dep.Progress, &p) == nil {
 				d.PauseUntil, d.NextStep = deploy.CanaryOutlook(*ri.cfg.Service.Deploy, p)
 			}
+			d.Analysis = analysisThresholds(ri.cfg.Service.Deploy.Analysis)
 		}
 		out.Deployment = &d
 	}
@@ -535,8 +560,9 @@ func (v *svc) status(ctx context.Context) api.Service {
 		e := *v.lastExit
 		out.LastExit = &e
 	}
+	out.Autoscale = v.autoscaleStatus(ctx)
 	out.State = deploy.ServiceStateOf(deploy.ServiceSnapshot{Release: out.Release, Desired: out.Desired,
-		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits}, now)
+		Healthy: out.Healthy, Deploying: v.dep != nil, Exits: v.exits, Scaling: v.scaling()}, now)
 	return out
 }
 
@@ -631,6 +657,14 @@ func (s *Server) Deployment(ctx context.Context, id string) (api.Deployment, err
 		return api.Deployment{}, fmt.Errorf("deployment %s: %w", id, err)
 	}
 	return apiDeployment(d), nil
+}
+
+// analysisThresholds are the resolved thresholds a progressive
+// deployment's release is judged against.
+func analysisThresholds(a *spec.Analysis) *api.Analysis {
+	r := deploy.ResolveAnalysis(a)
+	return &api.Analysis{Max5xxRate: float64(r.Max5xxRate), MaxP99Ms: float64(time.Duration(r.MaxP99)) / float64(time.Millisecond),
+		MinRequests: r.MinRequests, WindowSeconds: time.Duration(r.Window).Seconds()}
 }
 
 func apiDeployment(d store.Deployment) api.Deployment {

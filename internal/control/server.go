@@ -95,6 +95,9 @@ type Server struct {
 	wg     sync.WaitGroup // task work: launches, waits, probes, stops
 	loops  sync.WaitGroup // the services' loops, which end with ctx
 	act    *activity      // work in flight, for Settle
+
+	metrics *deployMetrics // /metrics: deployments, build and deploy durations
+	signals *signalRing    // per-release traffic samples for the dashboard
 }
 
 // ErrUnknownService is returned for a service the control plane has never
@@ -126,6 +129,8 @@ func New(cfg Config) *Server {
 		routes:   map[string][]router.Route{},
 		events:   newBroadcaster(),
 		act:      newActivity(),
+		metrics:  newDeployMetrics(),
+		signals:  newSignalRing(signalsEvery, signalsKeep),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
@@ -161,6 +166,8 @@ func (s *Server) Start(ctx context.Context) error {
 		v.kick()
 	}
 	s.sampleUsage()
+	s.sampleSignals()
+	s.autoscaleTick()
 	s.prune()
 	return nil
 }

@@ -62,6 +62,10 @@ type svc struct {
 	notifier  *notify.Notifier
 	notifyKey string
 
+	// auto is the autoscaling state (autoscale.go); nil when the live
+	// release has no scale:.
+	auto *autoState
+
 	// activeSet is the release set of the active deployment ("" when none
 	// or not in a set), readable without mu so a dependent service can
 	// check it while holding its own lock.
@@ -439,6 +443,7 @@ func (v *svc) finishRecorded(state, reason string) {
 	case store.DeployFailed:
 		kind, msg = api.EventDeployFailed, fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, reason)
 	}
+	v.s.metrics.deployFinished(*d, state, reason)
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: kind, Message: msg,
 		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "state": state}})
 	if ri, err := v.release(ctx, d.ToRelease); err == nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/berth-dev/berth/internal/control"
+	"github.com/berth-dev/berth/internal/dashboard"
 	"github.com/berth-dev/berth/internal/driver"
 	"github.com/berth-dev/berth/internal/driver/docker"
 	"github.com/berth-dev/berth/internal/driver/process"
@@ -53,6 +54,13 @@ type Options struct {
 	// APIListen, with Token, also serves the API over TCP.
 	APIListen string
 	Token     string
+	// UIListen, when set, serves the dashboard (/ui/) with the API and
+	// /metrics over HTTP on this address: loopback only unless Token is
+	// set, in which case the API there needs the token too.
+	UIListen string
+	// UIFallback listens on a free loopback port when UIListen is taken
+	// (the default address of up and serve), instead of failing.
+	UIFallback bool
 	// Engine is process, docker or auto.
 	Engine string
 	// LogLevel is info or debug.
@@ -95,6 +103,7 @@ type Daemon struct {
 	server  *control.Server
 	router  *routerproc.Client
 	listen  string // the router's address
+	uiAddr  string // the dashboard's address, "" when not served
 	apiSrvs []*http.Server
 	done    chan struct{} // closed when POST /v1/down asks the daemon to exit
 	errc    chan error
@@ -112,6 +121,14 @@ type Daemon struct {
 
 // RouterURL is the router's base URL.
 func (d *Daemon) RouterURL() string { return "http://" + d.listen }
+
+// UIURL is the dashboard's URL, "" when it is not served.
+func (d *Daemon) UIURL() string {
+	if d.uiAddr == "" {
+		return ""
+	}
+	return "http://" + d.uiAddr + dashboard.Prefix
+}
 
 // Done is closed when a client asked the control plane to stop (berth
 // down): every task has been stopped; call Stop.
@@ -159,6 +176,13 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: level}))
 
+	uiLn, err := listenUI(o)
+	if err != nil {
+		return nil, err
+	}
+	if uiLn != nil {
+		closers = append(closers, uiLn)
+	}
 	var tcpLn net.Listener
 	if o.APIListen != "" {
 		if tcpLn, err = net.Listen("tcp", o.APIListen); err != nil {
@@ -228,11 +252,12 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(d.server.DeployMetrics())
+	reg.MustRegister(d.server.AutoscaleCollector())
+	reg.MustRegister(d.server.HealMetrics())
 	gather := prometheus.Gatherers{reg, rp.client}
 	var downOnce sync.Once
 	onDown := func() { downOnce.Do(func() { close(d.done) }) }
-	// Self-healing: restarts, actions, desired and running tasks.
-	reg.MustRegister(d.server.Metrics())
 	// Every route, /metrics included (it lists task addresses), needs the
 	// token over TCP.
 	api := func(token string) http.Handler {
@@ -244,6 +269,16 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.serveAPI(unixLn, api(""))
 	if tcpLn != nil {
 		d.serveAPI(tcpLn, api(o.Token))
+	}
+	if uiLn != nil {
+		// The dashboard's page and assets hold no data and need no token;
+		// everything else is the API as on --api-listen.
+		mux := http.NewServeMux()
+		mux.Handle(dashboard.Prefix, dashboard.Handler())
+		mux.Handle("GET /{$}", http.RedirectHandler(dashboard.Prefix, http.StatusFound))
+		mux.Handle("/", api(o.Token))
+		d.serveAPI(uiLn, dashboard.Guard(o.Token, mux))
+		d.uiAddr = uiLn.Addr().String()
 	}
 	gctx, endGuard := context.WithCancel(context.Background())
 	d.endGuard, d.guarded = endGuard, make(chan struct{})
@@ -260,6 +295,26 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	}()
 	log.Info("control plane started", "state", state, "router", d.RouterURL(), "router_adopted", !rp.started, "socket", sock)
 	return d, nil
+}
+
+// listenUI opens the dashboard's listener: none without UIListen; a
+// non-loopback address only with a token.
+func listenUI(o Options) (net.Listener, error) {
+	if o.UIListen == "" {
+		return nil, nil
+	}
+	if !dashboard.IsLoopback(o.UIListen) && o.Token == "" {
+		return nil, usageErr("--ui-listen %s is not a loopback address: the dashboard serves the API, so off loopback it needs a token (BERTH_TOKEN, --token-file or --token), or use 127.0.0.1:PORT", o.UIListen)
+	}
+	ln, err := net.Listen("tcp", o.UIListen)
+	if err != nil && o.UIFallback {
+		host, _, _ := net.SplitHostPort(o.UIListen)
+		ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+	}
+	if err != nil {
+		return nil, usageErr("dashboard cannot listen on %s: %v (pass --ui-listen HOST:PORT, or --ui-listen off)", o.UIListen, err)
+	}
+	return ln, nil
 }
 
 func (d *Daemon) serveAPI(ln net.Listener, h http.Handler) {

@@ -1,2 +1,2 @@
-// Package deploy holds deployment strategies (rolling, blue/green, canary) and release analysis as pure decisions over state and a clock.
+// Package deploy holds deployment strategies (rolling, blue/green, canary), release analysis and autoscaling as pure decisions over state and a clock.
 package deploy

@@ -28,6 +28,8 @@ type ServiceSnapshot struct {
 	Deploying bool
 	// Exits are when the service's tasks ended on their own, any order.
 	Exits []time.Time
+	// Scaling is true while an autoscaling decision is carried out.
+	Scaling bool
 }
 
 // RecentExits counts the exits within RestartWindow before now.
@@ -46,6 +48,7 @@ func RecentExits(exits []time.Time, now time.Time) int {
 // CrashLoopExits or more tasks exited within RestartWindow and the newest
 // exit is within crashLoopWindow plus the longest crash backoff (it still
 // goes on), api.ServiceDeploying while a deployment is active,
+// api.ServiceScaling while an autoscaling decision is carried out,
 // api.ServiceHealthy when every desired task is healthy and
 // api.ServiceDegraded otherwise. Crash-looping wins over deploying: a
 // deployment does not make a loop less true. It is pure.
@@ -64,6 +67,9 @@ func ServiceStateOf(s ServiceSnapshot, now time.Time) string {
 	}
 	if s.Deploying {
 		return api.ServiceDeploying
+	}
+	if s.Scaling {
+		return api.ServiceScaling
 	}
 	if s.Healthy >= s.Desired {
 		return api.ServiceHealthy

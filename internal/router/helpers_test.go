@@ -30,7 +30,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 
 // backend starts a loopback server answering its name (or h) and returns
 // its address.
-func backend(t *testing.T, name string, h http.HandlerFunc) string {
+func backend(t testing.TB, name string, h http.HandlerFunc) string {
 	t.Helper()
 	if h == nil {
 		h = func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, name) }
@@ -41,7 +41,7 @@ func backend(t *testing.T, name string, h http.HandlerFunc) string {
 }
 
 // deadAddr returns a loopback address nothing listens on.
-func deadAddr(t *testing.T) string {
+func deadAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -37,6 +37,7 @@ func artifactReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, 
 				}
 				say("built %s in %s (artifact %s)", s.Name, time.Since(start).Round(100*time.Millisecond), res.Digest[:12])
 				rs.Artifact, rs.ArtifactDigest = res.Path, res.Digest
+				rs.BuildSeconds = time.Since(start).Seconds()
 			}
 			cfg, fp, err := encodeRelease(release.ForArtifact(sp, s))
 			if err != nil {
@@ -69,7 +70,8 @@ func imageReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o I
 			errs[i] = err
 			continue
 		}
-		rel[i] = api.ReleaseSpec{Service: s.Name, Commit: o.Commit, Image: imgs[i].Ref, ArtifactDigest: imgs[i].Digest, Config: cfg, Fingerprint: fp}
+		rel[i] = api.ReleaseSpec{Service: s.Name, Commit: o.Commit, Image: imgs[i].Ref, ArtifactDigest: imgs[i].Digest, Config: cfg, Fingerprint: fp,
+			BuildSeconds: imgs[i].BuildSeconds}
 	}
 	return rel, errs, nil
 }

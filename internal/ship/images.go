@@ -64,6 +64,8 @@ type Image struct {
 	Built  bool   `json:"built"`
 	Reused bool   `json:"reused"`
 	Pushed bool   `json:"pushed"`
+	// BuildSeconds is how long the build took (0 when nothing was built).
+	BuildSeconds float64 `json:"build_seconds,omitempty"`
 }
 
 // BuildImages builds (or reuses) the images of svcs at the commit, in
@@ -112,11 +114,15 @@ func BuildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o Ima
 		i := slots[k]
 		run.do(i, func(ctx context.Context) error {
 			say("building %s (commit %s)", req.Service, req.Commit)
+			began := time.Now()
 			res, err := b.Build(ctx, req)
 			if err != nil {
 				return err
 			}
 			im := Image{Service: res.Service, Tag: res.Image, Ref: res.ID, Digest: res.ID, Built: res.Built, Reused: res.Reused}
+			if res.Built {
+				im.BuildSeconds = time.Since(began).Seconds()
+			}
 			if res.Reused {
 				say("%s: inputs unchanged, re-tagged %s (no build)", res.Service, res.Image)
 			} else {

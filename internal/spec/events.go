@@ -31,6 +31,8 @@ var EventKinds = []string{
 	api.EventServiceScaled,
 	api.EventServicePanic,
 	api.EventServiceRecommitted,
+	api.EventScaleOut,
+	api.EventScaleIn,
 }
 
 // NotifyEvents is every name notify events: accepts: the event kinds, and

@@ -137,7 +137,7 @@ var metas = map[string]meta{
 	"Deploy.pause":           {desc: "Canary: how long each step holds before it is analysed and the next begins. Default 30s."},
 	"Deploy.bake":            {desc: "How long the new release runs at full traffic, still analysed, before the old one is stopped. Default 0s."},
 	"Deploy.analysis":        {desc: "Thresholds a new release is judged against; a breach rolls back."},
-	"Deploy.preview":         {desc: "Blue/green: how the new fleet is reachable before the switch."},
+	"Deploy.preview":         {desc: "Blue/green: how the new fleet is reachable before the switch (on ECS: the test listener rule, also for canary)."},
 	"Deploy.circuit_breaker": {desc: "Task failures in a row that end the deployment (and roll back). Default 3.", min: ptr(1)},
 
 	"Scale.min":           {desc: "Fewest tasks. Default 1.", min: ptr(0)},

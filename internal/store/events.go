@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -11,10 +12,13 @@ type EventQuery struct {
 	AfterID    int64  // only events with a larger ID (for paging and following)
 	Service    string // only this service's events
 	Deployment int64  // only this deployment's events
+	Limit      int    // at most this many (<= 0: all)
+	// Newest, with Limit, selects the newest Limit events instead of the
+	// oldest (still returned in ascending ID order).
+	Newest bool
 	// KindPrefixes keeps only events whose kind starts with one of them
 	// ("scale." for the scaling decisions).
 	KindPrefixes []string
-	Limit        int // at most this many (<= 0: all)
 }
 
 // AddEvent appends e to the event log and returns it with its ID assigned
@@ -80,11 +84,18 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 		limit = -1 // SQLite: no limit
 	}
 	args = append(args, limit)
+	order := "id"
+	if q.Newest {
+		order = "id DESC"
+	}
 	out, err := queryAll(ctx, s.db, scanEvent,
 		"SELECT id, time, service, deployment, kind, message, fields FROM events WHERE "+
-			strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
+			strings.Join(where, " AND ")+" ORDER BY "+order+" LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
+	}
+	if q.Newest {
+		slices.Reverse(out)
 	}
 	return out, nil
 }

@@ -385,6 +385,8 @@ func TestEvents(t *testing.T) {
 		{"nothing newer", EventQuery{AfterID: evs[3].ID}, nil},
 		{"kind prefixes", EventQuery{KindPrefixes: []string{"task.", "control."}}, []Event{evs[2], evs[3]}},
 		{"kind prefix is not a pattern", EventQuery{KindPrefixes: []string{"deploy%"}}, nil},
+		{"newest", EventQuery{Limit: 2, Newest: true}, evs[2:]},
+		{"newest of a service", EventQuery{Service: "web", Limit: 1, Newest: true}, evs[2:3]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

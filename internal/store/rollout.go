@@ -183,12 +183,13 @@ func putService(ctx context.Context, tx execer, s *Store, svc ServiceState) erro
 		return fmt.Errorf("put service %s: %w", svc.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO services (name, release, count, spec, commit_sha, commit_release, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		INSERT INTO services (name, release, count, spec, commit_sha, commit_release, updated_at, scale_min) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET
 			release = excluded.release, count = excluded.count,
 			spec = excluded.spec, commit_sha = excluded.commit_sha,
-			commit_release = excluded.commit_release, updated_at = excluded.updated_at`,
-		svc.Name, svc.Release, svc.Count, spec, svc.Commit, svc.CommitRelease, timeToDB(s.nowUTC())); err != nil {
+			commit_release = excluded.commit_release, updated_at = excluded.updated_at,
+			scale_min = excluded.scale_min`,
+		svc.Name, svc.Release, svc.Count, spec, svc.Commit, svc.CommitRelease, timeToDB(s.nowUTC()), svc.ScaleMin); err != nil {
 		return fmt.Errorf("put service %s: %w", svc.Name, err)
 	}
 	return nil

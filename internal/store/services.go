@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -11,16 +12,21 @@ func (s *Store) PutService(ctx context.Context, svc ServiceState) error {
 	return putService(ctx, s.db, s, svc)
 }
 
-const serviceColumns = "name, release, count, spec, commit_sha, commit_release, updated_at"
+const serviceColumns = "name, release, count, spec, commit_sha, commit_release, updated_at, scale_min"
 
 func scanService(r scanner) (ServiceState, error) {
 	var (
-		svc     ServiceState
-		spec    []byte
-		updated int64
+		svc      ServiceState
+		spec     []byte
+		updated  int64
+		scaleMin sql.NullInt64
 	)
-	if err := r.Scan(&svc.Name, &svc.Release, &svc.Count, &spec, &svc.Commit, &svc.CommitRelease, &updated); err != nil {
+	if err := r.Scan(&svc.Name, &svc.Release, &svc.Count, &spec, &svc.Commit, &svc.CommitRelease, &updated, &scaleMin); err != nil {
 		return ServiceState{}, err
+	}
+	if scaleMin.Valid {
+		n := int(scaleMin.Int64)
+		svc.ScaleMin = &n
 	}
 	svc.Spec = rawFromDB(spec)
 	svc.UpdatedAt = timeFromDB(updated)

@@ -36,6 +36,9 @@ type ServiceState struct {
 	Commit        string    `json:"commit,omitempty"`
 	CommitRelease int       `json:"commit_release,omitempty"`
 	UpdatedAt     time.Time `json:"updated_at"`
+	// ScaleMin is the autoscaling minimum berth scale set on an autoscaled
+	// service; nil: the minimum of the release's scale:.
+	ScaleMin *int `json:"scale_min,omitempty"`
 }
 
 // Release is an immutable snapshot of what runs: artifact or image, the

@@ -132,6 +132,9 @@ type Engine struct {
 	account   string
 	vpc       string // the listener's load balancer's VPC
 	lbChecked bool
+	// listenerURL is the configured listener's address through its
+	// balancer's DNS name (scheme://dns[:port]), for smoke checks.
+	listenerURL string
 	// clusterReady is set once the cluster is known to exist.
 	clusterReady bool
 	// ecrHost and ecrKeychain are the ECR registry and its token, once asked.

@@ -67,9 +67,14 @@ type world struct {
 // follower sees progress) with the ALB berth expects.
 func newWorld(t *testing.T, src string) *world {
 	t.Helper()
-	srv := awsfake.New(awsfake.Options{AutoAdvance: time.Second})
+	return newWorldWith(t, src, awsfake.New(awsfake.Options{AutoAdvance: time.Second}))
+}
+
+// newWorldWith is newWorld on a given fake, its ALB made with lbOpts.
+func newWorldWith(t *testing.T, src string, srv *awsfake.Server, lbOpts ...awsfake.LoadBalancerOption) *world {
+	t.Helper()
 	t.Cleanup(srv.Close)
-	lb := srv.AddLoadBalancer("shop", "application")
+	lb := srv.AddLoadBalancer("shop", "application", lbOpts...)
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion("us-east-1"),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIAFAKE", "secret", "")),

@@ -140,6 +140,7 @@ func (e *Engine) checkListener(ctx context.Context) (string, error) {
 	}
 	e.mu.Lock()
 	e.vpc, e.lbChecked = aws.ToString(lb.VpcId), true
+	e.listenerURL = listenerURL(aws.ToString(lb.DNSName), out.Listeners[0].Protocol, aws.ToInt32(out.Listeners[0].Port))
 	e.mu.Unlock()
 	return aws.ToString(lb.VpcId), nil
 }
@@ -309,10 +310,11 @@ func (e *Engine) blockStart() int {
 	return 1 + int(h.Sum32()%49)*priorityBlock
 }
 
-// Priorities assigns each routed service its listener-rule priority inside
-// the project's block: higher route priority first, then longer paths,
-// then rules with hosts before path-only rules; a default route takes the
-// block's last priority.
+// Priorities assigns each routed service its production listener-rule
+// priority inside the project's block: higher route priority first, then
+// longer paths, then rules with hosts before path-only rules; a default
+// route takes the block's last priority. The priority just before each
+// is the service's preview rule's (native strategies' test traffic).
 func (e *Engine) Priorities() map[string]int {
 	var routed []*spec.Service
 	out := map[string]int{}
@@ -342,8 +344,11 @@ func (e *Engine) Priorities() map[string]int {
 		}
 		return routed[i].Name < routed[j].Name
 	})
+	// Two priorities per service: its preview (test) rule takes the one
+	// before its production rule, so it is matched first for the same
+	// route and never shadows another service's more specific route.
 	for i, s := range routed {
-		out[s.Name] = base + i
+		out[s.Name] = base + 2*i + 1
 	}
 	return out
 }
@@ -433,6 +438,48 @@ func (e *Engine) listenerRules(ctx context.Context) ([]listenerRule, error) {
 	return out, nil
 }
 
+// arrangeRules moves each of berth's rules whose priority the spec now
+// puts elsewhere (a service was added or its route changed), all in one
+// SetRulePriorities call: ALB applies it at once, so rules can trade
+// places. rules is updated to the new priorities.
+func (e *Engine) arrangeRules(ctx context.Context, rules []listenerRule) error {
+	prios := e.Priorities()
+	var pairs []elbtypes.RulePriorityPair
+	var moves []string
+	for i, r := range rules {
+		p, ok := prios[r.tags[TagService]]
+		if !e.owned(r.tags) || !ok {
+			continue
+		}
+		if r.tags[TagRule] == RulePreview {
+			p--
+		}
+		if r.priority == p {
+			continue
+		}
+		pairs = append(pairs, elbtypes.RulePriorityPair{RuleArn: aws.String(r.arn), Priority: aws.Int32(int32(p))})
+		moves = append(moves, fmt.Sprintf("%s %d → %d", r.tags[TagService], r.priority, p))
+		rules[i].priority = p
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	return e.mutate("move listener rules to their priorities: "+strings.Join(moves, ", "), func() error {
+		if _, err := e.c.elb.SetRulePriorities(ctx, &elb.SetRulePrioritiesInput{RulePriorities: pairs}); err != nil {
+			return fmt.Errorf("move listener rules (%s): %w", strings.Join(moves, ", "), err)
+		}
+		return nil
+	})
+}
+
+// TagRule marks what a service's listener rule is for: RulePreview on
+// the test (preview) rule of a native strategy; the production rule has
+// no such tag.
+const (
+	TagRule     = "berth:rule"
+	RulePreview = "preview"
+)
+
 // ensureRuleTo creates or updates the listener rule that sends the
 // service's route to its target group, at its priority in the project's
 // block. A priority held by a rule berth did not create is an error; that
@@ -445,11 +492,61 @@ func (e *Engine) ensureRuleTo(ctx context.Context, rules []listenerRule, svc *sp
 	if alt != "" {
 		actions = forwardBoth(tg, alt)
 	}
-	conds := ruleConditions(svc.Route)
+	return e.ensureRule(ctx, rules, ruleWant{svc: svc, conds: ruleConditions(svc.Route), actions: actions, tg: tg, alt: alt, priority: priority})
+}
+
+// ensurePreviewRule creates or updates the service's test listener rule
+// (ECS's TestListenerRule): the route's conditions plus the preview
+// header (or the preview host instead of the route's hosts), one
+// priority before the production rule, forwarding to both target groups
+// with all traffic on blue until ECS shifts test traffic to green. It
+// returns the rule's ARN.
+func (e *Engine) ensurePreviewRule(ctx context.Context, rules []listenerRule, svc *spec.Service, blue, green string, priority int) (string, error) {
+	return e.ensureRule(ctx, rules, ruleWant{svc: svc, kind: RulePreview, conds: previewConditions(svc), actions: forwardBoth(blue, green), tg: blue, alt: green, priority: priority})
+}
+
+// previewConditions are the ALB conditions of the service's test rule.
+func previewConditions(svc *spec.Service) []elbtypes.RuleCondition {
+	d := svc.Deploy
+	if d == nil {
+		d = spec.BuiltinDeploy()
+	}
+	header, host := previewOf(d)
+	if host != "" {
+		r := *svc.Route
+		r.Host, r.Hosts = host, nil
+		return ruleConditions(&r)
+	}
+	return append(ruleConditions(svc.Route), elbtypes.RuleCondition{
+		Field: aws.String("http-header"), HttpHeaderConfig: &elbtypes.HttpHeaderConditionConfig{HttpHeaderName: aws.String(header), Values: []string{"1"}},
+	})
+}
+
+// ruleWant is one listener rule berth wants for a service.
+type ruleWant struct {
+	svc *spec.Service
+	// kind is "" for the production rule, RulePreview for the test rule.
+	kind     string
+	conds    []elbtypes.RuleCondition
+	actions  []elbtypes.Action
+	tg, alt  string
+	priority int
+}
+
+func (w ruleWant) what() string {
+	if w.kind == RulePreview {
+		return "preview listener rule"
+	}
+	return "listener rule"
+}
+
+// ensureRule creates or updates one of the service's listener rules.
+func (e *Engine) ensureRule(ctx context.Context, rules []listenerRule, w ruleWant) (string, error) {
+	svc, priority, conds := w.svc, w.priority, w.conds
 	transforms := ruleTransforms(svc.Route)
 	var mine *listenerRule
 	for i, r := range rules {
-		if e.owned(r.tags) && r.tags[TagService] == svc.Name {
+		if e.owned(r.tags) && r.tags[TagService] == svc.Name && r.tags[TagRule] == w.kind {
 			mine = &rules[i]
 		}
 	}
@@ -462,18 +559,22 @@ func (e *Engine) ensureRuleTo(ctx context.Context, rules []listenerRule, svc *sp
 		}
 	}
 	if mine == nil {
+		tags := e.ownTags(svc.Name)
+		if w.kind != "" {
+			tags[TagRule] = w.kind
+		}
 		var arn string
-		err := e.mutate(fmt.Sprintf("create listener rule for %s at priority %d (%s)", svc.Name, priority, describeConditions(conds)), func() error {
+		err := e.mutate(fmt.Sprintf("create %s for %s at priority %d (%s)", w.what(), svc.Name, priority, describeConditions(conds)), func() error {
 			out, err := e.c.elb.CreateRule(ctx, &elb.CreateRuleInput{
 				ListenerArn: aws.String(e.aws.Listener),
 				Priority:    aws.Int32(int32(priority)),
 				Conditions:  conds,
-				Actions:     actions,
+				Actions:     w.actions,
 				Transforms:  transforms,
-				Tags:        toELBTags(e.ownTags(svc.Name)),
+				Tags:        toELBTags(tags),
 			})
 			if err != nil {
-				return fmt.Errorf("create listener rule for %s at priority %d: %w", svc.Name, priority, err)
+				return fmt.Errorf("create %s for %s at priority %d: %w", w.what(), svc.Name, priority, err)
 			}
 			arn = aws.ToString(out.Rules[0].RuleArn)
 			return nil
@@ -481,10 +582,10 @@ func (e *Engine) ensureRuleTo(ctx context.Context, rules []listenerRule, svc *sp
 		return arn, err
 	}
 	if mine.priority != priority {
-		err := e.mutate(fmt.Sprintf("move listener rule of %s from priority %d to %d", svc.Name, mine.priority, priority), func() error {
+		err := e.mutate(fmt.Sprintf("move %s of %s from priority %d to %d", w.what(), svc.Name, mine.priority, priority), func() error {
 			_, err := e.c.elb.SetRulePriorities(ctx, &elb.SetRulePrioritiesInput{RulePriorities: []elbtypes.RulePriorityPair{{RuleArn: aws.String(mine.arn), Priority: aws.Int32(int32(priority))}}})
 			if err != nil {
-				return fmt.Errorf("set priority of the rule of %s: %w", svc.Name, err)
+				return fmt.Errorf("set priority of the %s of %s: %w", w.what(), svc.Name, err)
 			}
 			return nil
 		})
@@ -492,19 +593,19 @@ func (e *Engine) ensureRuleTo(ctx context.Context, rules []listenerRule, svc *sp
 			return "", err
 		}
 	}
-	forwardOK := forwardsTo(mine.rule.Actions) == tg
-	if alt != "" {
-		forwardOK = forwardsToBoth(mine.rule.Actions, tg, alt)
+	forwardOK := forwardsTo(mine.rule.Actions) == w.tg
+	if w.alt != "" {
+		forwardOK = forwardsToBoth(mine.rule.Actions, w.tg, w.alt)
 	}
 	if describeConditions(mine.rule.Conditions) != describeConditions(conds) || !forwardOK || len(mine.rule.Transforms) != len(transforms) {
 		in := &elb.ModifyRuleInput{RuleArn: aws.String(mine.arn), Conditions: conds, Transforms: transforms, ResetTransforms: aws.Bool(len(transforms) == 0)}
 		if !forwardOK {
-			in.Actions = actions
+			in.Actions = w.actions
 		}
-		return mine.arn, e.mutate(fmt.Sprintf("modify listener rule of %s: %s", svc.Name, describeConditions(conds)), func() error {
+		return mine.arn, e.mutate(fmt.Sprintf("modify %s of %s: %s", w.what(), svc.Name, describeConditions(conds)), func() error {
 			_, err := e.c.elb.ModifyRule(ctx, in)
 			if err != nil {
-				return fmt.Errorf("modify the listener rule of %s: %w", svc.Name, err)
+				return fmt.Errorf("modify the %s of %s: %w", w.what(), svc.Name, err)
 			}
 			return nil
 		})
@@ -529,7 +630,11 @@ func describeConditions(cs []elbtypes.RuleCondition) string {
 	var parts []string
 	for _, c := range cs {
 		var vals []string
+		field := aws.ToString(c.Field)
 		switch {
+		case c.HttpHeaderConfig != nil:
+			field += ":" + strings.ToLower(aws.ToString(c.HttpHeaderConfig.HttpHeaderName))
+			vals = c.HttpHeaderConfig.Values
 		case c.HostHeaderConfig != nil:
 			vals = c.HostHeaderConfig.Values
 		case c.PathPatternConfig != nil:
@@ -539,7 +644,7 @@ func describeConditions(cs []elbtypes.RuleCondition) string {
 		}
 		vals = slices.Clone(vals)
 		sort.Strings(vals)
-		parts = append(parts, aws.ToString(c.Field)+"="+strings.Join(vals, ","))
+		parts = append(parts, field+"="+strings.Join(vals, ","))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, " ")

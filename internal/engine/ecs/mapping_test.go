@@ -169,8 +169,9 @@ func TestPriorities_BlockAndOrder(t *testing.T) {
 	if base < 1 || base+priorityBlock-1 > 50000 || (base-1)%priorityBlock != 0 {
 		t.Fatalf("block starts at %d", base)
 	}
-	// admin (host + /api) before api (/api), both before web (default).
-	want := map[string]int{"admin": base, "api": base + 1, "web": base + priorityBlock - 1}
+	// admin (host + /api) before api (/api), both before web (default);
+	// each leaves the priority before its own to its preview rule.
+	want := map[string]int{"admin": base + 1, "api": base + 3, "web": base + priorityBlock - 1}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("priorities = %v, want %v", p, want)
 	}

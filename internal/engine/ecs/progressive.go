@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,34 +64,58 @@ func deploymentConfig(svc *spec.Service, desired int, r *Rollout) *types.Deploym
 	if l := r.Linear; l != nil {
 		dc.LinearConfiguration = &types.LinearConfiguration{StepPercent: aws.Float64(l.StepPercent), StepBakeTimeInMinutes: aws.Int32(int32(min(l.BakeMinutes, maxMinutes)))}
 	}
-	seen := map[string]bool{}
+	// One PAUSE hook per stage holds every gate and check of it, with the
+	// longest of their timeouts (a gate waits longer than a check).
+	at := map[string]int{}
 	for _, h := range r.Hooks {
-		if seen[h.Stage] {
-			continue // one PAUSE hook per stage holds every check of it
+		i, ok := at[h.Stage]
+		if !ok {
+			at[h.Stage] = len(dc.LifecycleHooks)
+			dc.LifecycleHooks = append(dc.LifecycleHooks, types.DeploymentLifecycleHook{
+				TargetType:      types.DeploymentLifecycleHookTargetTypePause,
+				LifecycleStages: []types.DeploymentLifecycleHookStage{types.DeploymentLifecycleHookStage(h.Stage)},
+				TimeoutConfiguration: &types.DeploymentLifecycleHookTimeoutConfiguration{
+					Action: types.DeploymentLifecycleHookActionRollback, TimeoutInMinutes: aws.Int32(int32(h.TimeoutMinutes)),
+				},
+			})
+			continue
 		}
-		seen[h.Stage] = true
-		dc.LifecycleHooks = append(dc.LifecycleHooks, types.DeploymentLifecycleHook{
-			TargetType:      types.DeploymentLifecycleHookTargetTypePause,
-			LifecycleStages: []types.DeploymentLifecycleHookStage{types.DeploymentLifecycleHookStage(h.Stage)},
-			TimeoutConfiguration: &types.DeploymentLifecycleHookTimeoutConfiguration{
-				Action: types.DeploymentLifecycleHookActionRollback, TimeoutInMinutes: aws.Int32(int32(h.TimeoutMinutes)),
-			},
-		})
+		tc := dc.LifecycleHooks[i].TimeoutConfiguration
+		tc.TimeoutInMinutes = aws.Int32(max(aws.ToInt32(tc.TimeoutInMinutes), int32(h.TimeoutMinutes)))
 	}
 	return dc
 }
 
 // loadBalancers is the service's load balancer configuration: one
-// target group for rolling, both with the production rule and ECS's
+// target group for rolling, both with the production rule, the test
+// listener rule (the preview rule, when there is one) and ECS's
 // infrastructure role for the native strategies.
-func (e *Engine) loadBalancers(svc *spec.Service, tg, alt, rule string) []types.LoadBalancer {
+func (e *Engine) loadBalancers(svc *spec.Service, tg, alt, rule, testRule string) []types.LoadBalancer {
 	lb := types.LoadBalancer{TargetGroupArn: aws.String(tg), ContainerName: aws.String(svc.Name), ContainerPort: aws.Int32(int32(svc.Port))}
 	if alt != "" {
 		lb.AdvancedConfiguration = &types.AdvancedConfiguration{
 			AlternateTargetGroupArn: aws.String(alt), ProductionListenerRule: aws.String(rule), RoleArn: aws.String(e.aws.InfrastructureRole),
 		}
+		if testRule != "" {
+			lb.AdvancedConfiguration.TestListenerRule = aws.String(testRule)
+		}
 	}
 	return []types.LoadBalancer{lb}
+}
+
+// withTestRule is the live service's load balancers with testRule as the
+// test listener rule, or nil when they have it already (or are not a
+// native strategy's). The target groups stay as ECS left them: which
+// one is primary is ECS's.
+func withTestRule(cur []types.LoadBalancer, testRule string) []types.LoadBalancer {
+	if testRule == "" || len(cur) == 0 || cur[0].AdvancedConfiguration == nil || aws.ToString(cur[0].AdvancedConfiguration.TestListenerRule) == testRule {
+		return nil
+	}
+	out := slices.Clone(cur)
+	adv := *out[0].AdvancedConfiguration
+	adv.TestListenerRule = aws.String(testRule)
+	out[0].AdvancedConfiguration = &adv
+	return out
 }
 
 // greenTargetGroup is the target group the next deployment of a live
@@ -296,6 +321,10 @@ func (e *Engine) Promote(ctx context.Context, service string) error {
 	if !ok {
 		return fmt.Errorf("promote %s: its deployment (stage %s) is not waiting at a gate", service, sd.LifecycleStage)
 	}
+	if e.checksOnly(service, sd.LifecycleStage) {
+		// Continuing would let the release pass unchecked.
+		return fmt.Errorf("promote %s: its deployment waits for berth's smoke checks and webhook, not a gate: the `berth deploy` following it runs them (without one, ECS rolls back when the hook times out; `berth abort --env %s %s` rolls back now)", service, e.sp.Env, service)
+	}
 	e.markPromoted(service, hook)
 	return e.continueHook(ctx, sd, hook, types.DeploymentLifecycleHookActionContinue)
 }
@@ -378,6 +407,35 @@ func (e *Engine) observeProgressive(ctx context.Context, d *deployment, fn func(
 		if _, seen := d.hooksSeen[id]; seen {
 			continue
 		}
+		if d.rollout != nil && d.rollout.hasChecks() && string(sd.LifecycleStage) == checksStage {
+			// Test traffic reaches green: judge it before production does.
+			d.hooksSeen[id] = 0 // not a traffic step
+			why, err := e.runChecks(ctx, d, fn)
+			if err != nil {
+				return false, err
+			}
+			if why != "" {
+				d.checkFailure = why
+				if err := fn(e.event(d, api.EventDeployProgress, "rolling back before any production traffic: "+why)); err != nil {
+					return false, err
+				}
+				if err := e.continueHook(ctx, sd, id, types.DeploymentLifecycleHookActionRollback); err != nil {
+					return false, err
+				}
+				continue
+			}
+			if e.isGate(d.rollout, sd.LifecycleStage, 0) {
+				// A gate of the same stage (blue/green): now it waits.
+				if err := e.reportGate(d, sd, h, fn); err != nil {
+					return false, err
+				}
+				continue
+			}
+			if err := e.continueHook(ctx, sd, id, types.DeploymentLifecycleHookActionContinue); err != nil {
+				return false, err
+			}
+			continue
+		}
 		step := 1
 		for _, s := range d.hooksSeen {
 			if s != 0 {
@@ -386,9 +444,7 @@ func (e *Engine) observeProgressive(ctx context.Context, d *deployment, fn func(
 		}
 		d.hooksSeen[id] = step
 		if e.isGate(d.rollout, sd.LifecycleStage, step) {
-			msg := fmt.Sprintf("waiting at a gate (stage %s, hook %s): `berth promote --env %s %s` continues, `berth abort --env %s %s` rolls back; ECS rolls back by itself at %s",
-				sd.LifecycleStage, id, e.sp.Env, d.d.Service, e.sp.Env, d.d.Service, aws.ToTime(h.ExpiresAt).UTC().Format("15:04:05Z"))
-			if err := fn(e.event(d, api.EventDeployProgress, msg)); err != nil {
+			if err := e.reportGate(d, sd, h, fn); err != nil {
 				return false, err
 			}
 			continue
@@ -401,11 +457,32 @@ func (e *Engine) observeProgressive(ctx context.Context, d *deployment, fn func(
 	case types.ServiceDeploymentStatusSuccessful:
 		return true, e.finish(d, stateSucceeded, "", fn)
 	case types.ServiceDeploymentStatusRollbackSuccessful, types.ServiceDeploymentStatusStopped:
-		return true, e.finish(d, stateRolledBack, e.rollbackReason(sd), fn)
+		return true, e.finish(d, stateRolledBack, orText(d.checkFailure, e.rollbackReason(sd)), fn)
 	case types.ServiceDeploymentStatusRollbackFailed:
 		return true, e.finish(d, stateFailed, "the rollback failed: "+e.rollbackReason(sd), fn)
 	}
 	return false, nil
+}
+
+// checksOnly reports whether the service's hook at stage holds only
+// berth's checks, no gate (so promote is not what it waits for).
+func (e *Engine) checksOnly(service string, stage types.ServiceDeploymentLifecycleStage) bool {
+	svc, err := e.serviceSpec(service)
+	if err != nil {
+		return false
+	}
+	r, err := e.rolloutFor(svc, count(svc))
+	if err != nil || !r.hasChecks() || string(stage) != checksStage {
+		return false
+	}
+	return !e.isGate(r, stage, 0)
+}
+
+// reportGate says the deployment waits at a gate for promote or abort.
+func (e *Engine) reportGate(d *deployment, sd *types.ServiceDeployment, h types.DeploymentLifecycleHookDetail, fn func(api.Event) error) error {
+	msg := fmt.Sprintf("waiting at a gate (stage %s, hook %s): `berth promote --env %s %s` continues, `berth abort --env %s %s` rolls back; ECS rolls back by itself at %s",
+		sd.LifecycleStage, aws.ToString(h.HookId), e.sp.Env, d.d.Service, e.sp.Env, d.d.Service, aws.ToTime(h.ExpiresAt).UTC().Format("15:04:05Z"))
+	return fn(e.event(d, api.EventDeployProgress, msg))
 }
 
 // isGate reports whether a PAUSE hook met at stage, as the step-th hook
@@ -515,7 +592,11 @@ func (e *Engine) describeProgress(ctx context.Context, s *types.Service, svc *ap
 	}
 	reason := fmt.Sprintf("stage %s: production traffic %s, test traffic %s", sd.LifecycleStage, percent(prod), percent(test))
 	if hook, ok := awaitingHook(sd); ok {
-		reason += fmt.Sprintf("; hook %s awaits `berth promote --env %s %s`", hook, e.sp.Env, svc.Name)
+		if e.checksOnly(svc.Name, sd.LifecycleStage) {
+			reason += fmt.Sprintf("; hook %s awaits berth's smoke checks and webhook (run by the `berth deploy` following it; ECS rolls back if none answers)", hook)
+		} else {
+			reason += fmt.Sprintf("; hook %s awaits `berth promote --env %s %s`", hook, e.sp.Env, svc.Name)
+		}
 	}
 	svc.Deployment = &api.Deployment{Service: svc.Name, ToRelease: to, Strategy: strings.ToLower(strings.ReplaceAll(string(dc.Strategy), "_", "")),
 		State: stateRunning, StartedAt: aws.ToTime(sd.StartedAt), Reason: reason}

@@ -50,6 +50,9 @@ type deployment struct {
 	hooksSeen map[string]int
 	lastSeen  string
 	warnings  []string
+	// checkFailure is why berth's smoke checks or webhook failed the
+	// release (and berth rolled it back at their hook), if they did.
+	checkFailure string
 	// mu serialises followers; done is closed at the outcome.
 	mu       sync.Mutex
 	done     chan struct{}
@@ -255,6 +258,9 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		if rules, err = e.listenerRules(ctx); err != nil {
 			return resp, err
 		}
+		if err = e.arrangeRules(ctx, rules); err != nil {
+			return resp, err
+		}
 	}
 	live, err := e.describeServices(ctx, names)
 	if err != nil {
@@ -297,7 +303,7 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 		if err := e.ensureLogGroup(ctx, svc.Name); err != nil {
 			return resp, err
 		}
-		var tg, alt, rule string
+		var tg, alt, rule, testRule string
 		var warns []string
 		if svc.Route != nil {
 			if tg, err = e.ensureTargetGroup(ctx, svc, vpc); err != nil {
@@ -314,6 +320,16 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 			green, err := e.greenTargetGroup(ctx, ls, tg, alt)
 			if err != nil {
 				return resp, err
+			}
+			if progressive(rollouts[i]) {
+				// The test rule starts on blue, the group serving now.
+				blue, next := tg, alt
+				if ls != nil && green == tg {
+					blue, next = alt, tg
+				}
+				if testRule, err = e.ensurePreviewRule(ctx, rules, svc, blue, next, prios[svc.Name]-1); err != nil {
+					return resp, err
+				}
 			}
 			if warns, err = e.putAlarms(ctx, svc.Name, rollouts[i], green); err != nil {
 				return resp, err
@@ -364,7 +380,7 @@ func (e *Engine) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployR
 				waitFor = append(waitFor, w)
 			}
 		}
-		sub := submission{svc: svc, live: ls, target: target, tg: tg, alt: alt, rule: rule, rollout: rollouts[i], force: req.Force}
+		sub := submission{svc: svc, live: ls, target: target, tg: tg, alt: alt, rule: rule, testRule: testRule, rollout: rollouts[i], force: req.Force}
 		if len(waitFor) == 0 {
 			e.submit(ctx, d, sub)
 			if d.err != nil {
@@ -411,11 +427,12 @@ type submission struct {
 	live   *types.Service // nil: create the service
 	target release
 	tg     string
-	// alt and rule: the second target group and the production rule of
-	// a native blue/green, canary or linear service.
-	alt, rule string
-	rollout   *Rollout
-	force     bool
+	// alt, rule and testRule: the second target group, the production
+	// rule and the test (preview) rule of a native blue/green, canary or
+	// linear service.
+	alt, rule, testRule string
+	rollout             *Rollout
+	force               bool
 }
 
 func (e *Engine) newDeployment(svc string, from int, target release, set string) *deployment {
@@ -476,7 +493,7 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			Tags:                    toECSTags(tags),
 		}
 		if s.tg != "" {
-			in.LoadBalancers = e.loadBalancers(s.svc, s.tg, s.alt, s.rule)
+			in.LoadBalancers = e.loadBalancers(s.svc, s.tg, s.alt, s.rule, s.testRule)
 			in.HealthCheckGracePeriodSeconds = aws.Int32(int32(time.Duration(s.svc.Health.Grace).Seconds()))
 		}
 		out, err := e.c.ecs.CreateService(ctx, in)
@@ -499,7 +516,10 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			if cur := s.live.LoadBalancers; s.alt != "" && (len(cur) == 0 || cur[0].AdvancedConfiguration == nil) {
 				// From rolling to a native strategy: add the second target
 				// group. Once set, ECS owns which one is primary.
-				in.LoadBalancers = e.loadBalancers(s.svc, s.tg, s.alt, s.rule)
+				in.LoadBalancers = e.loadBalancers(s.svc, s.tg, s.alt, s.rule, s.testRule)
+			} else if lbs := withTestRule(cur, s.testRule); lbs != nil {
+				// A native service from before berth made test rules.
+				in.LoadBalancers = lbs
 			}
 		}
 		out, err := e.c.ecs.UpdateService(ctx, in)

@@ -26,6 +26,12 @@ const (
 	// gateTimeoutMinutes is how long a pause gate waits for `berth
 	// promote` before ECS rolls back: ECS's longest hook timeout.
 	gateTimeoutMinutes = maxMinutes
+	// checksTimeoutMinutes is how long the PAUSE hook of berth's smoke
+	// checks and webhook waits for berth's verdict before ECS rolls back.
+	checksTimeoutMinutes = 10
+	// checksStage is where those checks run: test traffic reaches green,
+	// production traffic does not yet. It fires once for every strategy.
+	checksStage = "POST_TEST_TRAFFIC_SHIFT"
 )
 
 // ErrNotExpressible: the spec asks for a rollout ECS cannot run natively.
@@ -193,17 +199,21 @@ func PlanRollout(sp *spec.Spec, svc *spec.Service, desired int) (*Rollout, error
 		if !routed {
 			return nil, fmt.Errorf("%s: deploy.strategy %s needs a route: ECS shifts traffic between two target groups behind the listener (%w); add route: or use strategy: rolling", svc.Name, d.Strategy, ErrNotExpressible)
 		}
-		if p := d.Preview; p != nil {
-			switch {
-			case p.Host != "":
-				r.TestTraffic = "host " + p.Host
-			case p.Header != "":
-				r.TestTraffic = "header " + p.Header + ": 1"
-			}
+		// Every native rollout gets a test listener rule: ECS points it at
+		// green before production traffic moves, so berth's smoke checks
+		// and anyone with the preview header reach the new release.
+		switch header, host := previewOf(d); {
+		case host != "":
+			r.TestTraffic = "host " + host
+		default:
+			r.TestTraffic = "header " + header + ": 1"
 		}
 	}
 	if a := d.Analysis; a != nil {
 		r.planChecks(sp, svc, a, routed)
+	}
+	if d.Sticky != nil {
+		r.Notes = append(r.Notes, "deploy.sticky is not applied on ECS: clients may switch releases while both serve traffic")
 	}
 	if err := r.planScale(svc); err != nil {
 		return nil, err
@@ -337,11 +347,44 @@ func (r *Rollout) planChecks(sp *spec.Spec, svc *spec.Service, a *spec.Analysis,
 		}
 		return
 	}
-	if len(a.Smoke) > 0 || a.Webhook != "" {
-		// Not yet: they need a test listener rule and berth answering a
-		// PAUSE hook after test traffic shifted.
-		r.Notes = append(r.Notes, "smoke checks and the webhook do not run on ECS yet: only the alarms judge the release")
+	// berth runs them itself, through the test listener rule, while a
+	// PAUSE hook holds the deployment after test traffic moved to green
+	// and before any production traffic does; it continues the hook when
+	// they pass and rolls back when one fails. Nobody answering (berth
+	// gone) times the hook out into a rollback.
+	if len(a.Smoke) > 0 {
+		r.Hooks = append(r.Hooks, Hook{Stage: checksStage, Purpose: "smoke", TimeoutMinutes: checksTimeoutMinutes, TimeoutAction: "ROLLBACK"})
 	}
+	if a.Webhook != "" {
+		r.Hooks = append(r.Hooks, Hook{Stage: checksStage, Purpose: "webhook", TimeoutMinutes: checksTimeoutMinutes, TimeoutAction: "ROLLBACK"})
+	}
+	if len(a.Smoke) > 0 || a.Webhook != "" {
+		r.Notes = append(r.Notes, fmt.Sprintf("smoke checks and the webhook run from berth at %s through the test listener rule (%s): berth deploy must be following (not --detach), or the hook rolls back after %dm", checksStage, r.TestTraffic, checksTimeoutMinutes))
+	}
+}
+
+// previewOf is the test traffic condition of a native rollout: the
+// preview host, else the preview header (X-Berth-Preview by default).
+func previewOf(d *spec.Deploy) (header, host string) {
+	header = spec.DefaultPreviewHeader
+	if p := d.Preview; p != nil {
+		if p.Header != "" {
+			header = p.Header
+		}
+		host = p.Host
+	}
+	return header, host
+}
+
+// hasChecks reports whether the rollout holds a PAUSE hook for berth's
+// smoke checks or webhook.
+func (r *Rollout) hasChecks() bool {
+	for _, h := range r.Hooks {
+		if h.Purpose == "smoke" || h.Purpose == "webhook" {
+			return true
+		}
+	}
+	return false
 }
 
 // planScale maps scale: onto Application Auto Scaling target tracking.

@@ -3,6 +3,7 @@ package ecs
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -61,8 +62,19 @@ func TestPlanRollout_BlueGreenBakeRoundsUpToMinutes(t *testing.T) {
 	if r.Alarms[1].Name != "berth-shop-prod-web-p99" || r.Alarms[1].Threshold != 0.3 {
 		t.Errorf("p99 alarm = %+v", r.Alarms[1])
 	}
-	if len(r.Hooks) != 1 || r.Hooks[0] != (Hook{Stage: "POST_TEST_TRAFFIC_SHIFT", Purpose: "gate", TimeoutMinutes: gateTimeoutMinutes, TimeoutAction: "ROLLBACK"}) || !strings.Contains(strings.Join(r.Notes, "\n"), "smoke checks") {
+	// The gate and berth's smoke checks share the hook after test traffic
+	// moved: one ECS hook, with the gate's longer timeout.
+	wantHooks := []Hook{
+		{Stage: "POST_TEST_TRAFFIC_SHIFT", Purpose: "gate", TimeoutMinutes: gateTimeoutMinutes, TimeoutAction: "ROLLBACK"},
+		{Stage: "POST_TEST_TRAFFIC_SHIFT", Purpose: "smoke", TimeoutMinutes: checksTimeoutMinutes, TimeoutAction: "ROLLBACK"},
+	}
+	if !reflect.DeepEqual(r.Hooks, wantHooks) || strings.Contains(strings.Join(r.Notes, "\n"), "do not run") {
 		t.Errorf("hooks = %+v, notes %q", r.Hooks, r.Notes)
+	}
+	dc := deploymentConfig(&spec.Service{Name: "web"}, 2, r)
+	if len(dc.LifecycleHooks) != 1 || dc.LifecycleHooks[0].LifecycleStages[0] != "POST_TEST_TRAFFIC_SHIFT" ||
+		*dc.LifecycleHooks[0].TimeoutConfiguration.TimeoutInMinutes != gateTimeoutMinutes || dc.LifecycleHooks[0].TimeoutConfiguration.Action != "ROLLBACK" {
+		t.Errorf("ECS hooks = %+v", dc.LifecycleHooks)
 	}
 	if r.TestTraffic != "header X-Berth-Preview: 1" {
 		t.Errorf("test traffic = %q", r.TestTraffic)
@@ -186,5 +198,57 @@ func TestDeploymentConfig_RollingAlarmsAndBreakerCanaryHooks(t *testing.T) {
 	if len(dc.LifecycleHooks) != 1 || dc.LifecycleHooks[0].TargetType != "PAUSE" || dc.LifecycleHooks[0].LifecycleStages[0] != "PRE_PRODUCTION_TRAFFIC_SHIFT" ||
 		dc.LifecycleHooks[0].TimeoutConfiguration.Action != "ROLLBACK" || *dc.LifecycleHooks[0].TimeoutConfiguration.TimeoutInMinutes != 1440 {
 		t.Errorf("hooks = %+v", dc.LifecycleHooks)
+	}
+}
+
+// Smoke checks and the webhook become one PAUSE hook after test traffic
+// moved (for canary too: before any production traffic), with a short
+// ROLLBACK timeout; a rolling service has no test traffic, so a note.
+func TestPlanRollout_ChecksAreAPauseHookAfterTestTraffic(t *testing.T) {
+	r, err := rolloutOf(t, `{strategy: canary, steps: [20%, pause, 100%], preview: {host: next.example.com}, analysis: {smoke: [/a, /b], webhook: "https://ci.example.com/verdict"}}`, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Hook{
+		{Stage: "PRE_PRODUCTION_TRAFFIC_SHIFT", Purpose: "gate", BeforeStep: 2, TimeoutMinutes: gateTimeoutMinutes, TimeoutAction: "ROLLBACK"},
+		{Stage: "POST_TEST_TRAFFIC_SHIFT", Purpose: "smoke", TimeoutMinutes: checksTimeoutMinutes, TimeoutAction: "ROLLBACK"},
+		{Stage: "POST_TEST_TRAFFIC_SHIFT", Purpose: "webhook", TimeoutMinutes: checksTimeoutMinutes, TimeoutAction: "ROLLBACK"},
+	}
+	if !reflect.DeepEqual(r.Hooks, want) || r.TestTraffic != "host next.example.com" {
+		t.Errorf("hooks = %+v, test traffic %q", r.Hooks, r.TestTraffic)
+	}
+	dc := deploymentConfig(&spec.Service{Name: "web"}, 2, r)
+	if len(dc.LifecycleHooks) != 2 || dc.LifecycleHooks[1].LifecycleStages[0] != "POST_TEST_TRAFFIC_SHIFT" || *dc.LifecycleHooks[1].TimeoutConfiguration.TimeoutInMinutes != checksTimeoutMinutes {
+		t.Errorf("ECS hooks = %+v", dc.LifecycleHooks)
+	}
+	if !strings.Contains(r.Summary(), "PAUSE hook at POST_TEST_TRAFFIC_SHIFT (smoke, rollback after 10m)") {
+		t.Errorf("summary = %s", r.Summary())
+	}
+	r, err = rolloutOf(t, `{analysis: {smoke: [/a]}}`, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Hooks) != 0 || r.TestTraffic != "" || !strings.Contains(strings.Join(r.Notes, "\n"), "bluegreen and canary only") {
+		t.Errorf("rolling with smoke: hooks %+v, notes %q", r.Hooks, r.Notes)
+	}
+}
+
+// The preview rule matches the route plus the preview header, or the
+// preview host in place of the route's hosts.
+func TestPreviewConditions(t *testing.T) {
+	route := &spec.Route{Path: "/api", Host: "shop.example.com"}
+	got := describeConditions(previewConditions(&spec.Service{Name: "api", Route: route, Deploy: &spec.Deploy{Strategy: "canary"}}))
+	if got != "host-header=shop.example.com http-header:x-berth-preview=1 path-pattern=/api,/api/*" {
+		t.Errorf("header preview conditions = %s", got)
+	}
+	got = describeConditions(previewConditions(&spec.Service{Name: "api", Route: route, Deploy: &spec.Deploy{Strategy: "bluegreen", Preview: &spec.Preview{Host: "next.example.com"}}}))
+	if got != "host-header=next.example.com path-pattern=/api,/api/*" {
+		t.Errorf("host preview conditions = %s", got)
+	}
+	if p := smokePath(&spec.Route{Path: "/api", StripPrefix: true}, "/health"); p != "/api/health" {
+		t.Errorf("smoke path under a stripped prefix = %s", p)
+	}
+	if p := smokePath(&spec.Route{Path: "/api"}, "/api/health"); p != "/api/health" {
+		t.Errorf("smoke path = %s", p)
 	}
 }

@@ -112,10 +112,16 @@ func (e *Engine) verifyPriorities(ctx context.Context) []Check {
 	sort.Strings(names)
 	bad := false
 	for _, n := range names {
-		if arn, ok := taken[prios[n]]; ok {
-			bad = true
-			out = append(out, Check{Name: "route priority " + n, Detail: fmt.Sprintf("priority %d is held by %s, which berth did not create", prios[n], arn),
-				Fix: fmt.Sprintf("move that rule out of %d–%d (the block of %s/%s)", e.blockStart(), e.blockStart()+priorityBlock-1, e.sp.Project, e.sp.Env)})
+		want := []int{prios[n]}
+		if r, err := e.rolloutFor(e.sp.Services[n], count(e.sp.Services[n])); err == nil && progressive(r) {
+			want = append(want, prios[n]-1) // its preview rule's
+		}
+		for _, p := range want {
+			if arn, ok := taken[p]; ok {
+				bad = true
+				out = append(out, Check{Name: "route priority " + n, Detail: fmt.Sprintf("priority %d is held by %s, which berth did not create", p, arn),
+					Fix: fmt.Sprintf("move that rule out of %d–%d (the block of %s/%s)", e.blockStart(), e.blockStart()+priorityBlock-1, e.sp.Project, e.sp.Env)})
+			}
 		}
 	}
 	if !bad {

@@ -8,10 +8,10 @@ import (
 	"github.com/berth-dev/berth/internal/deploy"
 )
 
-// Metrics is the control plane's Prometheus collector: per service, its
+// HealMetrics is the control plane's self-healing collector: per service, its
 // restarts, healing actions and desired and running task counts.
 // Register it on the /metrics registry.
-func (s *Server) Metrics() prometheus.Collector { return metricsCollector{s} }
+func (s *Server) HealMetrics() prometheus.Collector { return healCollector{s} }
 
 var (
 	descRestarts = prometheus.NewDesc("berth_task_restarts_total",
@@ -24,17 +24,17 @@ var (
 		"Tasks of the service that are started and not stopping (any health).", []string{"service"}, nil)
 )
 
-type metricsCollector struct{ s *Server }
+type healCollector struct{ s *Server }
 
 // Describe implements prometheus.Collector.
-func (m metricsCollector) Describe(ch chan<- *prometheus.Desc) {
+func (m healCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRestarts, descActions, descDesired, descRunning} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
-func (m metricsCollector) Collect(ch chan<- prometheus.Metric) {
+func (m healCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, v := range m.s.allServices() {
 		v.mu.Lock()
 		desired := v.state.Count
