@@ -27,6 +27,13 @@ type daemonOptions struct {
 	discardOrphans bool
 	// router is the spec's router: section; nil takes the defaults.
 	router *spec.Router
+	// listenTLS is the router's HTTPS address ("" for none); tls the
+	// spec's tls: section, its relative paths under specRoot.
+	listenTLS string
+	tls       *spec.TLS
+	specRoot  string
+	// apiCert and apiKey are the TCP API's own certificate files.
+	apiCert, apiKey string
 }
 
 // startDaemon starts the control plane (internal/daemon) with the state
@@ -42,7 +49,8 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon.Dae
 		Listen: o.listen, APIListen: o.apiListen, Token: o.token,
 		Engine: o.engine, LogLevel: o.logLevel,
 		MaxCount: o.maxCount, DiscardOrphans: o.discardOrphans,
-		Router:    routerConfig(o.router),
+		Router:    withTLS(routerConfig(o.router), o),
+		ListenTLS: o.listenTLS, APICert: o.apiCert, APIKey: o.apiKey,
 		LogWriter: taskLogWriter(), LogMaxBytes: logMax, LogFiles: logFiles,
 		Configure: func(st *store.Store, cfg *control.Config) {
 			cfg.Env = g.secretEnv(st, state)

@@ -65,7 +65,8 @@ func (c *upCommand) run(parent context.Context) error {
 	if eng == "" {
 		eng = sp.Engine
 	}
-	d, err := c.g.startDaemon(ctx, daemonOptions{project: sp.Project, listen: listen, engine: eng, router: sp.Router})
+	d, err := c.g.startDaemon(ctx, daemonOptions{project: sp.Project, listen: listen, engine: eng, router: sp.Router,
+		listenTLS: sp.ListenTLS, tls: sp.TLS, specRoot: sp.Root})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/berth-dev/berth/internal/certs"
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/driver"
 	"github.com/berth-dev/berth/internal/driver/docker"
@@ -50,9 +51,15 @@ type Options struct {
 	Socket string
 	// Listen is the router's client-facing address.
 	Listen string
-	// APIListen, with Token, also serves the API over TCP.
+	// ListenTLS, when set, is the router's HTTPS address (listen_tls);
+	// Router.TLS configures its certificates.
+	ListenTLS string
+	// APIListen, with Token, also serves the API over TCP, over TLS only.
 	APIListen string
 	Token     string
+	// APICert and APIKey are the TCP API's own certificate files; by
+	// default it has one from the local CA (state/tls/ca).
+	APICert, APIKey string
 	// Engine is process, docker or auto.
 	Engine string
 	// LogLevel is info or debug.
@@ -95,6 +102,8 @@ type Daemon struct {
 	server  *control.Server
 	router  *routerproc.Client
 	listen  string // the router's address
+	// listenTLS is the router's TLS address ("" for none).
+	listenTLS string
 	apiSrvs []*http.Server
 	done    chan struct{} // closed when POST /v1/down asks the daemon to exit
 	errc    chan error
@@ -112,6 +121,17 @@ type Daemon struct {
 
 // RouterURL is the router's base URL.
 func (d *Daemon) RouterURL() string { return "http://" + d.listen }
+
+// RouterTLSURL is the router's HTTPS base URL ("" without listen_tls).
+func (d *Daemon) RouterTLSURL() string {
+	if d.listenTLS == "" {
+		return ""
+	}
+	return "https://" + d.listenTLS
+}
+
+// RouterClient is the client of the router process's control socket.
+func (d *Daemon) RouterClient() *routerproc.Client { return d.router }
 
 // Done is closed when a client asked the control plane to stop (berth
 // down): every task has been stopped; call Stop.
@@ -160,11 +180,22 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: level}))
 
 	var tcpLn net.Listener
+	if o.APIListen != "" || o.ListenTLS != "" {
+		// Created here, before a router process that also uses it starts.
+		if _, err := certs.OpenLocalCA(filepath.Join(state, routerproc.CertsDir, "ca")); err != nil {
+			return nil, fmt.Errorf("local CA: %w", err)
+		}
+	}
 	if o.APIListen != "" {
 		if tcpLn, err = net.Listen("tcp", o.APIListen); err != nil {
 			return nil, usageErr("API cannot listen on %s: %v (pass --api-listen HOST:PORT)", o.APIListen, err)
 		}
 		closers = append(closers, tcpLn)
+		tlsCfg, err := apiTLSConfig(o, tcpLn.Addr())
+		if err != nil {
+			return nil, err
+		}
+		tcpLn = tlsOnly(tcpLn, tlsCfg)
 	}
 	dbPath := filepath.Join(state, "state.db")
 	_, statErr := os.Stat(dbPath)
@@ -197,7 +228,7 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 			_ = rp.stop(context.Background())
 		}
 	}()
-	d := &Daemon{o: o, log: log, router: rp.client, listen: rp.listen, done: make(chan struct{}), errc: make(chan error, 4)}
+	d := &Daemon{o: o, log: log, router: rp.client, listen: rp.listen, listenTLS: rp.listenTLS, done: make(chan struct{}), errc: make(chan error, 4)}
 	cfg := control.Config{
 		Project:   o.Project,
 		Engine:    drv.Name(),
