@@ -235,7 +235,24 @@ func (m *Manager) Renew(ctx context.Context, host string) error {
 	if (*m.hosts.Load())[host] != SourceACME {
 		return fmt.Errorf("%s has no ACME certificate to renew", host)
 	}
-	return m.magic.RenewCertSync(ctx, host, true)
+	if err := m.magic.RenewCertSync(ctx, host, true); err != nil {
+		return err
+	}
+	// The renewal is in storage; put it in the cache GetCertificate reads
+	// (then drop the old one), so the next handshake serves it.
+	old := m.cache.AllMatchingCertificates(host)
+	cur, err := m.magic.CacheManagedCertificate(ctx, host)
+	if err != nil {
+		return fmt.Errorf("load the renewed certificate of %s: %w", host, err)
+	}
+	var stale []string
+	for _, c := range old {
+		if c.Hash() != cur.Hash() {
+			stale = append(stale, c.Hash())
+		}
+	}
+	m.cache.Remove(stale)
+	return nil
 }
 
 // TLSConfig is a server configuration with modern defaults (TLS 1.2+,
