@@ -207,7 +207,7 @@ func TestTLS_ACME_Pebble(t *testing.T) {
 
 	// Keys and certificates are readable by the owner only.
 	files := 0
-	err := filepath.WalkDir(filepath.Join(state, CertsDir), func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(filepath.Join(state, CertsDir), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
