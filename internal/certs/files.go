@@ -54,7 +54,14 @@ func (f *fileCert) current() (*tls.Certificate, error) {
 	if f.cert == nil {
 		return nil, f.lastErr
 	}
-	return f.cert, f.lastErr
+	return f.cert, nil
+}
+
+// err is the last failure to load the pair ("" when the last load worked).
+func (f *fileCert) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastErr
 }
 
 func fileStamp(paths ...string) (string, error) {

@@ -351,8 +351,8 @@ func (m *Manager) Status() []HostCert {
 			if f == nil {
 				f = m.files[""]
 			}
-			c, err := f.current()
-			if err != nil {
+			c, _ := f.current()
+			if err := f.err(); err != nil {
 				hc.Error = err.Error()
 			}
 			if c != nil {
