@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/certs"
 	"github.com/berth-dev/berth/internal/routerproc"
 )
@@ -120,4 +122,24 @@ func looksLikeHTTP(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// tlsCheckEvery is how often the control plane checks the router's
+// certificates for an expiry within 14 days or a failed renewal.
+const tlsCheckEvery = time.Hour
+
+// tlsReporter reads the router process's certificates for the control
+// plane.
+type tlsReporter struct{ c *routerproc.Client }
+
+func (r tlsReporter) TLSCerts(ctx context.Context) ([]api.TLSCert, error) {
+	hcs, err := r.c.TLS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.TLSCert, 0, len(hcs))
+	for _, h := range hcs {
+		out = append(out, api.TLSCert{Host: h.Host, Source: h.Source, Issuer: h.Issuer, NotAfter: h.NotAfter, Error: h.Error})
+	}
+	return out, nil
 }

@@ -243,6 +243,10 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 		// control plane reads its verdicts over the control socket.
 		Health: rp.client,
 	}
+	if rp.listenTLS != "" {
+		cfg.RouterTLSURL = "https://" + rp.listenTLS
+		cfg.TLS = tlsReporter{rp.client}
+	}
 	if o.Configure != nil {
 		o.Configure(st, &cfg)
 	}
@@ -278,7 +282,11 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d.endGuard, d.guarded = endGuard, make(chan struct{})
 	go func() {
 		defer close(d.guarded)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); d.server.WatchTLS(gctx, tlsCheckEvery) }()
 		guardState(gctx, st, log)
+		wg.Wait()
 	}()
 	d.closers = closers
 	sctx, cancel := context.WithCancel(context.Background())
