@@ -97,16 +97,16 @@ func usageErr(format string, a ...any) error { return &UsageError{msg: fmt.Sprin
 
 // Daemon is a running control plane, attached to its router process.
 type Daemon struct {
-	o       Options
-	log     *slog.Logger
-	server  *control.Server
-	router  *routerproc.Client
-	listen  string // the router's address
+	o      Options
+	log    *slog.Logger
+	server *control.Server
+	router *routerproc.Client
+	listen string // the router's address
 	// listenTLS is the router's TLS address ("" for none).
 	listenTLS string
-	apiSrvs []*http.Server
-	done    chan struct{} // closed when POST /v1/down asks the daemon to exit
-	errc    chan error
+	apiSrvs   []*http.Server
+	done      chan struct{} // closed when POST /v1/down asks the daemon to exit
+	errc      chan error
 	// closers are closed last, in reverse order (log, store, driver).
 	closers []io.Closer
 	stopped sync.Once

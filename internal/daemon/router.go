@@ -24,14 +24,14 @@ const infoTimeout = 2 * time.Second
 
 // attached is the router process a control plane runs with.
 type attached struct {
-	client  *routerproc.Client
-	listen  string
+	client *routerproc.Client
+	listen string
 	// listenTLS is the router's TLS address ("" for none).
 	listenTLS string
-	pid     int
-	started bool // spawned by this Start (not adopted)
-	exe     string
-	log     *slog.Logger
+	pid       int
+	started   bool // spawned by this Start (not adopted)
+	exe       string
+	log       *slog.Logger
 }
 
 // stop stops the router process and waits for it to exit.
