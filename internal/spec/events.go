@@ -26,6 +26,7 @@ var EventKinds = []string{
 	api.EventServiceScaled,
 	api.EventServicePanic,
 	api.EventServiceRecommitted,
+	api.EventTLSExpiring,
 }
 
 // NotifyEvents is every name notify events: accepts: the event kinds, and
