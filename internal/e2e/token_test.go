@@ -53,7 +53,7 @@ func TestTCPAPINeedsTheTokenEverywhere(t *testing.T) {
 	cmd := exec.CommandContext(context.Background(), berthBin, "status")
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(cleanEnv(), "BERTH_API=https://"+addr, "BERTH_TOKEN="+token, "BERTH_API_CA="+caPath)
-	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "catalog") {
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "project e2e") {
 		t.Errorf("berth status over the TLS API: %v\n%s", err, out)
 	}
 
