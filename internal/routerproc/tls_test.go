@@ -225,3 +225,71 @@ func TestTLS_ACME_Pebble(t *testing.T) {
 		t.Fatalf("walk %s: %d files, %v", CertsDir, files, err)
 	}
 }
+
+// TestTLS_HandOverKeepsTheTLSSocket: a router process hands its TLS
+// listening socket over like the plain one; the new process serves HTTPS
+// on the very same address after the old one stopped, with the same
+// local-CA certificates (kept in the state directory).
+func TestTLS_HandOverKeepsTheTLSSocket(t *testing.T) {
+	state := t.TempDir()
+	up := backend(t, "app")
+	old := startTLSProc(t, state, Settings{})
+	const host = "app.localhost"
+	if err := old.client.Load(context.Background(), table(1, hostRoute("app", host, up))); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lnFile, err := old.client.Listener(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsFile, err := old.client.TLSListener(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.FileListener(lnFile)
+	lnFile.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tln, err := net.FileListener(tlsFile)
+	tlsFile.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tln.Addr().String() != old.tlsAddr {
+		t.Fatalf("handed-over TLS socket listens on %s, want %s", tln.Addr(), old.tlsAddr)
+	}
+	sock := filepath.Join(state, "new.sock")
+	ctl, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nctx, ncancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(nctx, Config{Listener: ln, TLSListener: tln, State: state, Control: ctl, Build: "new", AwaitTable: true})
+	}()
+	t.Cleanup(func() { ncancel(); <-done })
+	nc := NewClient(sock, nil)
+	defer nc.Close()
+	if err := nc.Load(context.Background(), table(1, hostRoute("app", host, up))); err != nil {
+		t.Fatal(err)
+	}
+	info, err := nc.Info(context.Background())
+	if err != nil || info.ListenTLS != old.tlsAddr {
+		t.Fatalf("new router info %+v, %v: want listen_tls %s", info, err, old.tlsAddr)
+	}
+	if err := old.stop(); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := certs.OpenLocalCA(filepath.Join(state, CertsDir, "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body, _ := serve(t, old.tlsAddr, host, ca.Pool())
+	if resp.ProtoMajor != 2 || body != "app" {
+		t.Fatalf("after handover: %s %q, want HTTP/2 from the app", resp.Proto, body)
+	}
+}
