@@ -331,4 +331,3 @@ http {
 }
 `, dir, listen, upstream, cert, key)
 }
-

@@ -51,14 +51,14 @@ func ParseHSTS(s string) (time.Duration, error) {
 	for suffix, unit := range map[string]time.Duration{"y": 365 * day, "d": day} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			v, err := strconv.Atoi(n)
-			if err != nil || v < 0 {
+			if err != nil || v < 0 || time.Duration(v) > 100*365*day/unit {
 				return 0, fmt.Errorf("invalid hsts %q (write e.g. 1y, 180d or 24h)", s)
 			}
 			return time.Duration(v) * unit, nil
 		}
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	if err != nil || d < 0 || d > 100*365*day {
 		return 0, fmt.Errorf("invalid hsts %q (write e.g. 1y, 180d or 24h)", s)
 	}
 	return d, nil
