@@ -255,6 +255,21 @@ type Status struct {
 	// Engine is the task driver the control plane runs: "process" or
 	// "docker". The CLI builds images for docker and artifacts otherwise.
 	Engine string `json:"engine,omitempty"`
+	// RouterTLS is the router's HTTPS URL ("" without listen_tls), and
+	// TLS the certificate it serves for each host.
+	RouterTLS string    `json:"router_tls,omitempty"`
+	TLS       []TLSCert `json:"tls,omitempty"`
+}
+
+// TLSCert is the certificate the router serves for one host.
+type TLSCert struct {
+	Host string `json:"host"`
+	// Source is acme, local-ca or file.
+	Source   string    `json:"source"`
+	Issuer   string    `json:"issuer,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
+	// Error is the last failure to obtain, renew or load it.
+	Error string `json:"error,omitempty"`
 }
 
 // Release is one release as the API shows it.
@@ -325,6 +340,9 @@ const (
 	// message carries their inputs ("rps/task 412 > 200: 2 → 5").
 	EventScaleOut = "scale.out"
 	EventScaleIn  = "scale.in"
+	// EventTLSExpiring: a route host's certificate expires within 14
+	// days, or obtaining, renewing or loading it failed.
+	EventTLSExpiring = "tls.expiring"
 )
 
 // Secret is one secret (or config value) as GET /v1/secrets lists it and

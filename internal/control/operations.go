@@ -497,6 +497,7 @@ func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
 // Status reports every service's live state.
 func (s *Server) Status(ctx context.Context) api.Status {
 	st := api.Status{Project: s.cfg.Project, Router: s.cfg.RouterURL, Engine: s.cfg.Engine, Services: []api.Service{}}
+	st.RouterTLS, st.TLS = s.cfg.RouterTLSURL, s.tlsCerts(ctx)
 	for _, v := range s.allServices() {
 		st.Services = append(st.Services, v.status(ctx))
 	}

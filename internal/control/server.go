@@ -30,6 +30,10 @@ type Config struct {
 	// RouterURL is the router's base URL, injected as BERTH_ROUTER_URL and
 	// expanded in env values written ${BERTH_ROUTER_URL}.
 	RouterURL string
+	// RouterTLSURL is the router's HTTPS URL ("" without listen_tls), and
+	// TLS reports the certificates it serves (nil: none).
+	RouterTLSURL string
+	TLS          TLSReporter
 	// LogDir is where task logs go.
 	LogDir string
 	// Health, when set, is the one prober of the tasks' health (the

@@ -28,6 +28,7 @@ var EventKinds = []string{
 	api.EventServiceRecommitted,
 	api.EventScaleOut,
 	api.EventScaleIn,
+	api.EventTLSExpiring,
 }
 
 // NotifyEvents is every name notify events: accepts: the event kinds, and

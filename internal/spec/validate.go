@@ -22,6 +22,7 @@ func (l *loader) validate(s *Spec) {
 		l.atKey("project", fmt.Sprintf("invalid project name %q", s.Project), nameHints[serviceName])
 	}
 	l.checkListen("listen", s.Listen)
+	l.checkTLS(s)
 	for name, env := range s.Environments {
 		if env != nil && env.Listen != "" {
 			l.checkListen("environments."+name+".listen", env.Listen)
