@@ -49,7 +49,7 @@ const defaultUIListen = "127.0.0.1:8079"
 // addUIFlag adds --ui-listen (env BERTH_UI_LISTEN) to a command.
 func addUIFlag(f *pflag.FlagSet, target *string) {
 	f.StringVar(target, "ui-listen", os.Getenv("BERTH_UI_LISTEN"),
-		"serve the web dashboard (and the API it uses) on this address (env BERTH_UI_LISTEN; default "+defaultUIListen+", or a free loopback port when that is taken; off to disable; off loopback only with a token)")
+		"serve the web dashboard (and the API it uses) on this address (env BERTH_UI_LISTEN; default "+defaultUIListen+", or a free loopback port when that is taken; off to disable; off loopback only with a token, over HTTPS)")
 }
 
 // uiListen resolves --ui-listen: the address, and whether another

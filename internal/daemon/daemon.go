@@ -111,6 +111,7 @@ type Daemon struct {
 	router  *routerproc.Client
 	listen  string // the router's address
 	uiAddr  string // the dashboard's address, "" when not served
+	uiTLS   bool   // the dashboard is served over HTTPS (off loopback)
 	apiSrvs []*http.Server
 	done    chan struct{} // closed when POST /v1/down asks the daemon to exit
 	errc    chan error
@@ -135,6 +136,9 @@ func (d *Daemon) RouterURL() string { return "http://" + d.listen }
 func (d *Daemon) UIURL() string {
 	if d.uiAddr == "" {
 		return ""
+	}
+	if d.uiTLS {
+		return "https://" + d.uiAddr + dashboard.Prefix
 	}
 	return "http://" + d.uiAddr + dashboard.Prefix
 }
@@ -203,8 +207,11 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if uiLn != nil {
 		closers = append(closers, uiLn)
 	}
+	// Off loopback the dashboard's listener carries the API and its token
+	// across the network: TLS only, like --api-listen.
+	uiTLS := uiLn != nil && !dashboard.IsLoopback(o.UIListen)
 	var tcpLn net.Listener
-	if o.APIListen != "" || o.ListenTLS != "" {
+	if o.APIListen != "" || o.ListenTLS != "" || uiTLS {
 		// Created here, before a router process that also uses it starts.
 		if _, err := certs.OpenLocalCA(filepath.Join(state, routerproc.CertsDir, "ca")); err != nil {
 			return nil, fmt.Errorf("local CA: %w", err)
@@ -220,6 +227,9 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 			return nil, err
 		}
 		tcpLn = tlsOnly(tcpLn, tlsCfg)
+	}
+	if uiLn, err = secureUI(o, uiLn); err != nil {
+		return nil, err
 	}
 	dbPath := filepath.Join(state, "state.db")
 	_, statErr := os.Stat(dbPath)
@@ -312,7 +322,7 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 		mux.Handle("GET /{$}", http.RedirectHandler(dashboard.Prefix, http.StatusFound))
 		mux.Handle("/", api(o.Token))
 		d.serveAPI(uiLn, dashboard.Guard(o.Token, mux))
-		d.uiAddr = uiLn.Addr().String()
+		d.uiAddr, d.uiTLS = uiLn.Addr().String(), uiTLS
 	}
 	gctx, endGuard := context.WithCancel(context.Background())
 	d.endGuard, d.guarded = endGuard, make(chan struct{})
@@ -353,6 +363,20 @@ func listenUI(o Options) (net.Listener, error) {
 		return nil, usageErr("dashboard cannot listen on %s: %v (pass --ui-listen HOST:PORT, or --ui-listen off)", o.UIListen, err)
 	}
 	return ln, nil
+}
+
+// secureUI wraps the dashboard's listener in TLS (the API's certificate)
+// when it is off loopback, where the page sends the API's token across the
+// network; a loopback listener stays plain HTTP.
+func secureUI(o Options, ln net.Listener) (net.Listener, error) {
+	if ln == nil || dashboard.IsLoopback(o.UIListen) {
+		return ln, nil
+	}
+	cfg, err := apiTLSConfig(o, ln.Addr())
+	if err != nil {
+		return nil, err
+	}
+	return tlsOnly(ln, cfg), nil
 }
 
 func (d *Daemon) serveAPI(ln net.Listener, h http.Handler) {
