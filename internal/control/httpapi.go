@@ -33,11 +33,16 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
+		if err := checkPhases(req.Phases); err != nil {
+			writeErr(w, fmt.Errorf("%w: %w", ErrBadRequest, err))
+			return
+		}
 		resp, err := s.Deploy(r.Context(), req)
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
+		s.recordPhases(r.Context(), req.Phases, resp.Deployments)
 		writeJSON(w, http.StatusAccepted, resp)
 	})
 	mux.HandleFunc("POST /v1/rollback", func(w http.ResponseWriter, r *http.Request) {
@@ -78,6 +83,14 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, d)
+	})
+	mux.HandleFunc("GET /v1/deployments/{id}/timeline", func(w http.ResponseWriter, r *http.Request) {
+		t, err := s.Timeline(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, t)
 	})
 	mux.HandleFunc("POST /v1/secrets/rollout", s.handleSecretsRollout)
 	mux.HandleFunc("POST /v1/services/{name}/promote", func(w http.ResponseWriter, r *http.Request) {
