@@ -93,6 +93,12 @@ type Engine interface {
 	Abort(ctx context.Context, service string) error
 }
 
+// Timeliner is an engine that keeps deployment timelines (the local
+// engines): the phases of a deployment, or of a release set's.
+type Timeliner interface {
+	Timeline(ctx context.Context, id string) (api.Timeline, error)
+}
+
 // ErrStreamLost marks an event stream (or a request) that failed because
 // the control plane went away: it restarts, so asking again later may
 // succeed. Engines wrap such errors with it.

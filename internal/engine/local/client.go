@@ -40,6 +40,8 @@ type Client struct {
 
 var _ engine.Engine = (*Client)(nil)
 
+var _ engine.Timeliner = (*Client)(nil)
+
 // New returns a client for addr: "unix:///path/berth.sock", a bare socket
 // path, or an http(s):// URL.
 func New(addr, token string) *Client {
@@ -161,6 +163,14 @@ func (c *Client) Deploy(ctx context.Context, r api.DeployRequest) (api.DeployRes
 func (c *Client) Deployment(ctx context.Context, id string) (api.Deployment, error) {
 	var out api.Deployment
 	err := c.do(ctx, http.MethodGet, "/v1/deployments/"+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+// Timeline implements engine.Timeliner: the phases of a deployment, or of
+// a release set's deployments.
+func (c *Client) Timeline(ctx context.Context, id string) (api.Timeline, error) {
+	var out api.Timeline
+	err := c.do(ctx, http.MethodGet, "/v1/deployments/"+url.PathEscape(id)+"/timeline", nil, &out)
 	return out, err
 }
 
