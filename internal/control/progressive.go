@@ -97,7 +97,11 @@ func (v *svc) stepProgressive(ctx context.Context, now time.Time) {
 	stops := append(stopNew, stopOld...)
 	v.applyWeighted(weights, previewRel, stops)
 	v.saveProgress(ctx, dec.Progress)
-	if dec.Event != "" {
+	if dec.Event != "" || dec.Progress.Phase != progress.Phase {
+		event := dec.Event
+		if event == "" {
+			event = dec.Progress.Phase
+		}
 		f := map[string]string{"phase": dec.Progress.Phase, "weight": strconv.Itoa(dec.Weight), "step": strconv.Itoa(dec.Progress.Step)}
 		if until, next := deploy.CanaryOutlook(*cfg.Deploy, dec.Progress); !until.IsZero() || next != "" {
 			if !until.IsZero() {
@@ -108,7 +112,7 @@ func (v *svc) stepProgressive(ctx context.Context, now time.Time) {
 		if dec.Progress.Phase == deploy.PhaseBake && cfg.Deploy.Bake > 0 {
 			f["bake_until"] = dec.Progress.PhaseSince.Add(time.Duration(cfg.Deploy.Bake)).UTC().Format(time.RFC3339Nano)
 		}
-		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployProgress, Message: fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, dec.Event),
+		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployProgress, Message: fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, event),
 			Fields: f})
 	}
 	if dec.Weight > 0 && !dec.Done && !dec.Rollback && now.Sub(v.analyzedAt) >= analysisEventEvery {

@@ -149,11 +149,11 @@ func progressMark(ev api.Event, dep spec.Deploy) (mark, bool) {
 	m := mark{at: ev.Time}
 	switch ev.Fields["phase"] {
 	case "preview":
-		m.name, m.gov, m.detail = PhasePreview, "deploy.preview", "new release answers preview requests only"
+		m.name, m.gov, m.detail = PhasePreview, "deploy.pause", fmt.Sprintf("new release answers preview requests only, for %s", Round(dep.Pause.Std()))
 	case "checks":
 		m.name, m.gov, m.detail = PhaseChecks, "deploy.analysis", "smoke checks and webhook against the new release"
 	case "switch":
-		m.name, m.gov, m.detail = PhaseSwitch, "deploy.analysis.window", "all traffic on the new release"
+		m.name, m.gov, m.detail = PhaseSwitch, "", "all traffic moved to the new release"
 	case "bake":
 		m.name, m.gov, m.detail = PhaseBake, "deploy.bake", fmt.Sprintf("old release kept for an instant rollback for %s", Round(dep.Bake.Std()))
 	case "pause":
