@@ -3,6 +3,7 @@ package routerproc
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/berth-dev/berth/internal/router"
@@ -30,6 +31,9 @@ type Settings struct {
 	MaxConns               int           `json:"max_conns,omitempty"`
 	AllowUnderscoreHeaders bool          `json:"allow_underscore_headers,omitempty"`
 	EncodedSlashes         string        `json:"encoded_slashes,omitempty"`
+	// AccessLog is the share of traces the access log keeps (0: off); the
+	// lines go to the router process's standard output, its log file.
+	AccessLog float64 `json:"access_log,omitempty"`
 }
 
 // Apply returns c with the settings s sets.
@@ -49,6 +53,9 @@ func (s Settings) Apply(c router.Config) router.Config {
 	c.MaxConns = s.MaxConns
 	c.AllowUnderscoreHeaders = s.AllowUnderscoreHeaders
 	c.EncodedSlashes = s.EncodedSlashes
+	if s.AccessLog > 0 {
+		c.AccessLog, c.AccessLogSample = os.Stdout, s.AccessLog
+	}
 	return c
 }
 
