@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,12 +231,27 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	tail, _ := strconv.Atoi(q.Get("tail"))
 	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
 	opts := driver.LogOptions{Follow: follow, Tail: tail}
+	trace := q.Get("trace")
+	if trace != "" {
+		if !validTraceQuery(trace) {
+			writeErr(w, fmt.Errorf("%w: trace %q is not a trace id (32 hex digits) or request id", ErrBadRequest, trace))
+			return
+		}
+		if name != "" {
+			writeErr(w, fmt.Errorf("%w: trace follows a request across every service; name no service", ErrBadRequest))
+			return
+		}
+	}
+	keep := func(line string) bool { return trace == "" || strings.Contains(line, trace) }
 	wake, unsub := s.events.subscribe()
 	defer unsub()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	var mu sync.Mutex
+	if trace != "" {
+		s.writeRouterTrace(w, trace)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	streamed := map[string]bool{}
@@ -259,6 +275,9 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 				sc := bufio.NewScanner(rc)
 				sc.Buffer(make([]byte, 64*1024), 1024*1024)
 				for sc.Scan() {
+					if !keep(sc.Text()) {
+						continue
+					}
 					mu.Lock()
 					fmt.Fprintf(w, "%s | %s\n", sr.id, sc.Text())
 					if flusher != nil {
@@ -373,4 +392,38 @@ func writeErr(w http.ResponseWriter, err error) {
 		code = 499
 	}
 	writeJSON(w, code, api.Error{Error: err.Error(), Hint: hint})
+}
+
+// validTraceQuery reports whether s can be a trace id or a request id:
+// 8 to 64 letters, digits or dashes.
+func validTraceQuery(s string) bool {
+	if len(s) < 8 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// writeRouterTrace writes the router log's lines that carry trace (its
+// access log's), prefixed "router | ".
+func (s *Server) writeRouterTrace(w io.Writer, trace string) {
+	if s.cfg.RouterLog == "" {
+		return
+	}
+	f, err := os.Open(s.cfg.RouterLog)
+	if err != nil {
+		return // no router log yet: nothing to show
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), trace) {
+			fmt.Fprintf(w, "router | %s\n", sc.Text())
+		}
+	}
 }

@@ -25,6 +25,9 @@ type EventQuery struct {
 type LogOptions struct {
 	Follow bool
 	Tail   int
+	// Trace keeps only the lines carrying this trace id (or request id),
+	// from every service and the router's access log.
+	Trace string
 }
 
 // Build target kinds: what an engine runs.

@@ -1,8 +1,8 @@
 package router
 
 import (
-	"io"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"time"
 )

@@ -224,6 +224,9 @@ func (c *Client) Logs(ctx context.Context, service string, o engine.LogOptions) 
 	if o.Tail > 0 {
 		q.Set("tail", strconv.Itoa(o.Tail))
 	}
+	if o.Trace != "" {
+		q.Set("trace", o.Trace)
+	}
 	path := "/v1/services/" + url.PathEscape(service) + "/logs?"
 	if service == "" {
 		path = "/v1/logs?" // every service
