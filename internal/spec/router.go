@@ -55,7 +55,7 @@ func (r *Router) AccessLogRate() (float64, error) {
 	default:
 		n, ok := strings.CutSuffix(v, "%")
 		f, err := strconv.ParseFloat(n, 64)
-		if !ok || err != nil || f <= 0 || f > 100 {
+		if !ok || err != nil || !(f > 0 && f <= 100) { // NaN is neither
 			return 0, fmt.Errorf("access_log %q is not off, on or a percentage of requests above 0%% (10%%)", r.AccessLog)
 		}
 		return f / 100, nil
