@@ -129,7 +129,8 @@ func (m *Model) Fail(service, why string, now time.Time) {
 	r.Final, r.Failed = true, true
 	r.untilWhat, r.until = "", time.Time{}
 	r.analysis, r.check = "", ""
-	r.next = why
+	// The first line says why; the build's whole output is in Output.
+	r.next, _, _ = strings.Cut(strings.TrimSpace(why), "\n")
 }
 
 // Note adds a line that belongs to no row.

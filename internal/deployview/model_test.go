@@ -108,3 +108,16 @@ func TestRowsKeepServiceOrderAndOutputBound(t *testing.T) {
 		t.Errorf("kept %d lines of output, want %d", len(rows[0].Output), maxOutput)
 	}
 }
+
+func TestFailedBuildKeepsItsWholeOutput(t *testing.T) {
+	m := New()
+	m.Stage("web", "building", t0)
+	for _, l := range []string{"compiling", "main.go:3: undefined: x", "exit status 1"} {
+		m.BuildLine("web", l, t0)
+	}
+	m.Fail("web", "build web: exit status 1\nmain.go:3: undefined: x", t0)
+	r := m.Rows(t0)[0]
+	if r.Phase != PhaseFailed || !r.Failed || r.Waiting != "build web: exit status 1" || len(r.Output) != 3 {
+		t.Fatalf("failed row = %+v", r)
+	}
+}
