@@ -16,7 +16,9 @@ func routerConfig(s *spec.Router) routerproc.Settings {
 	if s == nil {
 		return routerproc.Settings{}
 	}
+	rate, _ := s.AccessLogRate() // validated with the spec
 	return routerproc.Settings{
+		AccessLog:              rate,
 		Upstream:               s.Upstream,
 		ReadHeaderTimeout:      time.Duration(s.ClientHeaderTimeout),
 		ClientBodyTimeout:      time.Duration(s.ClientBodyTimeout),

@@ -239,7 +239,7 @@ func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) st
 	v.s.metrics.deployStarted(v.name, d.Strategy)
 	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, d.ToRelease, d.Strategy, st.Service.Count)
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
-		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease)}})
+		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease), "strategy": d.Strategy}})
 	if ri, err := v.release(ctx, d.ToRelease); err == nil {
 		v.notifyDeployment(ri, api.EventDeployStarted, msg, &d)
 	}

@@ -22,11 +22,15 @@ import (
 // Config wires a control plane.
 type Config struct {
 	Project string
-	Store   Store
-	Driver  driver.Driver
-	Router  Router
-	Clock   Clock
-	Logger  *slog.Logger
+	// RouterLog is the router process's log file, where its access log
+	// lines go; `GET /v1/logs?trace=ID` reads the lines of a trace from it
+	// ("" when there is none).
+	RouterLog string
+	Store     Store
+	Driver    driver.Driver
+	Router    Router
+	Clock     Clock
+	Logger    *slog.Logger
 	// RouterURL is the router's base URL, injected as BERTH_ROUTER_URL and
 	// expanded in env values written ${BERTH_ROUTER_URL}.
 	RouterURL string

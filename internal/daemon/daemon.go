@@ -265,6 +265,7 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	d := &Daemon{o: o, log: log, router: rp.client, listen: rp.listen, listenTLS: rp.listenTLS, done: make(chan struct{}), errc: make(chan error, 4)}
 	cfg := control.Config{
 		Project:   o.Project,
+		RouterLog: filepath.Join(o.State, routerproc.LogName),
 		Engine:    drv.Name(),
 		Store:     st,
 		Driver:    drv,

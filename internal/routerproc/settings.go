@@ -3,6 +3,7 @@ package routerproc
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"time"
 
@@ -36,6 +37,9 @@ type Settings struct {
 	// TLS configures the TLS listener (listen_tls) and its certificates;
 	// nil without one.
 	TLS *TLSSettings `json:"tls,omitempty"`
+	// AccessLog is the share of traces the access log keeps (0: off); the
+	// lines go to the router process's standard output, its log file.
+	AccessLog float64 `json:"access_log,omitempty"`
 }
 
 // TLSSettings are the spec's tls: section as the router process needs it.
@@ -72,6 +76,9 @@ func (s Settings) Apply(c router.Config) router.Config {
 	c.MaxConns = s.MaxConns
 	c.AllowUnderscoreHeaders = s.AllowUnderscoreHeaders
 	c.EncodedSlashes = s.EncodedSlashes
+	if s.AccessLog > 0 {
+		c.AccessLog, c.AccessLogSample = os.Stdout, s.AccessLog
+	}
 	return c
 }
 

@@ -202,6 +202,7 @@ var metas = map[string]meta{
 	"Router.max_connections":          {desc: "Concurrent client connections; more wait to be accepted. Default 4096.", min: ptr(1)},
 	"Router.underscores_in_headers":   {desc: "Forward request header names containing _ (dropped by default: backends that read _ as - would see Transfer_Encoding as Transfer-Encoding)."},
 	"Router.encoded_slashes":          {desc: "%2F in a request path: decode (default, a /), keep, or reject (400).", enum: slashModes},
+	"Router.access_log":               {desc: "Per-request access log of the router (JSON lines with request_id and trace_id, read by `berth logs --trace`): off (default), on, or a share of traces such as 10%."},
 
 	"Notify.url":    {desc: "http(s) URL POSTed each event."},
 	"Notify.format": {desc: "json or slack. Default json.", enum: formats},

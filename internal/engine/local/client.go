@@ -57,6 +57,8 @@ var _ engine.Engine = (*Client)(nil)
 // anyone on the path.
 var ErrPlainToken = errors.New("refusing to send the bearer token over plain http://: the berth API over TCP is HTTPS only; use BERTH_API=https://HOST:PORT (and BERTH_API_CA=PATH of the server's CA, from `berth tls ca`)")
 
+var _ engine.Timeliner = (*Client)(nil)
+
 // New returns a client for addr: "unix:///path/berth.sock", a bare socket
 // path, or an http(s):// URL. Over https, roots (when not nil) are the
 // only CAs trusted (the control plane's local CA, pinned); without it the
@@ -196,6 +198,14 @@ func (c *Client) Deployment(ctx context.Context, id string) (api.Deployment, err
 	return out, err
 }
 
+// Timeline implements engine.Timeliner: the phases of a deployment, or of
+// a release set's deployments.
+func (c *Client) Timeline(ctx context.Context, id string) (api.Timeline, error) {
+	var out api.Timeline
+	err := c.do(ctx, http.MethodGet, "/v1/deployments/"+url.PathEscape(id)+"/timeline", nil, &out)
+	return out, err
+}
+
 // Rollback implements engine.Engine.
 func (c *Client) Rollback(ctx context.Context, r api.RollbackRequest) (api.DeployResponse, error) {
 	var out api.DeployResponse
@@ -245,6 +255,9 @@ func (c *Client) Logs(ctx context.Context, service string, o engine.LogOptions) 
 	}
 	if o.Tail > 0 {
 		q.Set("tail", strconv.Itoa(o.Tail))
+	}
+	if o.Trace != "" {
+		q.Set("trace", o.Trace)
 	}
 	path := "/v1/services/" + url.PathEscape(service) + "/logs?"
 	if service == "" {
