@@ -47,6 +47,52 @@ type DeployRequest struct {
 	Releases []ReleaseSpec `json:"releases"`
 	// Force makes a new release even when nothing changed.
 	Force bool `json:"force,omitempty"`
+	// Phases are what the client did before it submitted (plan, build,
+	// push), timed on its clock; the control plane records them with each
+	// deployment's timeline. A phase with no service is every service's.
+	Phases []PhaseTiming `json:"phases,omitempty"`
+}
+
+// PhaseTiming is one phase of a deploy the client ran itself.
+type PhaseTiming struct {
+	Name    string    `json:"name"`
+	Service string    `json:"service,omitempty"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	// GovernedBy is the setting that decides how long the phase takes.
+	GovernedBy string `json:"governed_by,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+}
+
+// Phase is one phase of a deployment's timeline.
+type Phase struct {
+	Name       string    `json:"name"`
+	Service    string    `json:"service"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	DurationMS int64     `json:"duration_ms"`
+	// GovernedBy names the setting that decides the phase's length
+	// ("deploy.drain"), empty when none does.
+	GovernedBy string `json:"governed_by"`
+	Detail     string `json:"detail"`
+	// AfterFinish marks a phase that ran after the deployment had
+	// finished (the old release draining and stopping): it is not part of
+	// the wall time a deploy waited for.
+	AfterFinish bool `json:"after_finish,omitempty"`
+}
+
+// Timeline is the answer of GET /v1/deployments/{id}/timeline: a
+// deployment's phases (or every phase of a release set's deployments when
+// the id is a set's), the slowest of them and the wall time from the
+// first phase's start to the end of the last deployment.
+type Timeline struct {
+	Deployment *Deployment `json:"deployment,omitempty"`
+	// SetID and Deployments are set for a release set's timeline.
+	SetID       string       `json:"set_id,omitempty"`
+	Deployments []Deployment `json:"deployments,omitempty"`
+	Phases      []Phase      `json:"phases"`
+	Slowest     *Phase       `json:"slowest,omitempty"`
+	WallMS      int64        `json:"wall_ms"`
 }
 
 // DeployResponse lists what a deploy request started.
@@ -275,6 +321,21 @@ type Status struct {
 	// Engine is the task driver the control plane runs: "process" or
 	// "docker". The CLI builds images for docker and artifacts otherwise.
 	Engine string `json:"engine,omitempty"`
+	// RouterTLS is the router's HTTPS URL ("" without listen_tls), and
+	// TLS the certificate it serves for each host.
+	RouterTLS string    `json:"router_tls,omitempty"`
+	TLS       []TLSCert `json:"tls,omitempty"`
+}
+
+// TLSCert is the certificate the router serves for one host.
+type TLSCert struct {
+	Host string `json:"host"`
+	// Source is acme, local-ca or file.
+	Source   string    `json:"source"`
+	Issuer   string    `json:"issuer,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
+	// Error is the last failure to obtain, renew or load it.
+	Error string `json:"error,omitempty"`
 }
 
 // Release is one release as the API shows it.
@@ -340,20 +401,32 @@ const (
 
 // Event kinds: the stream's "kind" field.
 const (
-	EventDeployStarted   = "deploy.started"
-	EventDeployProgress  = "deploy.progress"
-	EventDeployPromoted  = "deploy.promoted"
+	EventDeployStarted  = "deploy.started"
+	EventDeployProgress = "deploy.progress"
+	EventDeployPromoted = "deploy.promoted"
+	// EventDeployAnalysis: what a progressive deployment's analysis sees
+	// on the new release while it has traffic (every few seconds); fields
+	// release, weight, requests, errors_5xx, p99_ms, max_5xx_rate,
+	// max_p99_ms, min_requests and verdict (ok, failing, waiting for
+	// requests). Progress events carry pause_until, next and bake_until
+	// when a canary pauses or a blue/green bakes.
+	EventDeployAnalysis  = "deploy.analysis"
 	EventDeploySucceeded = "deploy.succeeded"
 	EventDeployRollback  = "deploy.rolled_back"
 	EventDeployFailed    = "deploy.failed"
 	EventTaskStarted     = "task.started"
 	EventTaskHealthy     = "task.healthy"
 	EventTaskUnhealthy   = "task.unhealthy"
-	EventTaskExited      = "task.exited"
-	EventTaskStopped     = "task.stopped"
-	EventTaskAdopted     = "task.adopted"
-	EventTaskLost        = "task.lost"
-	EventServiceScaled   = "service.scaled"
+	// EventTaskChecking: a starting task's health check answered
+	// something new that is not healthy; fields task, release, check (the
+	// answer), since (the task's start) and deadline (when the deployment
+	// gives up on it, with health.deadline).
+	EventTaskChecking  = "task.checking"
+	EventTaskExited    = "task.exited"
+	EventTaskStopped   = "task.stopped"
+	EventTaskAdopted   = "task.adopted"
+	EventTaskLost      = "task.lost"
+	EventServiceScaled = "service.scaled"
 	// EventServiceRecommitted: a deploy found the service's release
 	// unchanged at a newer commit and recorded that commit as live.
 	EventServiceRecommitted = "service.recommitted"
@@ -364,6 +437,9 @@ const (
 	// message carries their inputs ("rps/task 412 > 200: 2 → 5").
 	EventScaleOut = "scale.out"
 	EventScaleIn  = "scale.in"
+	// EventTLSExpiring: a route host's certificate expires within 14
+	// days, or obtaining, renewing or loading it failed.
+	EventTLSExpiring = "tls.expiring"
 )
 
 // Secret is one secret (or config value) as GET /v1/secrets lists it and

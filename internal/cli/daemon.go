@@ -33,6 +33,13 @@ type daemonOptions struct {
 	router *spec.Router
 	// ui is the --ui-listen flag as given ("" when not given).
 	ui string
+	// listenTLS is the router's HTTPS address ("" for none); tls the
+	// spec's tls: section, its relative paths under specRoot.
+	listenTLS string
+	tls       *spec.TLS
+	specRoot  string
+	// apiCert and apiKey are the TCP API's own certificate files.
+	apiCert, apiKey string
 }
 
 // defaultUIListen is where up and serve serve the dashboard unless told
@@ -42,7 +49,7 @@ const defaultUIListen = "127.0.0.1:8079"
 // addUIFlag adds --ui-listen (env BERTH_UI_LISTEN) to a command.
 func addUIFlag(f *pflag.FlagSet, target *string) {
 	f.StringVar(target, "ui-listen", os.Getenv("BERTH_UI_LISTEN"),
-		"serve the web dashboard (and the API it uses) on this address (env BERTH_UI_LISTEN; default "+defaultUIListen+", or a free loopback port when that is taken; off to disable; off loopback only with a token)")
+		"serve the web dashboard (and the API it uses) on this address (env BERTH_UI_LISTEN; default "+defaultUIListen+", or a free loopback port when that is taken; off to disable; off loopback only with a token, over HTTPS)")
 }
 
 // uiListen resolves --ui-listen: the address, and whether another
@@ -72,7 +79,8 @@ func (g *globals) startDaemon(ctx context.Context, o daemonOptions) (*daemon.Dae
 		Listen: o.listen, APIListen: o.apiListen, Token: o.token,
 		Engine: o.engine, LogLevel: o.logLevel,
 		MaxCount: o.maxCount, DiscardOrphans: o.discardOrphans,
-		Router:    routerConfig(o.router),
+		Router:    withTLS(routerConfig(o.router), o),
+		ListenTLS: o.listenTLS, APICert: o.apiCert, APIKey: o.apiKey,
 		LogWriter: taskLogWriter(), LogMaxBytes: logMax, LogFiles: logFiles,
 		Configure: func(st *store.Store, cfg *control.Config) {
 			cfg.Env = g.secretEnv(st, state)

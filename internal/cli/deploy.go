@@ -13,6 +13,7 @@ type deployCommand struct {
 	services   []string
 	from       string
 	detach     bool
+	plain      bool
 }
 
 func newDeployCommand(g *globals) *cobra.Command {
@@ -25,7 +26,15 @@ current commit, records one release per changed service as one release set,
 and rolls them out with each service's strategy. It waits, and exits 0 only
 when every deployment finished healthy; a deployment whose new tasks do not
 become healthy is rolled back automatically and deploy exits non-zero with
-the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.`,
+the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.
+
+On a terminal it shows a live view: one row per service with its phase
+(building, pushing, starting, waiting for health, canary 10% → 50%,
+baking, draining, done, rolled back), progress, elapsed time and what it
+waits for; a failed build's whole output is shown under its row. When the
+output is not a terminal, under CI=true or with --plain it prints plain
+timestamped lines. Colour follows the terminal and NO_COLOR.
+` + "`berth timeline DEPLOYMENT`" + ` shows afterwards where the time went.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sp, err := g.loadSpec()
 			if err != nil {
@@ -39,12 +48,21 @@ the reason. Roll the whole set back with ` + "`berth rollback --set`" + `.`,
 			}
 			e := g.engine()
 			printWarnings(g.stdout, e)
-			_, err = g.deploy(cmd.Context(), e, sp, deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, detach: c.detach, out: g.stdout})
+			o := deployOptions{services: append(args, c.services...), changed: c.changed, allowDirty: c.allowDirty, force: c.force, detach: c.detach, out: g.stdout}
+			if !wantsLive(g.stdout, c.plain) || g.dryRun || c.detach {
+				_, err = g.deploy(cmd.Context(), e, sp, o)
+				return err
+			}
+			lv := newLiveView(g.stdout)
+			o.out, o.watch = lv, lv
+			res, err := g.deploy(cmd.Context(), e, sp, o)
+			lv.finish(res)
 			return err
 		},
 	}
 	c.cmd.Flags().BoolVar(&c.allowDirty, "allow-dirty", false, "deploy even when the working tree has uncommitted changes (the commit is marked -dirty)")
 	c.cmd.Flags().BoolVar(&c.detach, "detach", false, "return once the deployments were submitted, without waiting for their outcome (`berth status` shows them)")
+	c.cmd.Flags().BoolVar(&c.plain, "plain", false, "print plain timestamped lines instead of the live view (the default when the output is not a terminal or CI=true)")
 	c.cmd.Flags().BoolVar(&c.force, "force", false, "make a new release even when nothing changed")
 	c.cmd.Flags().BoolVar(&c.changed, "changed", false, "deploy only the services whose inputs changed since their live commit (see `berth plan`)")
 	c.cmd.Flags().StringVar(&c.from, "from", "", "promote: deploy exactly the images and commits live in this environment (nothing is built)")

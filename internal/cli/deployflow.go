@@ -24,6 +24,8 @@ type deployOptions struct {
 	keepGoing  bool
 	detach     bool
 	out        io.Writer
+	// watch, when set, sees each stage and event (the live view).
+	watch ship.Watcher
 }
 
 // deploy runs the shared deploy flow (internal/ship) against e and maps
@@ -32,7 +34,7 @@ func (g *globals) deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o 
 	res, err := ship.Deploy(ctx, e, sp, ship.Options{
 		Services: o.services, Changed: o.changed, AllowDirty: o.allowDirty, Force: o.force,
 		KeepGoing: o.keepGoing, Env: g.env, StateDir: g.stateDir(), Registry: registryOf(sp), Out: o.out,
-		DryRun: g.dryRun, Detach: o.detach,
+		DryRun: g.dryRun, Detach: o.detach, Watch: o.watch,
 	})
 	return res, g.shipErr(err)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -90,13 +91,19 @@ func TestRun_NoControlPlaneExits3(t *testing.T) {
 // fakeAPI answers every request with status and an api.Error.
 func fakeAPI(t *testing.T, status int, e api.Error) {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(e)
 	}))
 	t.Cleanup(srv.Close)
+	// A token goes over HTTPS only, to the pinned CA.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("BERTH_API", srv.URL)
+	t.Setenv("BERTH_API_CA", ca)
 	t.Setenv("BERTH_TOKEN", "t")
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/berth-dev/berth/internal/certs"
 	"github.com/berth-dev/berth/internal/engine"
 	"github.com/berth-dev/berth/internal/engine/local"
+	"github.com/berth-dev/berth/internal/routerproc"
 	"github.com/berth-dev/berth/internal/spec"
 )
 
@@ -85,7 +88,15 @@ func (g *globals) engine() engine.Engine {
 		return failingEngine{usageErr("--dry-run works with an ecs environment (--env NAME whose engine is ecs); locally, berth plan shows what a deploy would do")}
 	}
 	if api := os.Getenv("BERTH_API"); api != "" {
-		return local.New(api, os.Getenv("BERTH_TOKEN"))
+		token := os.Getenv("BERTH_TOKEN")
+		if strings.HasPrefix(api, "http://") && token != "" {
+			return failingEngine{usageErr("%v", local.ErrPlainToken)}
+		}
+		roots, err := g.apiRoots()
+		if err != nil {
+			return failingEngine{err}
+		}
+		return local.New(api, token, roots)
 	}
 	return local.New("unix://"+g.socketPath(), "")
 }
@@ -208,4 +219,28 @@ func (g *globals) environmentNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// apiRoots are the CAs the CLI trusts for BERTH_API over https: the PEM
+// file BERTH_API_CA names, else the control plane's local CA in the state
+// directory when there is one (pinned: no other CA is trusted), else nil
+// (the system's roots, for an API with a certificate of a public CA).
+func (g *globals) apiRoots() (*x509.CertPool, error) {
+	path := os.Getenv("BERTH_API_CA")
+	if path == "" {
+		p := filepath.Join(g.stateDir(), routerproc.CertsDir, "ca", certs.CAFile)
+		if !fileExists(p) {
+			return nil, nil
+		}
+		path = p
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErr("BERTH_API_CA: %v (print the server's CA with `berth tls ca` there and save it)", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, usageErr("BERTH_API_CA %s holds no PEM certificate (print the server's CA with `berth tls ca` there and save it)", path)
+	}
+	return pool, nil
 }

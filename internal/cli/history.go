@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/timeline"
 )
 
 type historyCommand struct {
@@ -44,13 +47,14 @@ func newHistoryCommand(g *globals) *cobra.Command {
 				return err
 			}
 			w = newTable(g.stdout)
-			fmt.Fprintln(w, "\nDEPLOYMENT\tRELEASES\tSTRATEGY\tSTATE\tSTARTED\tREASON")
+			fmt.Fprintln(w, "\nDEPLOYMENT\tRELEASES\tSTRATEGY\tSTATE\tSTARTED\tDURATION\tREASON")
 			for _, d := range h.Deployments {
-				fmt.Fprintf(w, "%s\t%d→%d\t%s\t%s\t%s\t%s\n", d.ID, d.FromRelease, d.ToRelease, d.Strategy, d.State, d.StartedAt.Local().Format("2006-01-02 15:04:05"), orDash(d.Reason))
+				fmt.Fprintf(w, "%s\t%d→%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.FromRelease, d.ToRelease, d.Strategy, d.State, d.StartedAt.Local().Format("2006-01-02 15:04:05"), deployDuration(d), orDash(d.Reason))
 				for _, st := range steps(d.Progress) {
-					fmt.Fprintf(w, "\t\t\t\t%s\t%s\n", st.At.Local().Format("15:04:05"), describeStep(st))
+					fmt.Fprintf(w, "\t\t\t\t%s\t\t%s\n", st.At.Local().Format("15:04:05"), describeStep(st))
 				}
 			}
+			fmt.Fprintln(w, "\n(`berth timeline DEPLOYMENT` shows where a deployment's time went)")
 			if err := w.Flush(); err != nil {
 				return err
 			}
@@ -91,4 +95,12 @@ func describeStep(s stepRecord) string {
 		out += fmt.Sprintf(" (%d requests, %d 5xx, p99 %s)", s.Signals.Requests, s.Signals.Errors5xx, s.Signals.P99)
 	}
 	return out
+}
+
+// deployDuration is how long a deployment ran, "running" while it does.
+func deployDuration(d api.Deployment) string {
+	if d.FinishedAt.IsZero() {
+		return "running"
+	}
+	return timeline.Round(d.FinishedAt.Sub(d.StartedAt)).String()
 }

@@ -88,6 +88,7 @@ automatic rollback, and one-command rollback of one service or a whole release s
 		newDeployCommand(g),
 		newStatusCommand(g),
 		newHistoryCommand(g),
+		newTimelineCommand(g),
 		newRollbackCommand(g),
 		newScaleCommand(g),
 		newLogsCommand(g),

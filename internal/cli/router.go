@@ -2,6 +2,7 @@ package cli
 
 import (
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 func newRouterCommand(g *globals) *cobra.Command {
 	var (
 		await    bool
+		withTLS  bool
 		settings string
 	)
 	cmd := &cobra.Command{
@@ -35,14 +37,21 @@ func newRouterCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
+			var tlsLn net.Listener
+			if withTLS {
+				if tlsLn, err = routerproc.InheritedTLS(); err != nil {
+					return usageErr("%v", err)
+				}
+			}
 			log := slog.New(slog.NewJSONHandler(g.stderr, nil)).With("component", "router")
 			return routerproc.Run(ctx, routerproc.Config{
-				Listener: ln, Control: ctl, Logger: log,
+				Listener: ln, TLSListener: tlsLn, State: g.stateDir(), Control: ctl, Logger: log,
 				Build: routerproc.BuildID(), AwaitTable: await, Settings: set,
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&await, "await-table", false, "serve clients only once a routing table is published (handover)")
+	cmd.Flags().BoolVar(&withTLS, "tls", false, "serve HTTPS on the inherited descriptor 5 (listen_tls)")
 	cmd.Flags().StringVar(&settings, "settings", "", "the spec's router: limits and timeouts, as JSON (routerproc.Settings)")
 	return cmd
 }

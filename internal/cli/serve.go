@@ -21,6 +21,9 @@ type serveCommand struct {
 	g         *globals
 	listen    string
 	apiListen string
+	listenTLS string
+	apiCert   string
+	apiKey    string
 	token     string
 	tokenFile string
 	maxCount  int
@@ -45,13 +48,16 @@ the tasks and the router.
 
 serve resumes unfinished deployments and answers the CLI on the unix socket
 in the state directory (and, with --api-listen and --token, over TCP with a
-bearer token). Deploy to it with ` + "`berth deploy`" + `.`,
+bearer token, HTTPS only: see docs/serve.md). Deploy to it with ` + "`berth deploy`" + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return c.run(cmd.Context()) },
 	}
 	f := c.cmd.Flags()
 	f.StringVar(&c.listen, "listen", os.Getenv("BERTH_LISTEN"), "router listen address (env BERTH_LISTEN; default the spec's listen, 127.0.0.1:8080)")
-	f.StringVar(&c.apiListen, "api-listen", os.Getenv("BERTH_API_LISTEN"), "also serve the API over TCP on this address (needs --token)")
+	f.StringVar(&c.listenTLS, "listen-tls", os.Getenv("BERTH_LISTEN_TLS"), "router HTTPS listen address (env BERTH_LISTEN_TLS; default the spec's listen_tls, none)")
+	f.StringVar(&c.apiListen, "api-listen", os.Getenv("BERTH_API_LISTEN"), "also serve the API over TCP, HTTPS only, on this address (needs --token)")
+	f.StringVar(&c.apiCert, "api-cert", os.Getenv("BERTH_API_CERT"), "certificate (PEM) of the TCP API (env BERTH_API_CERT; default one from berth's local CA)")
+	f.StringVar(&c.apiKey, "api-key", os.Getenv("BERTH_API_KEY"), "private key (PEM) of --api-cert (env BERTH_API_KEY)")
 	f.StringVar(&c.token, "token", "", "bearer token required on the TCP API (visible in ps: prefer BERTH_TOKEN or --token-file)")
 	f.StringVar(&c.tokenFile, "token-file", os.Getenv("BERTH_TOKEN_FILE"), "read the TCP API's bearer token from this file (env BERTH_TOKEN_FILE)")
 	f.BoolVar(&c.discard, "discard-orphans", false, "when state.db is missing or empty, stop the project's running tasks instead of refusing to start")
@@ -74,12 +80,17 @@ func (c *serveCommand) run(parent context.Context) error {
 	if c.maxCount < 0 {
 		return usageErr("--max-count %d: must be positive", c.maxCount)
 	}
-	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: token, engine: c.engine, logLevel: c.logLevel, maxCount: c.maxCount, discardOrphans: c.discard, ui: c.ui}
+	o := daemonOptions{project: c.project, listen: c.listen, apiListen: c.apiListen, token: token, engine: c.engine, logLevel: c.logLevel, maxCount: c.maxCount, discardOrphans: c.discard,
+		ui: c.ui, listenTLS: c.listenTLS, apiCert: c.apiCert, apiKey: c.apiKey}
 	if sp, err := c.g.loadSpec(); err == nil {
 		if o.project == "" {
 			o.project = sp.Project
 		}
 		o.router = sp.Router
+		o.tls, o.specRoot = sp.TLS, sp.Root
+		if o.listenTLS == "" {
+			o.listenTLS = sp.ListenTLS
+		}
 		if o.listen == "" {
 			o.listen = sp.Listen
 		}
@@ -102,6 +113,9 @@ func (c *serveCommand) run(parent context.Context) error {
 	fmt.Fprintf(c.g.stdout, "berth serve: project %s, router on %s, API on %s\n", o.project, d.RouterURL(), c.g.socketPath())
 	if u := d.UIURL(); u != "" {
 		fmt.Fprintf(c.g.stdout, "dashboard: %s\n", u)
+	}
+	if u := d.RouterTLSURL(); u != "" {
+		fmt.Fprintf(c.g.stdout, "berth serve: HTTPS on %s\n", u)
 	}
 	var runErr error
 	down := false

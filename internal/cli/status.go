@@ -83,6 +83,9 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 	}
 	w := newTable(c.g.stdout)
 	head := fmt.Sprintf("project %s, router %s", st.Project, st.Router)
+	if st.RouterTLS != "" {
+		head += ", https " + st.RouterTLS
+	}
 	if st.Engine != "" {
 		head += ", engine " + st.Engine
 	}
@@ -121,6 +124,9 @@ func (c *statusCommand) print(st api.Status, detail bool) error {
 		if s.Reason != "" {
 			fmt.Fprintf(c.g.stdout, "%s: %s — %s\n  fix the cause, then `berth restart %s` (or deploy a fix)\n", s.Name, orDash(s.State), s.Reason, s.Name)
 		}
+	}
+	if err := c.printTLS(st.TLS, now); err != nil {
+		return err
 	}
 	if detail {
 		for _, s := range st.Services {
@@ -222,4 +228,37 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// printTLS lists the certificate of each host the router serves HTTPS
+// for: source, issuer, expiry, and the last failure.
+func (c *statusCommand) printTLS(certs []api.TLSCert, now time.Time) error {
+	if len(certs) == 0 {
+		return nil
+	}
+	w := newTable(c.g.stdout)
+	fmt.Fprintln(w, "\nHOST\tCERTIFICATE\tISSUER\tEXPIRES\tPROBLEM")
+	for _, tc := range certs {
+		expires := "-"
+		if !tc.NotAfter.IsZero() {
+			expires = tc.NotAfter.UTC().Format(time.DateOnly) + " (in " + daysLeft(tc.NotAfter.Sub(now)) + ")"
+			if tc.NotAfter.Before(now) {
+				expires = tc.NotAfter.UTC().Format(time.DateOnly) + " (expired)"
+			}
+		}
+		problem := tc.Error
+		if problem == "" && !tc.NotAfter.IsZero() && tc.NotAfter.Sub(now) < 14*24*time.Hour {
+			problem = "expires within 14 days"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", tc.Host, tc.Source, orDash(tc.Issuer), expires, orDash(problem))
+	}
+	return w.Flush()
+}
+
+// daysLeft is d in whole days from two days on, else as shortDuration.
+func daysLeft(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+	}
+	return shortDuration(d)
 }

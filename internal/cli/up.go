@@ -67,7 +67,8 @@ func (c *upCommand) run(parent context.Context) error {
 	if eng == "" {
 		eng = sp.Engine
 	}
-	d, err := c.g.startDaemon(ctx, daemonOptions{project: sp.Project, listen: listen, engine: eng, router: sp.Router, ui: c.ui})
+	d, err := c.g.startDaemon(ctx, daemonOptions{project: sp.Project, listen: listen, engine: eng, router: sp.Router, ui: c.ui,
+		listenTLS: sp.ListenTLS, tls: sp.TLS, specRoot: sp.Root})
 	if err != nil {
 		return err
 	}

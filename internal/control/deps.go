@@ -23,6 +23,9 @@ type Store interface {
 	Deployment(ctx context.Context, id int64) (store.Deployment, error)
 	Deployments(ctx context.Context, service string, limit int) ([]store.Deployment, error)
 	ActiveDeployments(ctx context.Context) ([]store.Deployment, error)
+	AddPhases(ctx context.Context, id int64, phases []store.Phase) error
+	Phases(ctx context.Context, id int64) ([]store.Phase, error)
+	DeploymentsOfSet(ctx context.Context, id string) ([]store.Deployment, error)
 
 	PutTask(ctx context.Context, t store.Task) error
 	Tasks(ctx context.Context, service string) ([]store.Task, error)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,11 +34,16 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
+		if err := checkPhases(req.Phases); err != nil {
+			writeErr(w, fmt.Errorf("%w: %w", ErrBadRequest, err))
+			return
+		}
 		resp, err := s.Deploy(r.Context(), req)
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
+		s.recordPhases(r.Context(), req.Phases, resp.Deployments)
 		writeJSON(w, http.StatusAccepted, resp)
 	})
 	mux.HandleFunc("POST /v1/rollback", func(w http.ResponseWriter, r *http.Request) {
@@ -78,6 +84,14 @@ func (s *Server) Handler(token string, onDown func()) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, d)
+	})
+	mux.HandleFunc("GET /v1/deployments/{id}/timeline", func(w http.ResponseWriter, r *http.Request) {
+		t, err := s.Timeline(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, t)
 	})
 	mux.HandleFunc("POST /v1/secrets/rollout", s.handleSecretsRollout)
 	mux.HandleFunc("POST /v1/services/{name}/promote", func(w http.ResponseWriter, r *http.Request) {
@@ -240,12 +254,27 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	tail, _ := strconv.Atoi(q.Get("tail"))
 	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
 	opts := driver.LogOptions{Follow: follow, Tail: tail}
+	trace := q.Get("trace")
+	if trace != "" {
+		if !validTraceQuery(trace) {
+			writeErr(w, fmt.Errorf("%w: trace %q is not a trace id (32 hex digits) or request id", ErrBadRequest, trace))
+			return
+		}
+		if name != "" {
+			writeErr(w, fmt.Errorf("%w: trace follows a request across every service; name no service", ErrBadRequest))
+			return
+		}
+	}
+	keep := func(line string) bool { return trace == "" || strings.Contains(line, trace) }
 	wake, unsub := s.events.subscribe()
 	defer unsub()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	flusher, _ := w.(http.Flusher)
 	var mu sync.Mutex
+	if trace != "" {
+		s.writeRouterTrace(w, trace)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	streamed := map[string]bool{}
@@ -269,6 +298,9 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 				sc := bufio.NewScanner(rc)
 				sc.Buffer(make([]byte, 64*1024), 1024*1024)
 				for sc.Scan() {
+					if !keep(sc.Text()) {
+						continue
+					}
 					mu.Lock()
 					fmt.Fprintf(w, "%s | %s\n", sr.id, sc.Text())
 					if flusher != nil {
@@ -386,4 +418,38 @@ func writeErr(w http.ResponseWriter, err error) {
 		code = 499
 	}
 	writeJSON(w, code, api.Error{Error: err.Error(), Hint: hint})
+}
+
+// validTraceQuery reports whether s can be a trace id or a request id:
+// 8 to 64 letters, digits or dashes.
+func validTraceQuery(s string) bool {
+	if len(s) < 8 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// writeRouterTrace writes the router log's lines that carry trace (its
+// access log's), prefixed "router | ".
+func (s *Server) writeRouterTrace(w io.Writer, trace string) {
+	if s.cfg.RouterLog == "" {
+		return
+	}
+	f, err := os.Open(s.cfg.RouterLog)
+	if err != nil {
+		return // no router log yet: nothing to show
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), trace) {
+			fmt.Fprintf(w, "router | %s\n", sc.Text())
+		}
+	}
 }

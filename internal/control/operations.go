@@ -240,7 +240,7 @@ func (v *svc) activate(ctx context.Context, st store.RolloutStep, why string) st
 	v.s.metrics.deployStarted(v.name, d.Strategy)
 	msg := fmt.Sprintf("%s %s: release %d → %d (%s, %d tasks)", why, v.name, d.FromRelease, d.ToRelease, d.Strategy, st.Service.Count)
 	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployStarted, Message: msg,
-		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease)}})
+		Fields: map[string]string{"release": strconv.Itoa(d.ToRelease), "from": strconv.Itoa(d.FromRelease), "strategy": d.Strategy}})
 	if ri, err := v.release(ctx, d.ToRelease); err == nil {
 		v.notifyDeployment(ri, api.EventDeployStarted, msg, &d)
 	}
@@ -498,6 +498,7 @@ func (s *Server) Scale(ctx context.Context, req api.ScaleRequest) error {
 // Status reports every service's live state.
 func (s *Server) Status(ctx context.Context) api.Status {
 	st := api.Status{Project: s.cfg.Project, Router: s.cfg.RouterURL, Engine: s.cfg.Engine, Services: []api.Service{}}
+	st.RouterTLS, st.TLS = s.cfg.RouterTLSURL, s.tlsCerts(ctx)
 	for _, v := range s.allServices() {
 		st.Services = append(st.Services, v.healStatus(v.status(ctx)))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/deploy"
 	"github.com/berth-dev/berth/internal/router"
+	"github.com/berth-dev/berth/internal/spec"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -96,9 +97,27 @@ func (v *svc) stepProgressive(ctx context.Context, now time.Time) {
 	stops := append(stopNew, stopOld...)
 	v.applyWeighted(weights, previewRel, stops)
 	v.saveProgress(ctx, dec.Progress)
-	if dec.Event != "" {
-		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployProgress, Message: fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, dec.Event),
-			Fields: map[string]string{"phase": dec.Progress.Phase, "weight": strconv.Itoa(dec.Weight), "step": strconv.Itoa(dec.Progress.Step)}})
+	if dec.Event != "" || dec.Progress.Phase != progress.Phase {
+		event := dec.Event
+		if event == "" {
+			event = dec.Progress.Phase
+		}
+		f := map[string]string{"phase": dec.Progress.Phase, "weight": strconv.Itoa(dec.Weight), "step": strconv.Itoa(dec.Progress.Step)}
+		if until, next := deploy.CanaryOutlook(*cfg.Deploy, dec.Progress); !until.IsZero() || next != "" {
+			if !until.IsZero() {
+				f["pause_until"] = until.UTC().Format(time.RFC3339Nano)
+			}
+			f["next"] = next
+		}
+		if dec.Progress.Phase == deploy.PhaseBake && cfg.Deploy.Bake > 0 {
+			f["bake_until"] = dec.Progress.PhaseSince.Add(time.Duration(cfg.Deploy.Bake)).UTC().Format(time.RFC3339Nano)
+		}
+		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployProgress, Message: fmt.Sprintf("%s release %d: %s", v.name, d.ToRelease, event),
+			Fields: f})
+	}
+	if dec.Weight > 0 && !dec.Done && !dec.Rollback && now.Sub(v.analyzedAt) >= analysisEventEvery {
+		v.analyzedAt = now
+		v.emitAnalysis(d, dec.Weight, sig, cfg.Deploy.Analysis)
 	}
 	if dec.Promoted {
 		v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployPromoted, Message: fmt.Sprintf("%s release %d promoted (%s)", v.name, d.ToRelease, dec.Progress.Phase)})
@@ -298,4 +317,37 @@ func (s *Server) signal(service string, abort bool, set func(*svc)) error {
 	v.mu.Unlock()
 	v.kick()
 	return nil
+}
+
+// analysisEventEvery is how often a progressive deployment with live
+// traffic on its new release records what the analysis sees.
+const analysisEventEvery = 2 * time.Second
+
+// emitAnalysis records the new release's signals against the analysis
+// thresholds (deploy.analysis), for live views. Caller holds mu.
+func (v *svc) emitAnalysis(d *store.Deployment, weight int, sig deploy.Signals, a *spec.Analysis) {
+	th := deploy.ResolveAnalysis(a)
+	rate := 0.0
+	if sig.Requests > 0 {
+		rate = float64(sig.Errors5xx) / float64(sig.Requests)
+	}
+	verdict := "ok"
+	switch {
+	case sig.Requests < th.MinRequests:
+		verdict = "waiting for requests"
+	case rate > th.Max5xxRate.Fraction() || th.MaxP99 > 0 && sig.P99 > time.Duration(th.MaxP99):
+		verdict = "failing"
+	}
+	f := map[string]string{
+		"release": strconv.Itoa(d.ToRelease), "weight": strconv.Itoa(weight),
+		"requests": strconv.Itoa(sig.Requests), "errors_5xx": strconv.Itoa(sig.Errors5xx),
+		"p99_ms": strconv.FormatInt(sig.P99.Milliseconds(), 10), "max_5xx_rate": th.Max5xxRate.String(),
+		"min_requests": strconv.Itoa(th.MinRequests), "verdict": verdict,
+	}
+	if th.MaxP99 > 0 {
+		f["max_p99_ms"] = strconv.FormatInt(time.Duration(th.MaxP99).Milliseconds(), 10)
+	}
+	v.s.emit(store.Event{Service: v.name, Deployment: d.ID, Kind: api.EventDeployAnalysis,
+		Message: fmt.Sprintf("%s release %d at %d%%: 5xx %.1f%% of %d requests, p99 %s: %s", v.name, d.ToRelease, weight, rate*100, sig.Requests, sig.P99.Round(time.Millisecond), verdict),
+		Fields:  f})
 }

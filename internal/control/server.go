@@ -22,14 +22,22 @@ import (
 // Config wires a control plane.
 type Config struct {
 	Project string
-	Store   Store
-	Driver  driver.Driver
-	Router  Router
-	Clock   Clock
-	Logger  *slog.Logger
+	// RouterLog is the router process's log file, where its access log
+	// lines go; `GET /v1/logs?trace=ID` reads the lines of a trace from it
+	// ("" when there is none).
+	RouterLog string
+	Store     Store
+	Driver    driver.Driver
+	Router    Router
+	Clock     Clock
+	Logger    *slog.Logger
 	// RouterURL is the router's base URL, injected as BERTH_ROUTER_URL and
 	// expanded in env values written ${BERTH_ROUTER_URL}.
 	RouterURL string
+	// RouterTLSURL is the router's HTTPS URL ("" without listen_tls), and
+	// TLS reports the certificates it serves (nil: none).
+	RouterTLSURL string
+	TLS          TLSReporter
 	// LogDir is where task logs go.
 	LogDir string
 	// Health, when set, is the one prober of the tasks' health (the

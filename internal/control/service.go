@@ -58,6 +58,9 @@ type svc struct {
 	promote, abort bool
 	checks         *checkResults
 	checking       bool
+	// analyzedAt is when the active deployment's last analysis event was
+	// recorded (deploy.analysis, at most every analysisEventEvery).
+	analyzedAt time.Time
 
 	notifier  *notify.Notifier
 	notifyKey string
@@ -643,7 +646,8 @@ func (v *svc) launch(t *task, ri *relInfo) {
 	if !t.draining {
 		v.put(t.rec)
 	}
-	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskStarted, Message: fmt.Sprintf("started task %s (release %d) at %s", t.rec.ID, t.rec.Release, h.Addr)})
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskStarted, Message: fmt.Sprintf("started task %s (release %d) at %s", t.rec.ID, t.rec.Release, h.Addr),
+		Fields: taskFields(t.rec.ID, t.rec.Release)})
 	draining := t.draining
 	v.watch(t)
 	v.mu.Unlock()
@@ -799,6 +803,9 @@ func (v *svc) healthResult(id string, checkErr error) (starting bool) {
 	} else {
 		t.passes = 0
 		t.fails++
+		if t.phase != deploy.Healthy && checkErr.Error() != t.lastCheck {
+			v.emitChecking(t, checkErr.Error(), hc)
+		}
 		t.lastCheck = checkErr.Error()
 		inGrace := now.Before(t.startedAt.Add(time.Duration(hc.Grace)))
 		if t.phase == deploy.Healthy && !inGrace && t.fails >= max(hc.Unhealthy, 1) {
@@ -831,6 +838,13 @@ func (v *svc) watchReport(id string, started time.Time, c router.Check) {
 		return
 	}
 	if c.Err != nil {
+		if t.phase != deploy.Healthy && c.Err.Error() != t.lastCheck {
+			var hc spec.Health
+			if ri := v.releases[t.rec.Release]; ri != nil && ri.cfg.Service.Health != nil {
+				hc = *ri.cfg.Service.Health
+			}
+			v.emitChecking(t, c.Err.Error(), hc)
+		}
 		t.lastCheck = c.Err.Error()
 	}
 	t.watchDown = !c.Up
@@ -866,7 +880,8 @@ func (v *svc) markHealthy(t *task) {
 	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 		v.failures = nil
 	}
-	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskHealthy, Message: fmt.Sprintf("task %s (release %d) is healthy", t.rec.ID, t.rec.Release)})
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskHealthy, Message: fmt.Sprintf("task %s (release %d) is healthy", t.rec.ID, t.rec.Release),
+		Fields: taskFields(t.rec.ID, t.rec.Release)})
 }
 
 // markUnhealthy records a task's failing verdict. Caller holds mu.
@@ -878,7 +893,8 @@ func (v *svc) markUnhealthy(t *task, now time.Time) {
 	if v.dep != nil && t.rec.Release == v.dep.ToRelease {
 		v.failures = append(v.failures, deploy.Failure{TaskID: t.rec.ID, At: now, Why: "failed health check: " + t.lastCheck})
 	}
-	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskUnhealthy, Message: fmt.Sprintf("task %s (release %d) is unhealthy: %s", t.rec.ID, t.rec.Release, t.lastCheck)})
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskUnhealthy, Message: fmt.Sprintf("task %s (release %d) is unhealthy: %s", t.rec.ID, t.rec.Release, t.lastCheck),
+		Fields: taskFields(t.rec.ID, t.rec.Release)})
 }
 
 // heldDown marks unhealthy the tasks the router holds down whose start
@@ -1002,7 +1018,8 @@ func (v *svc) stopTask(id string) {
 			delete(v.tasks, id)
 		}
 		v.mu.Unlock()
-		v.s.emit(store.Event{Service: v.name, Kind: api.EventTaskStopped, Message: fmt.Sprintf("stopped task %s (release %d)", id, t.rec.Release)})
+		v.s.emit(store.Event{Service: v.name, Kind: api.EventTaskStopped, Message: fmt.Sprintf("stopped task %s (release %d)", id, t.rec.Release),
+			Fields: taskFields(id, t.rec.Release)})
 	}()
 }
 
@@ -1026,4 +1043,24 @@ func (v *svc) stopAll(ctx context.Context) {
 	if n != nil {
 		n.Close()
 	}
+}
+
+// taskFields are the fields of a task's events: its id and release.
+func taskFields(id string, release int) map[string]string {
+	return map[string]string{"task": id, "release": strconv.Itoa(release)}
+}
+
+// emitChecking records that a starting task's health check failed with a
+// new answer: what it answered, when the task started and, with a
+// health.deadline, when the deployment gives up on it. Repeats of the
+// same answer are not recorded. Caller holds mu.
+func (v *svc) emitChecking(t *task, check string, hc spec.Health) {
+	f := taskFields(t.rec.ID, t.rec.Release)
+	f["check"] = check
+	f["since"] = t.startedAt.UTC().Format(time.RFC3339Nano)
+	if hc.Deadline > 0 {
+		f["deadline"] = t.startedAt.Add(time.Duration(hc.Deadline)).UTC().Format(time.RFC3339Nano)
+	}
+	v.s.emit(store.Event{Service: v.name, Deployment: depID(v.dep), Kind: api.EventTaskChecking,
+		Message: fmt.Sprintf("task %s (release %d) not healthy yet: %s", t.rec.ID, t.rec.Release, check), Fields: f})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/berth-dev/berth/internal/certs"
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/dashboard"
 	"github.com/berth-dev/berth/internal/driver"
@@ -51,7 +52,10 @@ type Options struct {
 	Socket string
 	// Listen is the router's client-facing address.
 	Listen string
-	// APIListen, with Token, also serves the API over TCP.
+	// ListenTLS, when set, is the router's HTTPS address (listen_tls);
+	// Router.TLS configures its certificates.
+	ListenTLS string
+	// APIListen, with Token, also serves the API over TCP, over TLS only.
 	APIListen string
 	Token     string
 	// UIListen, when set, serves the dashboard (/ui/) with the API and
@@ -61,6 +65,9 @@ type Options struct {
 	// UIFallback listens on a free loopback port when UIListen is taken
 	// (the default address of up and serve), instead of failing.
 	UIFallback bool
+	// APICert and APIKey are the TCP API's own certificate files; by
+	// default it has one from the local CA (state/tls/ca).
+	APICert, APIKey string
 	// Engine is process, docker or auto.
 	Engine string
 	// LogLevel is info or debug.
@@ -104,9 +111,12 @@ type Daemon struct {
 	router  *routerproc.Client
 	listen  string // the router's address
 	uiAddr  string // the dashboard's address, "" when not served
+	uiTLS   bool   // the dashboard is served over HTTPS (off loopback)
 	apiSrvs []*http.Server
 	done    chan struct{} // closed when POST /v1/down asks the daemon to exit
 	errc    chan error
+	// listenTLS is the router's TLS address ("" for none).
+	listenTLS string
 	// closers are closed last, in reverse order (log, store, driver).
 	closers []io.Closer
 	stopped sync.Once
@@ -127,8 +137,22 @@ func (d *Daemon) UIURL() string {
 	if d.uiAddr == "" {
 		return ""
 	}
+	if d.uiTLS {
+		return "https://" + d.uiAddr + dashboard.Prefix
+	}
 	return "http://" + d.uiAddr + dashboard.Prefix
 }
+
+// RouterTLSURL is the router's HTTPS base URL ("" without listen_tls).
+func (d *Daemon) RouterTLSURL() string {
+	if d.listenTLS == "" {
+		return ""
+	}
+	return "https://" + d.listenTLS
+}
+
+// RouterClient is the client of the router process's control socket.
+func (d *Daemon) RouterClient() *routerproc.Client { return d.router }
 
 // Done is closed when a client asked the control plane to stop (berth
 // down): every task has been stopped; call Stop.
@@ -183,12 +207,29 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 	if uiLn != nil {
 		closers = append(closers, uiLn)
 	}
+	// Off loopback the dashboard's listener carries the API and its token
+	// across the network: TLS only, like --api-listen.
+	uiTLS := uiLn != nil && !dashboard.IsLoopback(o.UIListen)
 	var tcpLn net.Listener
+	if o.APIListen != "" || o.ListenTLS != "" || uiTLS {
+		// Created here, before a router process that also uses it starts.
+		if _, err := certs.OpenLocalCA(filepath.Join(state, routerproc.CertsDir, "ca")); err != nil {
+			return nil, fmt.Errorf("local CA: %w", err)
+		}
+	}
 	if o.APIListen != "" {
 		if tcpLn, err = net.Listen("tcp", o.APIListen); err != nil {
 			return nil, usageErr("API cannot listen on %s: %v (pass --api-listen HOST:PORT)", o.APIListen, err)
 		}
 		closers = append(closers, tcpLn)
+		tlsCfg, err := apiTLSConfig(o, tcpLn.Addr())
+		if err != nil {
+			return nil, err
+		}
+		tcpLn = tlsOnly(tcpLn, tlsCfg)
+	}
+	if uiLn, err = secureUI(o, uiLn); err != nil {
+		return nil, err
 	}
 	dbPath := filepath.Join(state, "state.db")
 	_, statErr := os.Stat(dbPath)
@@ -221,9 +262,10 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 			_ = rp.stop(context.Background())
 		}
 	}()
-	d := &Daemon{o: o, log: log, router: rp.client, listen: rp.listen, done: make(chan struct{}), errc: make(chan error, 4)}
+	d := &Daemon{o: o, log: log, router: rp.client, listen: rp.listen, listenTLS: rp.listenTLS, done: make(chan struct{}), errc: make(chan error, 4)}
 	cfg := control.Config{
 		Project:   o.Project,
+		RouterLog: filepath.Join(o.State, routerproc.LogName),
 		Engine:    drv.Name(),
 		Store:     st,
 		Driver:    drv,
@@ -235,6 +277,10 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 		// The router process is the one prober of task health: the
 		// control plane reads its verdicts over the control socket.
 		Health: rp.client,
+	}
+	if rp.listenTLS != "" {
+		cfg.RouterTLSURL = "https://" + rp.listenTLS
+		cfg.TLS = tlsReporter{rp.client}
 	}
 	if o.Configure != nil {
 		o.Configure(st, &cfg)
@@ -278,13 +324,17 @@ func Start(ctx context.Context, o Options) (_ *Daemon, err error) {
 		mux.Handle("GET /{$}", http.RedirectHandler(dashboard.Prefix, http.StatusFound))
 		mux.Handle("/", api(o.Token))
 		d.serveAPI(uiLn, dashboard.Guard(o.Token, mux))
-		d.uiAddr = uiLn.Addr().String()
+		d.uiAddr, d.uiTLS = uiLn.Addr().String(), uiTLS
 	}
 	gctx, endGuard := context.WithCancel(context.Background())
 	d.endGuard, d.guarded = endGuard, make(chan struct{})
 	go func() {
 		defer close(d.guarded)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); d.server.WatchTLS(gctx, tlsCheckEvery) }()
 		guardState(gctx, st, log)
+		wg.Wait()
 	}()
 	d.closers = closers
 	sctx, cancel := context.WithCancel(context.Background())
@@ -315,6 +365,20 @@ func listenUI(o Options) (net.Listener, error) {
 		return nil, usageErr("dashboard cannot listen on %s: %v (pass --ui-listen HOST:PORT, or --ui-listen off)", o.UIListen, err)
 	}
 	return ln, nil
+}
+
+// secureUI wraps the dashboard's listener in TLS (the API's certificate)
+// when it is off loopback, where the page sends the API's token across the
+// network; a loopback listener stays plain HTTP.
+func secureUI(o Options, ln net.Listener) (net.Listener, error) {
+	if ln == nil || dashboard.IsLoopback(o.UIListen) {
+		return ln, nil
+	}
+	cfg, err := apiTLSConfig(o, ln.Addr())
+	if err != nil {
+		return nil, err
+	}
+	return tlsOnly(ln, cfg), nil
 }
 
 func (d *Daemon) serveAPI(ln net.Listener, h http.Handler) {

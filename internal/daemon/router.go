@@ -24,12 +24,14 @@ const infoTimeout = 2 * time.Second
 
 // attached is the router process a control plane runs with.
 type attached struct {
-	client  *routerproc.Client
-	listen  string
-	pid     int
-	started bool // spawned by this Start (not adopted)
-	exe     string
-	log     *slog.Logger
+	client *routerproc.Client
+	listen string
+	// listenTLS is the router's TLS address ("" for none).
+	listenTLS string
+	pid       int
+	started   bool // spawned by this Start (not adopted)
+	exe       string
+	log       *slog.Logger
 }
 
 // stop stops the router process and waits for it to exit.
@@ -56,11 +58,20 @@ func attachRouter(ctx context.Context, o Options, log *slog.Logger) (*attached, 
 			c.Close()
 			return nil, usageErr("the router of %s already serves %s (pid %d), not %s: run `berth down` first to move it, or start with --listen %s", o.State, info.Listen, info.PID, o.Listen, info.Listen)
 		}
+		if info.ListenTLS != "" && o.ListenTLS != "" && !sameAddr(info.ListenTLS, o.ListenTLS) {
+			c.Close()
+			return nil, usageErr("the router of %s already serves TLS on %s (pid %d), not %s: run `berth down` first to move it, or set listen_tls: %s", o.State, info.ListenTLS, info.PID, o.ListenTLS, info.ListenTLS)
+		}
+		if (info.ListenTLS == "") != (o.ListenTLS == "") {
+			c.Close()
+			log.Info("listen_tls changed; handing the router over to a router process with the spec's", "pid", info.PID)
+			return handOver(ctx, o, exe, info, log)
+		}
 		if build := routerproc.BuildID(); build != "" && info.Build != build {
 			c.Close()
 			return handOver(ctx, o, exe, info, log)
 		}
-		if info.Settings != o.Router {
+		if !info.Settings.Equal(o.Router) {
 			c.Close()
 			log.Info("the running router has other router: settings; handing it over to a router process with the spec's", "pid", info.PID)
 			return handOver(ctx, o, exe, info, log)
@@ -70,51 +81,75 @@ func attachRouter(ctx context.Context, o Options, log *slog.Logger) (*attached, 
 			return nil, err
 		}
 		log.Info("adopted running router process", "pid", info.PID, "listen", info.Listen, "table", info.Version)
-		return &attached{client: c, listen: info.Listen, pid: info.PID, exe: exe, log: log}, nil
+		return &attached{client: c, listen: info.Listen, listenTLS: info.ListenTLS, pid: info.PID, exe: exe, log: log}, nil
 	}
 	// No router answers: start one.
-	listen, pid, err := spawnRouter(o, exe, o.Listen, log)
+	listen, listenTLS, pid, err := spawnRouter(o, exe, o.Listen, o.ListenTLS, log)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	return &attached{client: c, listen: listen, pid: pid, started: true, exe: exe, log: log}, nil
+	return &attached{client: c, listen: listen, listenTLS: listenTLS, pid: pid, started: true, exe: exe, log: log}, nil
 }
 
-// spawnRouter binds addr and the control socket and starts a router
-// process on them.
-func spawnRouter(o Options, exe, addr string, log *slog.Logger) (listen string, pid int, err error) {
-	sock := routerproc.SocketPath(o.State)
+// listenTCP binds a router address, with the next step in its error.
+func listenTCP(addr, flag string) (*net.TCPListener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return "", 0, usageErr("router address %s is already in use: stop what listens there or pass --listen 127.0.0.1:PORT", addr)
+			return nil, usageErr("router address %s is already in use: stop what listens there or pass %s 127.0.0.1:PORT", addr, flag)
 		}
-		return "", 0, usageErr("router cannot listen on %s: %v (pass --listen HOST:PORT)", addr, err)
+		return nil, usageErr("router cannot listen on %s: %v (pass %s HOST:PORT)", addr, err, flag)
 	}
+	return ln.(*net.TCPListener), nil
+}
+
+// spawnRouter binds addr (and tlsAddr, when set) and the control socket
+// and starts a router process on them.
+func spawnRouter(o Options, exe, addr, tlsAddr string, log *slog.Logger) (listen, listenTLS string, pid int, err error) {
+	sock := routerproc.SocketPath(o.State)
+	var tlsFile *os.File
+	if tlsAddr != "" {
+		tln, err := listenTCP(tlsAddr, "--listen-tls")
+		if err != nil {
+			return "", "", 0, err
+		}
+		listenTLS = tln.Addr().String()
+		tlsFile, err = tln.File()
+		tln.Close()
+		if err != nil {
+			return "", "", 0, fmt.Errorf("pass the router TLS listener: %w", err)
+		}
+		defer tlsFile.Close()
+	}
+	tcp, err := listenTCP(addr, "--listen")
+	if err != nil {
+		return "", "", 0, err
+	}
+	var ln net.Listener = tcp
 	listen = ln.Addr().String()
 	// The address was free, so no router runs: a socket file left is stale.
 	_ = os.Remove(sock)
 	ctl, err := net.Listen("unix", sock)
 	if err != nil {
 		ln.Close()
-		return "", 0, fmt.Errorf("listen on router control socket %s: %w", sock, err)
+		return "", "", 0, fmt.Errorf("listen on router control socket %s: %w", sock, err)
 	}
 	_ = os.Chmod(sock, 0o600)
 	lnFile, ctlFile, err := routerproc.Files(ln.(*net.TCPListener), ctl.(*net.UnixListener))
 	if err != nil {
 		_ = os.Remove(sock)
-		return "", 0, err
+		return "", "", 0, err
 	}
 	defer lnFile.Close()
 	defer ctlFile.Close()
-	pid, _, err = routerproc.Spawn(exe, o.State, lnFile, ctlFile, filepath.Join(o.State, routerproc.LogName), o.Router.Args()...)
+	pid, _, err = routerproc.Spawn(exe, o.State, lnFile, ctlFile, tlsFile, filepath.Join(o.State, routerproc.LogName), o.Router.Args()...)
 	if err != nil {
 		_ = os.Remove(sock)
-		return "", 0, err
+		return "", "", 0, err
 	}
-	log.Info("started router process", "pid", pid, "listen", listen)
-	return listen, pid, nil
+	log.Info("started router process", "pid", pid, "listen", listen, "listen_tls", listenTLS)
+	return listen, listenTLS, pid, nil
 }
 
 // superviseEvery is how often the control plane checks that its router
@@ -147,7 +182,7 @@ func (a *attached) supervise(ctx context.Context, o Options) {
 		if misses++; misses < superviseMisses {
 			continue
 		}
-		_, pid, serr := spawnRouter(o, a.exe, a.listen, a.log)
+		_, _, pid, serr := spawnRouter(o, a.exe, a.listen, a.listenTLS, a.log)
 		if serr != nil {
 			a.log.Error("the router process does not answer and cannot be replaced", "error", err, "replace", serr)
 			continue
@@ -175,6 +210,31 @@ func handOver(ctx context.Context, o Options, exe string, old routerproc.Info, l
 		return nil, fmt.Errorf("hand the router over to the new build: %w", err)
 	}
 	defer lnFile.Close()
+	var tlsFile *os.File
+	listenTLS := ""
+	switch {
+	case o.ListenTLS != "" && old.ListenTLS != "":
+		// The TLS socket is handed over like the plain one.
+		if tlsFile, err = oc.TLSListener(ctx); err != nil {
+			return nil, fmt.Errorf("hand the router's TLS listener over to the new build: %w", err)
+		}
+		listenTLS = old.ListenTLS
+	case o.ListenTLS != "":
+		// TLS is new: bind it.
+		tln, err := listenTCP(o.ListenTLS, "--listen-tls")
+		if err != nil {
+			return nil, err
+		}
+		listenTLS = tln.Addr().String()
+		tlsFile, err = tln.File()
+		tln.Close()
+		if err != nil {
+			return nil, fmt.Errorf("pass the router TLS listener: %w", err)
+		}
+	}
+	if tlsFile != nil {
+		defer tlsFile.Close()
+	}
 	table, err := oc.Table(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("hand the router over to the new build: %w", err)
@@ -195,7 +255,7 @@ func handOver(ctx context.Context, o Options, exe string, old routerproc.Info, l
 		return nil, fmt.Errorf("pass the router control socket: %w", err)
 	}
 	defer ctlFile.Close()
-	pid, exited, err := routerproc.Spawn(exe, o.State, lnFile, ctlFile, filepath.Join(o.State, routerproc.LogName), append([]string{"--await-table"}, o.Router.Args()...)...)
+	pid, exited, err := routerproc.Spawn(exe, o.State, lnFile, ctlFile, tlsFile, filepath.Join(o.State, routerproc.LogName), append([]string{"--await-table"}, o.Router.Args()...)...)
 	if err != nil {
 		_ = os.Remove(tmp)
 		return nil, err
@@ -225,7 +285,7 @@ func handOver(ctx context.Context, o Options, exe string, old routerproc.Info, l
 		return nil, err
 	}
 	log.Info("router handed over to a new router process", "old_pid", old.PID, "pid", pid, "listen", old.Listen)
-	return &attached{client: c, listen: old.Listen, pid: pid, started: true, exe: exe, log: log}, nil
+	return &attached{client: c, listen: old.Listen, listenTLS: listenTLS, pid: pid, started: true, exe: exe, log: log}, nil
 }
 
 // stopWait bounds how long a stopping router may take to finish its

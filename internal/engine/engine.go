@@ -25,6 +25,9 @@ type EventQuery struct {
 type LogOptions struct {
 	Follow bool
 	Tail   int
+	// Trace keeps only the lines carrying this trace id (or request id),
+	// from every service and the router's access log.
+	Trace string
 }
 
 // Build target kinds: what an engine runs.
@@ -91,6 +94,12 @@ type Engine interface {
 	Promote(ctx context.Context, service string) error
 	// Abort rolls a service's deployment in progress back.
 	Abort(ctx context.Context, service string) error
+}
+
+// Timeliner is an engine that keeps deployment timelines (the local
+// engines): the phases of a deployment, or of a release set's.
+type Timeliner interface {
+	Timeline(ctx context.Context, id string) (api.Timeline, error)
 }
 
 // ErrStreamLost marks an event stream (or a request) that failed because

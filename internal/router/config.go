@@ -2,6 +2,7 @@ package router
 
 import (
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -82,6 +83,15 @@ type Config struct {
 	// "/a%2F..%2Fb" cannot slip past a route), "keep" (left encoded, part
 	// of its segment) or "reject" (400).
 	EncodedSlashes string
+	// AccessLog, when set, receives one JSON line per request (method,
+	// host, path, status, duration, route, release, target, request_id,
+	// trace_id and traceparent), so a request can be followed into the
+	// services' logs. Default: none.
+	AccessLog io.Writer
+	// AccessLogSample is the fraction of traces the access log keeps, 0 to
+	// 1, decided by trace id so a trace is kept whole; 0 with AccessLog set
+	// keeps every request.
+	AccessLogSample float64
 	// ShutdownTimeout bounds the graceful shutdown in Serve. Default 30s.
 	ShutdownTimeout time.Duration
 	// TLSConfig, when set, makes Serve terminate TLS (HTTP/2 via ALPN and

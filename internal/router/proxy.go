@@ -137,6 +137,13 @@ func (r *Router) forward(w http.ResponseWriter, req *http.Request, rt *route, gr
 	t.release()
 	end := r.cfg.Now()
 	g.stats.observe(end, status, end.Sub(start))
+	if r.access != nil {
+		tp := ""
+		if f.newTrace {
+			tp = string(f.traceparent[:])
+		}
+		r.logAccess(req, rt, g, t, status, start, end, f.requestID, tp)
+	}
 	if cerr != nil && status != StatusClientClosedRequest {
 		r.log.Warn("response body copy failed", "route", rt.name, "target", t.addr, "host", req.Host, "path", req.URL.Path, "err", cerr)
 		// Headers are gone: abort so the client sees a truncated response.
@@ -270,6 +277,7 @@ func (r *Router) fail(w http.ResponseWriter, req *http.Request, rt *route, g *gr
 	} else {
 		r.noGroupStats().observe(end, status, end.Sub(start))
 	}
+	r.logAccess(req, rt, g, t, status, start, end, "", "")
 }
 
 // noGroupStats counts requests that matched no group (404s, empty routes).
@@ -429,10 +437,12 @@ func (r *Router) upgrade(w http.ResponseWriter, req *http.Request, rt *route, g 
 	req = req.WithContext(ctx)
 	defer t.trackUpgrade(req, cancel)()
 	status := http.StatusSwitchingProtocols
+	var sentID, sentTrace string
 	rp := &httputil.ReverseProxy{
 		Transport: t.std, // a refused upgrade's answer must not leave a pooled connection out of step
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			o := r.outbound(pr.In, rt)
+			sentID, sentTrace = o.Header.Get("X-Request-Id"), o.Header.Get("Traceparent")
 			pr.Out.URL = o.URL
 			pr.Out.URL.Host = t.addr
 			for k, vv := range o.Header {
@@ -453,6 +463,7 @@ func (r *Router) upgrade(w http.ResponseWriter, req *http.Request, rt *route, g 
 	if status != 0 {
 		end := r.cfg.Now()
 		g.stats.observe(end, status, end.Sub(start))
+		r.logAccess(req, rt, g, t, status, start, end, sentID, sentTrace)
 	}
 }
 

@@ -23,6 +23,7 @@ type Router struct {
 	table   atomic.Pointer[index]
 	metrics *metrics
 	signals signalStore
+	access  *accessLog // nil: no access log
 
 	noGroupOnce sync.Once
 	noGroup     groupStats
@@ -68,6 +69,12 @@ func New(cfg Config) *Router {
 		groups:  map[groupKey]time.Time{},
 	}
 	r.metrics = newMetrics(r)
+	if cfg.AccessLog != nil {
+		r.access = &accessLog{w: cfg.AccessLog}
+		if r.cfg.AccessLogSample <= 0 {
+			r.cfg.AccessLogSample = 1
+		}
+	}
 	return r
 }
 

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,7 +51,27 @@ func (r *Router) Server() *http.Server {
 // until no connection is new or busy; only then does it shut the server
 // down.
 func (r *Router) Serve(ctx context.Context, ln net.Listener) error {
+	return r.ServeWith(ctx, ln, ServeOptions{TLS: r.cfg.TLSConfig})
+}
+
+// ServeOptions say how ServeWith serves one listener.
+type ServeOptions struct {
+	// TLS, when set, terminates TLS on the listener (HTTP/2 via ALPN and
+	// HTTP/1.1); it must carry certificates or GetCertificate.
+	TLS *tls.Config
+	// Wrap, when set, is put in front of the router's handler on this
+	// listener (HTTPS redirects, HSTS, ACME challenges).
+	Wrap func(http.Handler) http.Handler
+}
+
+// ServeWith is Serve with per-listener options, so one Router serves a
+// plain listener and a TLS one side by side.
+func (r *Router) ServeWith(ctx context.Context, ln net.Listener, o ServeOptions) error {
 	srv := r.Server()
+	srv.TLSConfig = o.TLS
+	if o.Wrap != nil {
+		srv.Handler = o.Wrap(srv.Handler)
+	}
 	var (
 		mu    sync.Mutex
 		conns = map[net.Conn]http.ConnState{}

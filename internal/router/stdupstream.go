@@ -30,6 +30,7 @@ func (r *Router) forwardStd(w http.ResponseWriter, req *http.Request, rt *route,
 		lb = &limitedBody{rc: req.Body, f: &f, max: r.cfg.MaxRequestBodyBytes}
 		req.Body = lb
 	}
+	var sentID, sentTrace string
 	rp := &httputil.ReverseProxy{
 		Transport: t.std,
 		// What arrived reaches the client before the next wait on the
@@ -37,6 +38,7 @@ func (r *Router) forwardStd(w http.ResponseWriter, req *http.Request, rt *route,
 		FlushInterval: -1,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			o := r.outbound(pr.In, rt)
+			sentID, sentTrace = o.Header.Get("X-Request-Id"), o.Header.Get("Traceparent")
 			pr.Out.URL = o.URL
 			pr.Out.URL.Host = t.addr
 			pr.Out.Header = o.Header
@@ -78,6 +80,7 @@ func (r *Router) forwardStd(w http.ResponseWriter, req *http.Request, rt *route,
 	if !failed {
 		end := r.cfg.Now()
 		g.stats.observe(end, status, end.Sub(start))
+		r.logAccess(req, rt, g, t, status, start, end, sentID, sentTrace)
 	} else if status != 0 {
 		end := r.cfg.Now()
 		g.stats.observe(end, http.StatusBadGateway, end.Sub(start))

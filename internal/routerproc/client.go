@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/certs"
 	"github.com/berth-dev/berth/internal/router"
 )
 
@@ -304,6 +305,27 @@ func (c *Client) Gather() ([]*dto.MetricFamily, error) {
 // Listener asks the router process for a duplicate of its client-facing
 // listening socket (passed over the control socket with SCM_RIGHTS).
 func (c *Client) Listener(ctx context.Context) (*os.File, error) {
+	return c.listener(ctx, "/v1/listener")
+}
+
+// TLSListener is Listener for the router's TLS listening socket.
+func (c *Client) TLSListener(ctx context.Context) (*os.File, error) {
+	return c.listener(ctx, "/v1/listener?tls=1")
+}
+
+// TLS describes the certificate the router serves for each host.
+func (c *Client) TLS(ctx context.Context) ([]certs.HostCert, error) {
+	var out []certs.HostCert
+	err := c.call(ctx, http.MethodGet, "/v1/tls", nil, &out)
+	return out, err
+}
+
+// RenewTLS renews host's ACME certificate now.
+func (c *Client) RenewTLS(ctx context.Context, host string) error {
+	return c.call(ctx, http.MethodPost, "/v1/tls/renew?host="+url.QueryEscape(host), nil, nil)
+}
+
+func (c *Client) listener(ctx context.Context, path string) (*os.File, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.sock)
 	if err != nil {
@@ -314,7 +336,7 @@ func (c *Client) Listener(ctx context.Context) (*os.File, error) {
 		_ = conn.SetDeadline(dl)
 	}
 	uc := conn.(*net.UnixConn)
-	if _, err := io.WriteString(uc, "POST /v1/listener HTTP/1.1\r\nHost: router\r\nContent-Length: 0\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(uc, "POST "+path+" HTTP/1.1\r\nHost: router\r\nContent-Length: 0\r\n\r\n"); err != nil {
 		return nil, fmt.Errorf("ask for the listening socket: %w", err)
 	}
 	buf := make([]byte, 4096)

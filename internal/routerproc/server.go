@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-dev/berth/internal/certs"
 	"github.com/berth-dev/berth/internal/router"
 )
 
@@ -25,6 +26,8 @@ type Info struct {
 	PID int `json:"pid"`
 	// Listen is the address the router accepts clients on.
 	Listen string `json:"listen"`
+	// ListenTLS is the address it accepts TLS clients on ("" for none).
+	ListenTLS string `json:"listen_tls,omitempty"`
 	// Build identifies the binary the router runs (see BuildID), so a
 	// control plane of another build knows to hand the router over.
 	Build string `json:"build"`
@@ -46,6 +49,11 @@ type Config struct {
 	// Listener is the client-facing listener (a TCP listener for
 	// listening-socket handover).
 	Listener net.Listener
+	// TLSListener, when set, is the client-facing TLS listener
+	// (listen_tls); Settings.TLS configures its certificates.
+	TLSListener net.Listener
+	// State is the state directory; certificates live in its tls/.
+	State string
 	// Control is the unix control socket the control plane talks to.
 	Control net.Listener
 	// Logger receives the process's own log lines.
@@ -79,6 +87,18 @@ func Run(ctx context.Context, cfg Config) error {
 	s := &server{rt: rt, cfg: cfg, log: log, ctx: ctx, stop: stop, started: time.Now(), first: make(chan struct{})}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(rt.Collector())
+	var plain router.ServeOptions
+	if cfg.TLSListener != nil {
+		m, err := newCertManager(cfg, log)
+		if err != nil {
+			_ = cfg.TLSListener.Close()
+			return err
+		}
+		defer m.Close()
+		s.certs = m
+		reg.MustRegister(m.Collector())
+		plain = plainOptions(cfg, m)
+	}
 	ctl := &http.Server{Handler: s.handler(reg), ReadHeaderTimeout: 10 * time.Second}
 	ctlErr := make(chan error, 1)
 	go func() { ctlErr <- ctl.Serve(cfg.Control) }()
@@ -94,7 +114,20 @@ func Run(ctx context.Context, cfg Config) error {
 				return
 			}
 		}
-		routeErr <- rt.Serve(ctx, cfg.Listener)
+		if s.certs == nil {
+			routeErr <- rt.ServeWith(ctx, cfg.Listener, plain)
+			return
+		}
+		tlsErr := make(chan error, 1)
+		go func() { tlsErr <- rt.ServeWith(ctx, cfg.TLSListener, tlsOptions(cfg, s.certs)) }()
+		err := rt.ServeWith(ctx, cfg.Listener, plain)
+		if err != nil {
+			stop() // one listener failed: stop the other too
+		}
+		if terr := <-tlsErr; err == nil {
+			err = terr
+		}
+		routeErr <- err
 	}()
 	log.Info("router process serving", "listen", cfg.Listener.Addr().String(), "pid", os.Getpid(), "build", cfg.Build)
 
@@ -127,6 +160,8 @@ type server struct {
 	stop    context.CancelFunc
 	started time.Time
 
+	certs *certs.Manager // nil without a TLS listener
+
 	mu    sync.Mutex
 	table *router.Table // the last published table
 	first chan struct{} // closed by the first publish
@@ -141,7 +176,11 @@ func (s *server) handler(reg *prometheus.Registry) http.Handler {
 			v = s.table.Version
 		}
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, Info{PID: os.Getpid(), Listen: s.cfg.Listener.Addr().String(), Build: s.cfg.Build, Settings: s.cfg.Settings, Version: v, Started: s.started})
+		info := Info{PID: os.Getpid(), Listen: s.cfg.Listener.Addr().String(), Build: s.cfg.Build, Settings: s.cfg.Settings, Version: v, Started: s.started}
+		if s.cfg.TLSListener != nil {
+			info.ListenTLS = s.cfg.TLSListener.Addr().String()
+		}
+		writeJSON(w, http.StatusOK, info)
 	})
 	mux.HandleFunc("PUT /v1/table", func(w http.ResponseWriter, r *http.Request) {
 		var t router.Table
@@ -159,6 +198,9 @@ func (s *server) handler(reg *prometheus.Registry) http.Handler {
 			return
 		}
 		s.rt.Publish(&t)
+		if s.certs != nil {
+			s.certs.SetHosts(tableHosts(&t))
+		}
 		if s.table == nil {
 			close(s.first)
 		}
@@ -208,6 +250,24 @@ func (s *server) handler(reg *prometheus.Registry) http.Handler {
 		s.stop()
 	})
 	mux.HandleFunc("POST /v1/listener", s.handOver)
+	mux.HandleFunc("GET /v1/tls", func(w http.ResponseWriter, _ *http.Request) {
+		if s.certs == nil {
+			writeJSON(w, http.StatusOK, []certs.HostCert{})
+			return
+		}
+		writeJSON(w, http.StatusOK, s.certs.Status())
+	})
+	mux.HandleFunc("POST /v1/tls/renew", func(w http.ResponseWriter, r *http.Request) {
+		if s.certs == nil {
+			writeJSON(w, http.StatusConflict, apiError{Error: "the router has no TLS listener (set listen_tls)"})
+			return
+		}
+		if err := s.certs.Renew(r.Context(), r.URL.Query().Get("host")); err != nil {
+			writeJSON(w, http.StatusBadGateway, apiError{Error: err.Error()})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /v1/watch", s.watch)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
@@ -217,8 +277,15 @@ func (s *server) handler(reg *prometheus.Registry) http.Handler {
 // the control connection (SCM_RIGHTS), so a router process of a new build
 // accepts on the very same socket: no connection is refused while the two
 // processes swap. The answer is one byte carrying the descriptor.
-func (s *server) handOver(w http.ResponseWriter, _ *http.Request) {
-	fl, ok := s.cfg.Listener.(interface{ File() (*os.File, error) })
+func (s *server) handOver(w http.ResponseWriter, r *http.Request) {
+	ln := s.cfg.Listener
+	if r.URL.Query().Get("tls") != "" {
+		if ln = s.cfg.TLSListener; ln == nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: "the router has no TLS listener"})
+			return
+		}
+	}
+	fl, ok := ln.(interface{ File() (*os.File, error) })
 	if !ok {
 		writeJSON(w, http.StatusNotImplemented, apiError{Error: "the listener cannot be handed over"})
 		return

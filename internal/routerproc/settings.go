@@ -3,7 +3,11 @@ package routerproc
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"reflect"
 	"time"
+
+	"github.com/berth-dev/berth/internal/certs"
 
 	"github.com/berth-dev/berth/internal/router"
 )
@@ -30,7 +34,30 @@ type Settings struct {
 	MaxConns               int           `json:"max_conns,omitempty"`
 	AllowUnderscoreHeaders bool          `json:"allow_underscore_headers,omitempty"`
 	EncodedSlashes         string        `json:"encoded_slashes,omitempty"`
+	// TLS configures the TLS listener (listen_tls) and its certificates;
+	// nil without one.
+	TLS *TLSSettings `json:"tls,omitempty"`
+	// AccessLog is the share of traces the access log keeps (0: off); the
+	// lines go to the router process's standard output, its log file.
+	AccessLog float64 `json:"access_log,omitempty"`
 }
+
+// TLSSettings are the spec's tls: section as the router process needs it.
+type TLSSettings struct {
+	// ACME configures automatic certificates.
+	ACME certs.ACME `json:"acme,omitzero"`
+	// Default is the certificate for hosts without one of their own in
+	// Hosts (instead of ACME or the local CA).
+	Default *certs.FilePair `json:"default,omitempty"`
+	// Hosts are the user's own certificates, by host.
+	Hosts map[string]certs.FilePair `json:"hosts,omitempty"`
+	// HSTS, when positive, is the max-age of the Strict-Transport-Security
+	// header sent on HTTPS responses.
+	HSTS time.Duration `json:"hsts,omitempty"`
+}
+
+// Equal reports whether s and o set the same values.
+func (s Settings) Equal(o Settings) bool { return reflect.DeepEqual(s, o) }
 
 // Apply returns c with the settings s sets.
 func (s Settings) Apply(c router.Config) router.Config {
@@ -49,12 +76,15 @@ func (s Settings) Apply(c router.Config) router.Config {
 	c.MaxConns = s.MaxConns
 	c.AllowUnderscoreHeaders = s.AllowUnderscoreHeaders
 	c.EncodedSlashes = s.EncodedSlashes
+	if s.AccessLog > 0 {
+		c.AccessLog, c.AccessLogSample = os.Stdout, s.AccessLog
+	}
 	return c
 }
 
 // Args are the `berth router` arguments that pass s.
 func (s Settings) Args() []string {
-	if s == (Settings{}) {
+	if s.Equal(Settings{}) {
 		return nil
 	}
 	b, _ := json.Marshal(s) // plain fields: cannot fail

@@ -34,17 +34,27 @@ const (
 // connections arriving meanwhile wait in the sockets' backlogs. The caller
 // still owns ln and ctl (close them: the process has its own copies). done
 // is closed when the process exits, if it exits while the caller runs.
-func Spawn(exe, state string, ln, ctl *os.File, logPath string, args ...string) (pid int, done <-chan struct{}, err error) {
+//
+// tlsLn, when not nil, is the TLS listening socket (descriptor 5; the
+// process is started with --tls).
+func Spawn(exe, state string, ln, ctl, tlsLn *os.File, logPath string, args ...string) (pid int, done <-chan struct{}, err error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return 0, nil, fmt.Errorf("open router log: %w", err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(exe, append([]string{"router", "--state", state}, args...)...)
+	base := []string{"router", "--state", state}
+	if tlsLn != nil {
+		base = append(base, "--tls")
+	}
+	cmd := exec.Command(exe, append(base, args...)...)
 	cmd.Env = append(routerEnv(os.Environ()), StateEnv+"="+state)
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.ExtraFiles = []*os.File{ln, ctl}
+	if tlsLn != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, tlsLn)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return 0, nil, fmt.Errorf("start router process %s: %w", exe, err)
@@ -103,6 +113,21 @@ func Inherited() (ln net.Listener, ctl net.Listener, err error) {
 		return nil, nil, fmt.Errorf("inherited control socket: %w", err)
 	}
 	return ln, ctl, nil
+}
+
+// InheritedTLS returns the TLS listener a router process was started
+// with by Spawn (descriptor 5, with --tls).
+func InheritedTLS() (net.Listener, error) {
+	f := os.NewFile(5, "router-tls-listener")
+	if f == nil {
+		return nil, fmt.Errorf("no inherited TLS listener")
+	}
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("inherited router TLS listener: %w", err)
+	}
+	return ln, nil
 }
 
 // BuildID identifies the running binary: the SHA-256 of its executable,

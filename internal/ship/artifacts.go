@@ -15,7 +15,7 @@ import (
 
 // artifactReleases builds the artifacts of the services in parallel and
 // returns one release per service; errs holds each failed service's error.
-func artifactReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, commit, stateDir string, keepGoing bool, out io.Writer) ([]api.ReleaseSpec, []error) {
+func artifactReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, commit, stateDir string, keepGoing bool, out io.Writer, w Watcher, phases *phaseLog) ([]api.ReleaseSpec, []error) {
 	rel := make([]api.ReleaseSpec, len(svcs))
 	errs := make([]error, len(svcs))
 	var mu sync.Mutex
@@ -30,11 +30,14 @@ func artifactReleases(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, 
 			rs := api.ReleaseSpec{Service: s.Name, Commit: commit, Image: s.Image}
 			if s.Build != nil && s.Build.Command != "" {
 				start := time.Now()
+				stage(w, s.Name, StageBuilding)
 				say("building %s: %s", s.Name, s.Build.Command)
-				res, err := artifact.Build(ctx, artifact.Request{Service: s.Name, Command: s.Build.Command, Dir: sp.Root, StateDir: stateDir})
+				res, err := artifact.Build(ctx, artifact.Request{Service: s.Name, Command: s.Build.Command, Dir: sp.Root, StateDir: stateDir, Output: buildOutput(w, s.Name)})
 				if err != nil {
 					return err
 				}
+				phases.add("build", s.Name, start, "services."+s.Name+".build", s.Build.Command)
+				stage(w, s.Name, StageBuilt)
 				say("built %s in %s (artifact %s)", s.Name, time.Since(start).Round(100*time.Millisecond), res.Digest[:12])
 				rs.Artifact, rs.ArtifactDigest = res.Path, res.Digest
 				rs.BuildSeconds = time.Since(start).Seconds()

@@ -74,10 +74,23 @@ func plural(n int, one, many string) string {
 // returns their final states (sorted by service) and the failures among
 // them.
 func Follow(ctx context.Context, e engine.Engine, deps []api.Deployment, out io.Writer) ([]api.Deployment, []Failure, error) {
+	return FollowWatched(ctx, e, deps, out, nil)
+}
+
+// FollowWatched is Follow that also hands every event to w (when set).
+func FollowWatched(ctx context.Context, e engine.Engine, deps []api.Deployment, out io.Writer, w Watcher) ([]api.Deployment, []Failure, error) {
 	for _, d := range deps {
 		fmt.Fprintf(out, "  %s: release %d → %d (deployment %s)\n", d.Service, d.FromRelease, d.ToRelease, d.ID)
 	}
 	final, err := engine.Wait(ctx, e, deps, func(ev api.Event) {
+		if w != nil {
+			w.Event(ev)
+		}
+		if ev.Kind == api.EventDeployAnalysis || ev.Kind == api.EventTaskChecking {
+			if w != nil {
+				return // the live view shows them in place
+			}
+		}
 		fmt.Fprintf(out, "%s %-10s %s\n", ev.Time.Local().Format("15:04:05"), ev.Service, ev.Message)
 	})
 	if err != nil {

@@ -41,6 +41,10 @@ type ImageOptions struct {
 	// first failure stops the others.
 	KeepGoing bool
 	Out       io.Writer
+	// watch and phases, when set, see each stage and time each build
+	// and push.
+	watch  Watcher
+	phases *phaseLog
 	// Keychain resolves the registry's credentials (nil: the docker
 	// config), e.g. an ECR token the engine got.
 	Keychain authn.Keychain
@@ -113,12 +117,15 @@ func BuildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o Ima
 	for k, req := range reqs {
 		i := slots[k]
 		run.do(i, func(ctx context.Context) error {
+			bstart := time.Now()
+			stage(o.watch, req.Service, StageBuilding)
 			say("building %s (commit %s)", req.Service, req.Commit)
 			began := time.Now()
 			res, err := b.Build(ctx, req)
 			if err != nil {
 				return err
 			}
+			o.phases.add("build", req.Service, bstart, "services."+req.Service+".build", "image "+res.Image)
 			im := Image{Service: res.Service, Tag: res.Image, Ref: res.ID, Digest: res.ID, Built: res.Built, Reused: res.Reused}
 			if res.Built {
 				im.BuildSeconds = time.Since(began).Seconds()
@@ -129,6 +136,9 @@ func BuildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o Ima
 				say("%s: built %s (%s)", res.Service, res.Image, shortDigest(res.ID))
 			}
 			if o.Push {
+				pstart := time.Now()
+				stage(o.watch, req.Service, StagePushing)
+				defer func() { o.phases.add("push", req.Service, pstart, "registry", "to "+o.Registry) }()
 				var dgst string
 				for _, tag := range res.Tags {
 					if o.CommitTagOnly && tag != res.Image {

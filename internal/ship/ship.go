@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
@@ -43,6 +44,9 @@ type Options struct {
 	// Detach returns once the deployments were submitted, without
 	// following them to their outcome (`berth status` shows them).
 	Detach bool
+	// Watch, when set, sees every stage and event as it happens (the
+	// live view); Out still receives the plain lines.
+	Watch Watcher
 }
 
 // Submitter is an engine that hands deployments over asynchronously:
@@ -78,6 +82,8 @@ type Result struct {
 // built or did not come up; Result says what happened either way.
 func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Result, error) {
 	var res Result
+	t0 := time.Now()
+	phases := &phaseLog{}
 	out := o.Out
 	if out == nil {
 		out = io.Discard
@@ -116,6 +122,7 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 		svcs = keep
 	}
 
+	phases.add("plan", "", t0, "", fmt.Sprintf("commit %s, %d %s to deploy", res.Commit, len(svcs), plural(len(svcs), "service", "services")))
 	var releases []api.ReleaseSpec
 	var errs []error
 	switch target.Kind {
@@ -129,7 +136,7 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 		}
 		im := ImageOptions{
 			Commit: res.Commit, Registry: reg, Push: reg != "" && !o.DryRun, Pinned: pinned, Platform: target.Platform, KeepGoing: o.KeepGoing, Out: out,
-			CommitTagOnly: target.ImmutableTags,
+			CommitTagOnly: target.ImmutableTags, watch: o.Watch, phases: phases,
 		}
 		var built []string
 		for _, s := range svcs {
@@ -152,7 +159,7 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 		if err := sp.CheckEngine("process", svcs); err != nil {
 			return res, &InputError{Err: err}
 		}
-		releases, errs = artifactReleases(ctx, sp, svcs, res.Commit, o.StateDir, o.KeepGoing, out)
+		releases, errs = artifactReleases(ctx, sp, svcs, res.Commit, o.StateDir, o.KeepGoing, out, o.Watch, phases)
 	default:
 		return res, fmt.Errorf("deploy: the engine asks for a %q build, which berth cannot make", target.Kind)
 	}
@@ -170,7 +177,10 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 	if len(res.Failed) > 0 && (!o.KeepGoing || len(ready) == 0) {
 		return res, &FailedError{Failures: res.Failed}
 	}
-	resp, err := e.Deploy(ctx, api.DeployRequest{Commit: res.Commit, Releases: ready, Force: o.Force})
+	for _, r := range ready {
+		stage(o.Watch, r.Service, StageSubmitting)
+	}
+	resp, err := e.Deploy(ctx, api.DeployRequest{Commit: res.Commit, Releases: ready, Force: o.Force, Phases: phases.list()})
 	if err != nil {
 		return res, fmt.Errorf("deploy: %w", err)
 	}
@@ -199,7 +209,7 @@ func Deploy(ctx context.Context, e engine.Engine, sp *spec.Spec, o Options) (Res
 			res.Deployments = resp.Deployments
 			return res, nil
 		}
-		final, bad, err := Follow(ctx, e, resp.Deployments, out)
+		final, bad, err := FollowWatched(ctx, e, resp.Deployments, out, o.Watch)
 		if err != nil {
 			return res, err
 		}

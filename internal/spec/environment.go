@@ -53,6 +53,9 @@ func (s *Spec) ForEnvironment(name string) (*Spec, error) {
 	if env.Listen != "" {
 		out.Listen = env.Listen
 	}
+	if env.ListenTLS != "" {
+		out.ListenTLS = env.ListenTLS
+	}
 	if len(env.Env) > 0 {
 		for _, svc := range out.Services {
 			if svc.Env == nil {

@@ -13,12 +13,14 @@ var EventKinds = []string{
 	api.EventDeployStarted,
 	api.EventDeployProgress,
 	api.EventDeployPromoted,
+	api.EventDeployAnalysis,
 	api.EventDeploySucceeded,
 	api.EventDeployRollback,
 	api.EventDeployFailed,
 	api.EventTaskStarted,
 	api.EventTaskHealthy,
 	api.EventTaskUnhealthy,
+	api.EventTaskChecking,
 	api.EventTaskExited,
 	api.EventTaskStopped,
 	api.EventTaskAdopted,
@@ -33,6 +35,7 @@ var EventKinds = []string{
 	api.EventServiceRecommitted,
 	api.EventScaleOut,
 	api.EventScaleIn,
+	api.EventTLSExpiring,
 }
 
 // NotifyEvents is every name notify events: accepts: the event kinds, and

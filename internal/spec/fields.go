@@ -171,6 +171,20 @@ var metas = map[string]meta{
 	"Sticky.cookie": {desc: "Cookie that pins a client; the router sets it (random id, HttpOnly, SameSite=Lax) when absent."},
 	"Sticky.header": {desc: "Request header whose value pins a client (e.g. X-User-Id); requests without it are spread by weight."},
 
+	"Spec.listen_tls":        {desc: "The router's HTTPS listen address (e.g. :443); HTTP requests for its hosts redirect here. None by default."},
+	"Environment.listen_tls": {desc: "Overrides the router's HTTPS listen address in this environment."},
+	"Spec.tls":               {desc: "Certificates of the HTTPS listener (listen_tls): ACME for route hosts, berth's local CA for localhost names and IPs, or your own files."},
+	"TLS.acme":               {desc: "Automatic certificates from an ACME CA (HTTP-01 and TLS-ALPN-01)."},
+	"TLS.cert":               {desc: "Your own default certificate chain (PEM) for every host without one in tls.hosts; reloaded when it changes."},
+	"TLS.key":                {desc: "The private key (PEM) of tls.cert."},
+	"TLS.hosts":              {desc: "Your own certificates by host name: {HOST: {cert: PATH, key: PATH}}; reloaded when they change."},
+	"TLS.hsts":               {desc: "Send Strict-Transport-Security with this max-age on HTTPS responses (e.g. 1y, 180d). Off by default."},
+	"ACME.email":             {desc: "Contact address of the ACME account (expiry notices from the CA)."},
+	"ACME.directory":         {desc: "ACME directory URL. Default Let's Encrypt (https://acme-v02.api.letsencrypt.org/directory)."},
+	"ACME.ca_root":           {desc: "PEM file of roots to trust for the ACME directory's HTTPS (a private ACME server)."},
+	"TLSCert.cert":           {desc: "Certificate chain (PEM file)."},
+	"TLSCert.key":            {desc: "Private key (PEM file)."},
+
 	"Spec.router": {desc: "The router's limits and protocol checks (defaults like nginx's)."},
 
 	"Router.upstream":                 {desc: "HTTP/1.1 client to services: berth (default) or std (net/http's, a connection per request).", enum: upstreams},
@@ -188,6 +202,7 @@ var metas = map[string]meta{
 	"Router.max_connections":          {desc: "Concurrent client connections; more wait to be accepted. Default 4096.", min: ptr(1)},
 	"Router.underscores_in_headers":   {desc: "Forward request header names containing _ (dropped by default: backends that read _ as - would see Transfer_Encoding as Transfer-Encoding)."},
 	"Router.encoded_slashes":          {desc: "%2F in a request path: decode (default, a /), keep, or reject (400).", enum: slashModes},
+	"Router.access_log":               {desc: "Per-request access log of the router (JSON lines with request_id and trace_id, read by `berth logs --trace`): off (default), on, or a share of traces such as 10%."},
 
 	"Notify.url":    {desc: "http(s) URL POSTed each event."},
 	"Notify.format": {desc: "json or slack. Default json.", enum: formats},

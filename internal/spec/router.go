@@ -36,6 +36,30 @@ type Router struct {
 	// EncodedSlashes is what path normalisation does with %2F: decode
 	// (default), keep or reject.
 	EncodedSlashes string `yaml:"encoded_slashes,omitempty" json:"encoded_slashes,omitempty"`
+	// AccessLog is the router's per-request access log: off (default),
+	// on, or the share of traces to keep ("10%").
+	AccessLog string `yaml:"access_log,omitempty" json:"access_log,omitempty"`
+}
+
+// AccessLogRate reads access_log as the share of traces the router's
+// access log keeps: 0 (off, the default), 1 (on) or a percentage.
+func (r *Router) AccessLogRate() (float64, error) {
+	if r == nil {
+		return 0, nil
+	}
+	switch v := strings.TrimSpace(r.AccessLog); v {
+	case "", "off", "false":
+		return 0, nil
+	case "on", "true":
+		return 1, nil
+	default:
+		n, ok := strings.CutSuffix(v, "%")
+		f, err := strconv.ParseFloat(n, 64)
+		if !ok || err != nil || !(f > 0 && f <= 100) { // NaN is neither
+			return 0, fmt.Errorf("access_log %q is not off, on or a percentage of requests above 0%% (10%%)", r.AccessLog)
+		}
+		return f / 100, nil
+	}
 }
 
 // Sticky keeps a client on one release during a canary or blue/green

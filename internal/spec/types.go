@@ -13,7 +13,11 @@ type Spec struct {
 	Registry string `yaml:"registry,omitempty" json:"registry,omitempty"`
 	Engine   string `yaml:"engine,omitempty" json:"engine,omitempty"` // process | docker | auto
 	// Listen is the router's listen address (default 127.0.0.1:8080).
-	Listen       string                  `yaml:"listen,omitempty" json:"listen,omitempty"`
+	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
+	// ListenTLS is the router's HTTPS listen address (none by default).
+	ListenTLS string `yaml:"listen_tls,omitempty" json:"listen_tls,omitempty"`
+	// TLS configures the HTTPS listener's certificates.
+	TLS          *TLS                    `yaml:"tls,omitempty" json:"tls,omitempty"`
 	Environments map[string]*Environment `yaml:"environments,omitempty" json:"environments,omitempty"`
 	// ServicesFrom is a glob (relative to Root); every matching directory
 	// holding a Dockerfile becomes a service with defaults.
@@ -50,6 +54,8 @@ type Environment struct {
 	Registry string `yaml:"registry,omitempty" json:"registry,omitempty"`
 	// Listen overrides the router's listen address in this environment.
 	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
+	// ListenTLS overrides the router's HTTPS listen address.
+	ListenTLS string `yaml:"listen_tls,omitempty" json:"listen_tls,omitempty"`
 	// Env is merged into every service's env (these values win).
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	// AWS is where an environment with engine ecs runs.

@@ -22,6 +22,10 @@ func (l *loader) validate(s *Spec) {
 		l.atKey("project", fmt.Sprintf("invalid project name %q", s.Project), nameHints[serviceName])
 	}
 	l.checkListen("listen", s.Listen)
+	l.checkTLS(s)
+	if _, err := s.Router.AccessLogRate(); err != nil {
+		l.atKey("router.access_log", err.Error(), "write access_log: off, on or a sample such as 10%")
+	}
 	for name, env := range s.Environments {
 		if env != nil && env.Listen != "" {
 			l.checkListen("environments."+name+".listen", env.Listen)

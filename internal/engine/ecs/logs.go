@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -102,6 +103,9 @@ func (e *Engine) filter(ctx context.Context, svc string, streams []string, start
 // or the last Tail lines), each prefixed with its task; Follow keeps
 // polling for new lines until ctx ends.
 func (e *Engine) Logs(ctx context.Context, service string, o engine.LogOptions) (io.ReadCloser, error) {
+	if o.Trace != "" {
+		return nil, errors.New("logs --trace reads berth's router access log, which an ECS environment does not have (the ALB's): search CloudWatch Logs for the trace id")
+	}
 	if _, err := e.serviceSpec(service); err != nil {
 		return nil, err
 	}

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -36,18 +39,46 @@ type Client struct {
 	token string
 	hc    *http.Client
 	state string // see WithState
+	// refuse, when set, fails every request before it is sent.
+	refuse error
 }
+
+// refusingTransport never connects: a client that must not send its
+// token has it as its transport, so nothing reaches the network even by
+// mistake.
+type refusingTransport struct{}
+
+func (refusingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, ErrPlainToken }
 
 var _ engine.Engine = (*Client)(nil)
 
+// ErrPlainToken refuses to send a bearer token over plain HTTP: the TCP
+// API speaks HTTPS only, and a token sent in the clear is readable by
+// anyone on the path.
+var ErrPlainToken = errors.New("refusing to send the bearer token over plain http://: the berth API over TCP is HTTPS only; use BERTH_API=https://HOST:PORT (and BERTH_API_CA=PATH of the server's CA, from `berth tls ca`)")
+
+var _ engine.Timeliner = (*Client)(nil)
+
 // New returns a client for addr: "unix:///path/berth.sock", a bare socket
-// path, or an http(s):// URL.
-func New(addr, token string) *Client {
+// path, or an http(s):// URL. Over https, roots (when not nil) are the
+// only CAs trusted (the control plane's local CA, pinned); without it the
+// system's. With a token, an http:// address is refused before any
+// connection is made (ErrPlainToken).
+func New(addr, token string, roots ...*x509.CertPool) *Client {
 	c := &Client{token: token, where: addr}
 	switch {
+	case strings.HasPrefix(addr, "http://") && token != "":
+		c.base = strings.TrimRight(addr, "/")
+		c.refuse = ErrPlainToken
+		c.hc = &http.Client{Transport: refusingTransport{}}
 	case strings.HasPrefix(addr, "http://"), strings.HasPrefix(addr, "https://"):
 		c.base = strings.TrimRight(addr, "/")
-		c.hc = &http.Client{}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if len(roots) > 0 && roots[0] != nil {
+			tr.TLSClientConfig.RootCAs = roots[0]
+		}
+		c.hc = &http.Client{Transport: tr}
 	default:
 		path := strings.TrimPrefix(addr, "unix://")
 		c.base = "http://berth"
@@ -78,6 +109,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 
 // send performs a request and returns a 2xx response, or the API's error.
 func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	if c.refuse != nil {
+		return nil, c.refuse
+	}
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -164,6 +198,14 @@ func (c *Client) Deployment(ctx context.Context, id string) (api.Deployment, err
 	return out, err
 }
 
+// Timeline implements engine.Timeliner: the phases of a deployment, or of
+// a release set's deployments.
+func (c *Client) Timeline(ctx context.Context, id string) (api.Timeline, error) {
+	var out api.Timeline
+	err := c.do(ctx, http.MethodGet, "/v1/deployments/"+url.PathEscape(id)+"/timeline", nil, &out)
+	return out, err
+}
+
 // Rollback implements engine.Engine.
 func (c *Client) Rollback(ctx context.Context, r api.RollbackRequest) (api.DeployResponse, error) {
 	var out api.DeployResponse
@@ -219,6 +261,9 @@ func (c *Client) Logs(ctx context.Context, service string, o engine.LogOptions) 
 	}
 	if o.Tail > 0 {
 		q.Set("tail", strconv.Itoa(o.Tail))
+	}
+	if o.Trace != "" {
+		q.Set("trace", o.Trace)
 	}
 	path := "/v1/services/" + url.PathEscape(service) + "/logs?"
 	if service == "" {

@@ -2,13 +2,17 @@ package local_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/berth-dev/berth/internal/api"
+	"github.com/berth-dev/berth/internal/certs"
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/driver/process"
 	"github.com/berth-dev/berth/internal/engine"
@@ -18,8 +22,9 @@ import (
 )
 
 // serve runs a real control plane's API on a unix socket and on TCP
-// with a token, and returns both addresses.
-func serve(t *testing.T, token string) (sock, tcp string) {
+// (TLS, with a certificate of a local CA in roots) with a token, and
+// returns both addresses.
+func serve(t *testing.T, token string) (sock, tcp string, roots *x509.CertPool) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "state.db"))
@@ -36,7 +41,15 @@ func serve(t *testing.T, token string) (sock, tcp string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	ca, err := certs.OpenLocalCA(filepath.Join(dir, "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Leaf("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{*leaf}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,31 +64,40 @@ func serve(t *testing.T, token string) (sock, tcp string) {
 		rt.Close()
 		st.Close()
 	})
-	return sock, "http://" + tl.Addr().String()
+	return sock, "https://" + tl.Addr().String(), ca.Pool()
 }
 
 func TestClient_SocketAndToken(t *testing.T) {
-	sock, tcp := serve(t, "s3cret")
+	sock, tcp, roots := serve(t, "s3cret")
 	ctx := context.Background()
 	for name, c := range map[string]*local.Client{
 		"unix socket":    local.New("unix://"+sock, ""),
 		"bare path":      local.New(sock, ""),
-		"tcp with token": local.New(tcp, "s3cret"),
+		"tcp with token": local.New(tcp, "s3cret", roots),
 	} {
 		st, err := c.Status(ctx)
 		if err != nil || st.Project != "p" {
 			t.Errorf("%s: Status = %+v, %v", name, st, err)
 		}
 	}
-	_, err := local.New(tcp, "wrong").Status(ctx)
+	_, err := local.New(tcp, "wrong", roots).Status(ctx)
 	var ae *local.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || ae.Hint == "" {
 		t.Fatalf("wrong token: %v", err)
 	}
+	// A token never goes over plain http://, and https:// trusts only the
+	// pinned CA when one is given.
+	plain := "http://" + strings.TrimPrefix(tcp, "https://")
+	if _, err := local.New(plain, "s3cret").Status(ctx); !errors.Is(err, local.ErrPlainToken) {
+		t.Fatalf("token over http://: %v, want ErrPlainToken", err)
+	}
+	if _, err := local.New(tcp, "s3cret", x509.NewCertPool()).Status(ctx); err == nil {
+		t.Fatal("a client pinning another CA accepted the server")
+	}
 }
 
 func TestClient_ErrorsCarryTheAPIsWords(t *testing.T) {
-	sock, _ := serve(t, "")
+	sock, _, _ := serve(t, "")
 	c := local.New(sock, "")
 	_, err := c.History(context.Background(), "nope")
 	var ae *local.APIError

@@ -186,6 +186,8 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("request_id", r.Header.Get("X-Request-Id")),
+			slog.String("trace_id", TraceID(r.Header.Get("Traceparent"))),
 		)
 	})
 }
@@ -216,4 +218,24 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// TraceID is the trace id of a W3C traceparent header value ("" when it
+// is not one): what berth's router sets and `berth logs --trace` finds.
+func TraceID(traceparent string) string {
+	if len(traceparent) >= 35 && traceparent[2] == '-' && traceparent[35] == '-' {
+		return traceparent[3:35]
+	}
+	return ""
+}
+
+// Propagate copies the request's trace headers (traceparent and
+// X-Request-Id) onto a request it makes to another service, so the call
+// joins the same trace.
+func Propagate(from, to *http.Request) {
+	for _, h := range []string{"Traceparent", "X-Request-Id"} {
+		if v := from.Header.Get(h); v != "" {
+			to.Header.Set(h, v)
+		}
+	}
 }

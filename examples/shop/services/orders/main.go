@@ -5,7 +5,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,7 +56,7 @@ func routes(client *http.Client) shopkit.Register {
 				shopkit.WriteJSON(w, http.StatusInternalServerError, map[string]string{"error": "CATALOG_URL is not set"})
 				return
 			}
-			cat, err := fetchItems(r.Context(), client, catalogURL+"/items")
+			cat, err := fetchItems(r, client, catalogURL+"/items")
 			if err != nil {
 				app.Log.Warn("price order", "order", r.PathValue("id"), "err", err)
 				shopkit.WriteJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
@@ -74,11 +73,14 @@ func routes(client *http.Client) shopkit.Register {
 	}
 }
 
-func fetchItems(ctx context.Context, client *http.Client, url string) (catalogItems, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// fetchItems gets the catalog's items for the order request in, in its
+// trace.
+func fetchItems(in *http.Request, client *http.Client, url string) (catalogItems, error) {
+	req, err := http.NewRequestWithContext(in.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		return catalogItems{}, fmt.Errorf("%w: GET %s: %v", errCatalog, url, err)
 	}
+	shopkit.Propagate(in, req)
 	resp, err := client.Do(req)
 	if err != nil {
 		return catalogItems{}, fmt.Errorf("%w: %v", errCatalog, err) // err names the method and URL
