@@ -82,6 +82,10 @@ type Request struct {
 	// Platform is the os/arch the image is for (e.g. linux/arm64); empty
 	// means the engine's own. A build command is cross-compiled for it.
 	Platform string
+	// Output, when set, receives the build's output line by line: the build
+	// command's and the engine's Dockerfile steps (what BuildAll hands its
+	// progress function).
+	Output io.Writer
 	// Source is the repository URL for org.opencontainers.image.source.
 	Source string
 }
@@ -130,9 +134,14 @@ func New(ctx context.Context, cfg Config) (*Builder, error) {
 // Close releases the engine connection.
 func (b *Builder) Close() error { return b.cli.Close() }
 
-// Build builds (or reuses) the image of one service and tags it.
+// Build builds (or reuses) the image of one service and tags it; its
+// output goes to req.Output when set.
 func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
-	return b.build(ctx, req, func(string) {})
+	progress := func(string) {}
+	if req.Output != nil {
+		progress = func(line string) { fmt.Fprintln(req.Output, line) }
+	}
+	return b.build(ctx, req, progress)
 }
 
 // BuildAll builds the services in parallel, at most runtime.NumCPU() at a

@@ -1,6 +1,7 @@
 package build_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -151,9 +152,16 @@ func TestBuildReusePushPullRun(t *testing.T) {
 	inputs := "sha256:" + project + "-web-inputs"
 
 	// First build: the command runs and the engine builds.
-	first, err := b.Build(ctx, webRequest(root, reg, "aaa1111", "main", inputs))
+	var out bytes.Buffer
+	req := webRequest(root, reg, "aaa1111", "main", inputs)
+	req.Output = &out
+	first, err := b.Build(ctx, req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The engine's Dockerfile steps reach Output (the live view's row).
+	if !strings.Contains(out.String(), "FROM") && !strings.Contains(out.String(), "Step") {
+		t.Errorf("build output = %q, want the Dockerfile steps", out.String())
 	}
 	repo := reg + "/" + project + "/web"
 	if !first.Built || first.Reused || first.Image != repo+":aaa1111" || first.ID == "" {
@@ -184,7 +192,7 @@ func TestBuildReusePushPullRun(t *testing.T) {
 
 	// Same inputs at a new commit: re-tagged, never built (the command
 	// would fail if it ran).
-	req := webRequest(root, reg, "bbb2222", "main", inputs)
+	req = webRequest(root, reg, "bbb2222", "main", inputs)
 	req.Command = "echo must not run; exit 1"
 	second, err := b.Build(ctx, req)
 	if err != nil {

@@ -121,6 +121,7 @@ func BuildImages(ctx context.Context, sp *spec.Spec, svcs []*spec.Service, o Ima
 			stage(o.watch, req.Service, StageBuilding)
 			say("building %s (commit %s)", req.Service, req.Commit)
 			began := time.Now()
+			req.Output = buildOutput(o.watch, req.Service)
 			res, err := b.Build(ctx, req)
 			if err != nil {
 				return err
