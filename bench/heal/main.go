@@ -43,6 +43,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-dev/berth/bench/internal/loadgen"
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/driver/process"
@@ -112,8 +113,8 @@ func run(o opts) error {
 	if err := pl.redeploy(ctx, bin, o); err != nil {
 		return err
 	}
-	l := startLoad(pl.url+"/catalog/items", o.rps)
-	defer l.halt()
+	l := loadgen.OpenLoop(pl.url+"/catalog/items", o.rps)
+	defer l.Halt()
 	fmt.Printf("catalog ×2 under load (%d requests/s through berth's router); health every %s, timeout %s, unhealthy after %d\n\n",
 		o.rps, o.interval, o.timeout, o.unhealthy)
 
@@ -198,7 +199,7 @@ type hangSample struct {
 }
 
 // kill SIGKILLs one task and follows its replacement.
-func (pl *plane) kill(ctx context.Context, l *load) (killSample, error) {
+func (pl *plane) kill(ctx context.Context, l *loadgen.Load) (killSample, error) {
 	var s killSample
 	before := pl.catalog(ctx)
 	victim := before.Tasks[0]
@@ -237,9 +238,9 @@ func (pl *plane) kill(ctx context.Context, l *load) (killSample, error) {
 	}
 	s.startTime = s.routable - created.Sub(t0)
 	time.Sleep(time.Second) // keep the load on a moment after: late failures count
-	for _, r := range l.between(t0.Add(-100*time.Millisecond), time.Now()) {
+	for _, r := range l.Between(t0.Add(-100*time.Millisecond), time.Now()) {
 		s.total++
-		if r.failed() {
+		if r.Failed() {
 			s.failed++
 		}
 	}
@@ -248,7 +249,7 @@ func (pl *plane) kill(ctx context.Context, l *load) (killSample, error) {
 
 // hang SIGSTOPs one task and follows the router's checks of it and its
 // replacement.
-func (pl *plane) hang(ctx context.Context, l *load, o opts) (hangSample, error) {
+func (pl *plane) hang(ctx context.Context, l *loadgen.Load, o opts) (hangSample, error) {
 	var s hangSample
 	before := pl.catalog(ctx)
 	victim := before.Tasks[0]
@@ -302,12 +303,12 @@ func (pl *plane) hang(ctx context.Context, l *load, o opts) (hangSample, error) 
 	// Requests sent to the hung task hang: the last one to start is the
 	// last traffic it got (answers elsewhere take milliseconds).
 	var lastSent time.Time
-	for _, r := range l.between(t0, replacedAt) {
-		if r.end.Sub(r.start) > 300*time.Millisecond && r.start.After(lastSent) {
-			lastSent = r.start
+	for _, r := range l.Between(t0, replacedAt) {
+		if r.End.Sub(r.Start) > 300*time.Millisecond && r.Start.After(lastSent) {
+			lastSent = r.Start
 		}
 		s.total++
-		if r.failed() {
+		if r.Failed() {
 			s.failed++
 		}
 	}

@@ -36,6 +36,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-dev/berth/bench/internal/loadgen"
 	"github.com/berth-dev/berth/internal/api"
 	"github.com/berth-dev/berth/internal/control"
 	"github.com/berth-dev/berth/internal/driver/process"
@@ -128,8 +129,8 @@ func run(o opts) error {
 		return fmt.Errorf("stable release: %s: %s", d.State, d.Reason)
 	}
 
-	l := startLoad(pl.url+"/catalog/items", o.workers, o.rps)
-	defer l.halt()
+	l := loadgen.Closed(pl.url+"/catalog/items", o.workers, o.rps)
+	defer l.Halt()
 	rate := "as fast as answers come"
 	if o.rps > 0 {
 		rate = fmt.Sprintf("%g requests/s in all", o.rps)
@@ -153,7 +154,7 @@ func run(o opts) error {
 
 // measure runs one bad canary to its rollback and measures it from the
 // load's point of view.
-func (pl *plane) measure(ctx context.Context, l *load, bin string, errorRate float64) (sample, error) {
+func (pl *plane) measure(ctx context.Context, l *loadgen.Load, bin string, errorRate float64) (sample, error) {
 	var s sample
 	started := time.Now()
 	d, err := pl.deploy(ctx, bin, canaryDeploy, fmt.Sprintf("      CHAOS_ERROR_RATE: \"%g\"\n", errorRate))
@@ -169,22 +170,22 @@ func (pl *plane) measure(ctx context.Context, l *load, bin string, errorRate flo
 	}
 	s.reason = d.Reason
 	// Keep the load on after the rollback: nothing may fail any more.
-	if err := l.waitStartedAfter(d.FinishedAt.Add(300*time.Millisecond), 10*time.Second); err != nil {
+	if err := l.WaitStartedAfter(d.FinishedAt.Add(300*time.Millisecond), 10*time.Second); err != nil {
 		return s, err
 	}
 	var first, last time.Time
-	rs := l.since(started)
+	rs := l.Since(started)
 	for _, r := range rs {
-		if !r.failed() {
+		if !r.Failed() {
 			continue
 		}
-		if first.IsZero() || r.end.Before(first) {
-			first = r.end
+		if first.IsZero() || r.End.Before(first) {
+			first = r.End
 		}
-		if r.end.After(last) {
-			last = r.end
+		if r.End.After(last) {
+			last = r.End
 		}
-		if r.start.After(d.FinishedAt) {
+		if r.Start.After(d.FinishedAt) {
 			s.failedAfter++
 		}
 	}
@@ -192,9 +193,9 @@ func (pl *plane) measure(ctx context.Context, l *load, bin string, errorRate flo
 		return s, errors.New("the canary never answered a bad request: nothing to measure (raise -error-rate or -workers)")
 	}
 	for _, r := range rs {
-		if !r.end.Before(first) && !r.end.After(last) {
+		if !r.End.Before(first) && !r.End.After(last) {
 			s.total++
-			if r.failed() {
+			if r.Failed() {
 				s.failed++
 			}
 		}
