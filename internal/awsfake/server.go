@@ -1,6 +1,7 @@
 package awsfake
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -97,6 +98,7 @@ type Server struct {
 	seq      int
 	calls    []Call
 	throttle map[string]int // "service/op" or "service/" → remaining
+	hollow   map[string]int // "service/op" or "service/" → answers left to hollow
 	denied   map[string]bool
 	injected map[string][]*apiError // "service/op" or "service/" → errors to answer, in order
 	failing  map[string]TaskFailure
@@ -141,6 +143,7 @@ func New(opts Options) *Server {
 		opts:     opts,
 		now:      opts.Start.UTC(),
 		throttle: map[string]int{},
+		hollow:   map[string]int{},
 		denied:   map[string]bool{},
 		injected: map[string][]*apiError{},
 		failing:  map[string]TaskFailure{},
@@ -250,6 +253,65 @@ func (s *Server) Throttle(service, operation string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.throttle[service+"/"+operation] += n
+}
+
+// Hollow makes the next n answers of service's operation (any operation
+// of the service when operation is "") arrive hollow: the call is applied
+// as usual, but every object inside the answer comes back empty, as if AWS
+// had left out every field it may omit, while lists keep their length
+// (DescribeServices answers {"services": [{}]}). It is for proving that a
+// client reads AWS answers defensively. JSON protocols only (ECS, ECR,
+// SSM, Secrets Manager, Logs, Application Auto Scaling). n <= 0 stops
+// hollowing that operation's answers.
+func (s *Server) Hollow(service, operation string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.hollow, service+"/"+operation)
+		return
+	}
+	s.hollow[service+"/"+operation] += n
+}
+
+// takeHollowLocked reports whether this answer is to be hollowed, and
+// counts it.
+func (s *Server) takeHollowLocked(service, op string) bool {
+	for _, k := range []string{service + "/" + op, service + "/"} {
+		if s.hollow[k] > 0 {
+			s.hollow[k]--
+			return true
+		}
+	}
+	return false
+}
+
+// hollowed is out as JSON with every nested object emptied (see Hollow).
+func hollowed(out any) any {
+	b, err := json.Marshal(out)
+	if err != nil {
+		return out
+	}
+	var top map[string]any
+	if json.Unmarshal(b, &top) != nil || top == nil {
+		return out // not an object: nothing to hollow
+	}
+	var empty func(v any) any
+	empty = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			return map[string]any{}
+		case []any:
+			for i := range v {
+				v[i] = empty(v[i])
+			}
+			return v
+		}
+		return v
+	}
+	for k, v := range top {
+		top[k] = empty(v)
+	}
+	return top
 }
 
 // InjectError makes the next n calls to service's operation (any
@@ -385,6 +447,9 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		return
 	}
 	s.calls = append(s.calls, call)
+	if s.takeHollowLocked(service, op) {
+		out = hollowed(out)
+	}
 	writeJSON(w, prefix, out)
 }
 
