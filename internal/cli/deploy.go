@@ -1,6 +1,11 @@
 package cli
 
 import (
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/spf13/cobra"
 )
 
@@ -55,8 +60,15 @@ timestamped lines. Colour follows the terminal and NO_COLOR.
 			}
 			lv := newLiveView(g.stdout)
 			o.out, o.watch = lv, lv
-			res, err := g.deploy(cmd.Context(), e, sp, o)
+			// Ctrl-C ends the view first, so the terminal gets its cursor
+			// back; what was submitted goes on in the control plane.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			res, err := g.deploy(ctx, e, sp, o)
 			lv.finish(res)
+			if ctx.Err() != nil && cmd.Context().Err() == nil {
+				return errors.New("interrupted: deployments already submitted go on in the control plane; `berth status` shows them, `berth abort SERVICE` rolls one back")
+			}
 			return err
 		},
 	}

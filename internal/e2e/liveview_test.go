@@ -63,19 +63,11 @@ func catalogRows(capture string) []string {
 	return rows
 }
 
-// TestLiveViewInTmux runs `berth deploy` of a canary in a tmux pane and
-// captures the pane as it goes: one row for the service that updates in
-// place — its phase moving through the canary's steps, saying what it
-// waits for — and ends done. A normalised capture of the pause is the
-// golden file testdata/liveview-canary.golden (-update rewrites it).
-// The same deploy piped stays plain timestamped lines.
-func TestLiveViewInTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (apt-get install tmux): the live view's terminal capture is not checked")
-	}
-	spec := strings.Replace(progressiveSpec("canary", ""), "pause: 1s", "pause: 4s", 1)
-	p := deployed(t, spec)
-
+// deployInTmux starts `berth deploy --force` of p in a 150×40 tmux pane
+// (session "live", a terminal without CI or NO_COLOR set), which prints
+// "__EXIT <code>" when berth exits, and returns the tmux socket.
+func deployInTmux(t *testing.T, p *project) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "tmux.sock")
 	script := filepath.Join(p.dir, "deploy.sh")
 	cmd := p.command(context.Background(), "deploy", "--force")
@@ -89,12 +81,28 @@ func TestLiveViewInTmux(t *testing.T) {
 	for i, a := range cmd.Args {
 		args[i] = shellQuote(a)
 	}
-	writeFile(t, script, "#!/bin/sh\ncd "+shellQuote(p.dir)+"\nenv -i "+strings.Join(env, " ")+" TERM=xterm-256color NO_COLOR=1 "+strings.Join(args, " ")+"\necho \"__EXIT $?\"\nsleep 600\n")
+	writeFile(t, script, "#!/bin/sh\ncd "+shellQuote(p.dir)+"\ntrap true INT\nenv -i "+strings.Join(env, " ")+" TERM=xterm-256color NO_COLOR=1 "+strings.Join(args, " ")+"\necho \"__EXIT $?\"\nsleep 600\n")
 	if err := os.Chmod(script, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	tmux(t, sock, "new-session", "-d", "-s", "live", "-x", "150", "-y", "40", script)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	return sock
+}
+
+// TestLiveViewInTmux runs `berth deploy` of a canary in a tmux pane and
+// captures the pane as it goes: one row for the service that updates in
+// place — its phase moving through the canary's steps, saying what it
+// waits for — and ends done. A normalised capture of the pause is the
+// golden file testdata/liveview-canary.golden (-update rewrites it).
+// The same deploy piped stays plain timestamped lines.
+func TestLiveViewInTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux): the live view's terminal capture is not checked")
+	}
+	spec := strings.Replace(progressiveSpec("canary", ""), "pause: 1s", "pause: 4s", 1)
+	p := deployed(t, spec)
+	sock := deployInTmux(t, p)
 
 	var captures []string
 	deadline := time.Now().Add(3 * time.Minute)
@@ -187,3 +195,44 @@ func cut(row string) string {
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestLiveViewCtrlCGivesTheTerminalBack: Ctrl-C during the live view ends
+// it cleanly — the cursor the view hid is shown again — and berth exits
+// non-zero saying the submitted deployment goes on.
+func TestLiveViewCtrlCGivesTheTerminalBack(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux): the live view's terminal is not checked")
+	}
+	p := deployed(t, strings.Replace(progressiveSpec("canary", ""), "pause: 1s", "pause: 5m", 1))
+	sock := deployInTmux(t, p)
+	capture := func() string { return tmux(t, sock, "capture-pane", "-p", "-t", "live") }
+	waitPane := func(what string, cond func(string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			c := capture()
+			if cond(c) {
+				return c
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no capture shows %s; last:\n%s", what, c)
+			}
+			time.Sleep(50 * time.Millisecond) // sampling a real terminal, not waiting for state
+		}
+	}
+	waitPane("the canary at 10%", func(c string) bool {
+		rows := catalogRows(c)
+		return len(rows) == 1 && strings.Contains(rows[0], "canary 10%")
+	})
+	if got := strings.TrimSpace(tmux(t, sock, "display-message", "-p", "-t", "live", "#{cursor_flag}")); got != "0" {
+		t.Logf("cursor flag during the view: %q (the view normally hides it)", got)
+	}
+	tmux(t, sock, "send-keys", "-t", "live", "C-c")
+	last := waitPane("berth exiting", func(c string) bool { return strings.Contains(c, "__EXIT") })
+	if strings.Contains(last, "__EXIT 0") || !strings.Contains(last, "interrupted") {
+		t.Errorf("after Ctrl-C, want a non-zero exit saying it was interrupted:\n%s", last)
+	}
+	if got := strings.TrimSpace(tmux(t, sock, "display-message", "-p", "-t", "live", "#{cursor_flag}")); got != "1" {
+		t.Errorf("cursor flag after Ctrl-C = %q, want 1: the live view left the cursor hidden", got)
+	}
+}
