@@ -99,6 +99,7 @@ type Server struct {
 	calls    []Call
 	throttle map[string]int // "service/op" or "service/" → remaining
 	hollow   map[string]int // "service/op" or "service/" → answers left to hollow
+	blank    map[string]int // "service/op" or "service/" → answers left to blank
 	denied   map[string]bool
 	injected map[string][]*apiError // "service/op" or "service/" → errors to answer, in order
 	failing  map[string]TaskFailure
@@ -144,6 +145,7 @@ func New(opts Options) *Server {
 		now:      opts.Start.UTC(),
 		throttle: map[string]int{},
 		hollow:   map[string]int{},
+		blank:    map[string]int{},
 		denied:   map[string]bool{},
 		injected: map[string][]*apiError{},
 		failing:  map[string]TaskFailure{},
@@ -266,19 +268,32 @@ func (s *Server) Throttle(service, operation string, n int) {
 func (s *Server) Hollow(service, operation string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n <= 0 {
-		delete(s.hollow, service+"/"+operation)
-		return
-	}
-	s.hollow[service+"/"+operation] += n
+	count(s.hollow, service+"/"+operation, n)
 }
 
-// takeHollowLocked reports whether this answer is to be hollowed, and
-// counts it.
-func (s *Server) takeHollowLocked(service, op string) bool {
+// Blank is Hollow one level up: the next n answers are an empty object,
+// {}, every top-level field left out too.
+func (s *Server) Blank(service, operation string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	count(s.blank, service+"/"+operation, n)
+}
+
+// count adds n to m[k]; n <= 0 clears it.
+func count(m map[string]int, k string, n int) {
+	if n <= 0 {
+		delete(m, k)
+		return
+	}
+	m[k] += n
+}
+
+// takeLocked reports whether m holds an answer left for the call, and
+// counts it off.
+func takeLocked(m map[string]int, service, op string) bool {
 	for _, k := range []string{service + "/" + op, service + "/"} {
-		if s.hollow[k] > 0 {
-			s.hollow[k]--
+		if m[k] > 0 {
+			m[k]--
 			return true
 		}
 	}
@@ -447,7 +462,10 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 		return
 	}
 	s.calls = append(s.calls, call)
-	if s.takeHollowLocked(service, op) {
+	switch {
+	case takeLocked(s.blank, service, op):
+		out = struct{}{}
+	case takeLocked(s.hollow, service, op):
 		out = hollowed(out)
 	}
 	writeJSON(w, prefix, out)

@@ -13,7 +13,8 @@ import (
 
 // TestFake_HollowAnswersNeverCrashTheEngine: each AWS operation a deploy,
 // its follow and status call (on the JSON protocols), answered once with
-// every object in it empty — AWS leaving out every field it may omit —
+// every object in it empty (hollow) or as a bare {} (blank) — AWS leaving
+// out every field it may omit —
 // during a first deploy, a second deploy and status, makes the engine go
 // on or fail with an error, never panic. A second deploy afterwards, with
 // honest answers, still succeeds.
@@ -40,39 +41,44 @@ func TestFake_HollowAnswersNeverCrashTheEngine(t *testing.T) {
 	if len(ops) < 5 {
 		t.Fatalf("only %d operations called: %v", len(ops), ops)
 	}
-	failed := 0 // attempts a hollow answer failed: proof they arrive hollow
-	for _, op := range ops {
-		t.Run(op[0]+"."+op[1], func(t *testing.T) {
-			w := newWorld(t, fakeSpec)
-			e := w.engine()
-			attempt := func(req api.DeployRequest) {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				w.srv.Hollow(op[0], op[1], 1)
-				resp, err := e.Deploy(ctx, req)
-				if err == nil {
-					_, err = engine.Wait(ctx, e, resp.Deployments, func(api.Event) {})
+	for _, tc := range []struct {
+		mode   string
+		mangle func(srv *awsfake.Server, service, op string, n int)
+	}{{"hollow", (*awsfake.Server).Hollow}, {"blank", (*awsfake.Server).Blank}} {
+		failed := 0 // attempts a mangled answer failed: proof they arrive mangled
+		for _, op := range ops {
+			t.Run(tc.mode+"/"+op[0]+"."+op[1], func(t *testing.T) {
+				w := newWorld(t, fakeSpec)
+				e := w.engine()
+				attempt := func(req api.DeployRequest) {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					tc.mangle(w.srv, op[0], op[1], 1)
+					resp, err := e.Deploy(ctx, req)
+					if err == nil {
+						_, err = engine.Wait(ctx, e, resp.Deployments, func(api.Event) {})
+					}
+					if err != nil {
+						failed++
+						t.Logf("%s with a %s %s answer: %v", req.Commit, tc.mode, op[1], err)
+					}
 				}
-				if err != nil {
-					failed++
-					t.Logf("%s with a hollow %s answer: %v", req.Commit, op[1], err)
+				attempt(releases("aaaaaaa", v1))
+				attempt(releases("bbbbbbb", v2))
+				tc.mangle(w.srv, op[0], op[1], 1)
+				_, _ = e.Status(context.Background())
+				// Honest answers again: berth converges.
+				tc.mangle(w.srv, op[0], op[1], 0)
+				_, final, _ := w.deploy(w.engine(), releases("ccccccc", v3))
+				for n, s := range states(final) {
+					if s != api.DeploySucceeded {
+						t.Errorf("after %s %s answers, %s: %s", tc.mode, op[1], n, s)
+					}
 				}
-			}
-			attempt(releases("aaaaaaa", v1))
-			attempt(releases("bbbbbbb", v2))
-			w.srv.Hollow(op[0], op[1], 1)
-			_, _ = e.Status(context.Background())
-			// Honest answers again: berth converges.
-			w.srv.Hollow(op[0], op[1], 0)
-			_, final, _ := w.deploy(w.engine(), releases("ccccccc", v3))
-			for n, s := range states(final) {
-				if s != api.DeploySucceeded {
-					t.Errorf("after hollow %s answers, %s: %s", op[1], n, s)
-				}
-			}
-		})
-	}
-	if failed == 0 {
-		t.Fatal("no hollow answer made any deploy fail: the fake did not hollow them")
+			})
+		}
+		if failed == 0 {
+			t.Fatalf("no %s answer made any deploy fail: the fake did not mangle them", tc.mode)
+		}
 	}
 }

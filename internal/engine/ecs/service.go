@@ -501,6 +501,10 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 			e.finishSubmit(d, fmt.Errorf("create ECS service %s: %w", name, err))
 			return
 		}
+		if out.Service == nil {
+			e.finishSubmit(d, fmt.Errorf("create ECS service %s: sent, but %w", name, errIncomplete("the service")))
+			return
+		}
 		d.ecsID = primaryDeployment(out.Service, s.target.ARN)
 		d.sdArn = aws.ToString(out.Service.CurrentServiceDeployment)
 	} else {
@@ -525,6 +529,10 @@ func (e *Engine) submit(ctx context.Context, d *deployment, s submission) {
 		out, err := e.c.ecs.UpdateService(ctx, in)
 		if err != nil {
 			e.finishSubmit(d, fmt.Errorf("update ECS service %s: %w", name, err))
+			return
+		}
+		if out.Service == nil || aws.ToString(out.Service.ServiceArn) == "" {
+			e.finishSubmit(d, fmt.Errorf("update ECS service %s: sent, but %w", name, errIncomplete("the service or its ARN")))
 			return
 		}
 		d.ecsID = primaryDeployment(out.Service, s.target.ARN)

@@ -44,6 +44,13 @@ type release struct {
 	def *types.TaskDefinition
 }
 
+// errIncomplete is the error for an AWS answer that lacks what berth
+// needs from it (AWS documents the field; a proxy or an outage may drop
+// it): the operation stops there rather than act on a guess.
+func errIncomplete(what string) error {
+	return fmt.Errorf("AWS answered without %s; retry, and if it persists check the endpoint (AWS_ENDPOINT_URL) and the service's health", what)
+}
+
 func releaseOf(td *types.TaskDefinition, tags []types.Tag) release {
 	m := ecsTags(tags)
 	r := release{
@@ -310,6 +317,9 @@ func (e *Engine) describeTaskDef(ctx context.Context, id string) (release, error
 	if err != nil {
 		return release{}, fmt.Errorf("describe task definition %s: %w", id, err)
 	}
+	if out.TaskDefinition == nil || aws.ToString(out.TaskDefinition.TaskDefinitionArn) == "" {
+		return release{}, fmt.Errorf("describe task definition %s: %w", id, errIncomplete("the task definition or its ARN"))
+	}
 	return releaseOf(out.TaskDefinition, out.Tags), nil
 }
 
@@ -378,6 +388,9 @@ func (e *Engine) register(ctx context.Context, in *ecs.RegisterTaskDefinitionInp
 	out, err := e.c.ecs.RegisterTaskDefinition(ctx, in)
 	if err != nil {
 		return release{}, fmt.Errorf("register task definition %s: %w", aws.ToString(in.Family), err)
+	}
+	if out.TaskDefinition == nil || aws.ToString(out.TaskDefinition.TaskDefinitionArn) == "" {
+		return release{}, fmt.Errorf("register task definition %s: %w", aws.ToString(in.Family), errIncomplete("the task definition or its ARN"))
 	}
 	r := releaseOf(out.TaskDefinition, out.Tags)
 	if r.Commit == "" { // an endpoint that does not echo tags
