@@ -1000,9 +1000,11 @@ func (v *svc) stopTask(id string) {
 		defer v.s.wg.Done()
 		defer v.s.act.end()
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		began, drained := v.s.cfg.Clock.Now(), true
 		if h.Addr != "" {
-			_ = v.s.cfg.Router.WaitDrained(ctx, h.Addr)
+			drained = v.s.cfg.Router.WaitDrained(ctx, h.Addr) == nil
 		}
+		drainedIn := v.s.cfg.Clock.Now().Sub(began)
 		cancel()
 		sctx, scancel := context.WithTimeout(context.Background(), drain+10*time.Second)
 		err := v.s.cfg.Driver.Stop(sctx, h, drain)
@@ -1018,8 +1020,13 @@ func (v *svc) stopTask(id string) {
 			delete(v.tasks, id)
 		}
 		v.mu.Unlock()
+		// How long its in-flight requests took to finish (drained false:
+		// some were still running when deploy.drain ran out), for the
+		// timeline's drain phase.
+		f := taskFields(id, t.rec.Release)
+		f["drained_in"], f["drained"] = drainedIn.String(), strconv.FormatBool(drained)
 		v.s.emit(store.Event{Service: v.name, Kind: api.EventTaskStopped, Message: fmt.Sprintf("stopped task %s (release %d)", id, t.rec.Release),
-			Fields: taskFields(id, t.rec.Release)})
+			Fields: f})
 	}()
 }
 

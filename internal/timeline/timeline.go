@@ -88,7 +88,8 @@ func Build(in Input) []api.Phase {
 	marks := []mark{{at: d.StartedAt, name: PhaseStart}}
 	var started, healthy bool
 	var lastStop time.Time
-	stopped := 0
+	stopped, cutOff := 0, 0
+	var slowestDrain time.Duration
 	lastProgress := ""
 	for _, ev := range in.Events {
 		if ev.Time.Before(d.StartedAt) {
@@ -118,6 +119,12 @@ func Build(in Input) []api.Phase {
 		case ev.Kind == api.EventTaskStopped && release(ev) == d.FromRelease && d.FromRelease != 0 && !d.FinishedAt.IsZero() && !ev.Time.Before(d.FinishedAt):
 			stopped++
 			lastStop = ev.Time
+			if in, err := time.ParseDuration(ev.Fields["drained_in"]); err == nil && in > slowestDrain {
+				slowestDrain = in
+			}
+			if ev.Fields["drained"] == "false" {
+				cutOff++
+			}
 		}
 	}
 	sort.SliceStable(marks, func(i, j int) bool { return marks[i].at.Before(marks[j].at) })
@@ -136,7 +143,7 @@ func Build(in Input) []api.Phase {
 	}
 	if stopped > 0 {
 		p := phase(PhaseDrain, d.Service, d.FinishedAt, lastStop, "deploy.drain",
-			fmt.Sprintf("release %d: %d %s drained and stopped in %s (limit %s)", d.FromRelease, stopped, plural(stopped, "task", "tasks"), Round(lastStop.Sub(d.FinishedAt)), Round(drainOf(dep))))
+			fmt.Sprintf("release %d: %d %s drained and stopped in %s (limit %s)%s", d.FromRelease, stopped, plural(stopped, "task", "tasks"), Round(lastStop.Sub(d.FinishedAt)), Round(drainOf(dep)), drainDetail(slowestDrain, cutOff)))
 		p.AfterFinish = true
 		out = append(out, p)
 	}
@@ -204,6 +211,19 @@ func surge(dep spec.Deploy) string {
 }
 
 func drainOf(dep spec.Deploy) time.Duration { return dep.Drain.Std() }
+
+// drainDetail says how long the old tasks' in-flight requests took to
+// finish (the slowest task), or how many still had requests running when
+// deploy.drain ran out; "" when the events do not say.
+func drainDetail(slowest time.Duration, cutOff int) string {
+	if cutOff > 0 {
+		return fmt.Sprintf("; %d %s still had requests in flight when the limit ran out", cutOff, plural(cutOff, "task", "tasks"))
+	}
+	if slowest > 0 {
+		return fmt.Sprintf("; in-flight requests done after %s", Round(slowest))
+	}
+	return ""
+}
 
 func phase(name, service string, start, end time.Time, gov, detail string) api.Phase {
 	if end.Before(start) {

@@ -139,3 +139,42 @@ func TestSummarizeNamesSlowest(t *testing.T) {
 		t.Errorf("wall = %d, want 100", tl.WallMS)
 	}
 }
+
+// TestDrainDetail: the drain phase says how long the old tasks' in-flight
+// requests took to finish, or how many were cut off by deploy.drain.
+func TestDrainDetail(t *testing.T) {
+	svc := &spec.Service{Name: "web", Deploy: &spec.Deploy{Strategy: "rolling", Drain: spec.Duration(30 * time.Second)}}
+	stopped := func(ms int, task, in, drained string) api.Event {
+		return api.Event{Time: at(ms), Kind: api.EventTaskStopped, Service: "web",
+			Fields: map[string]string{"task": task, "release": "1", "drained_in": in, "drained": drained}}
+	}
+	for _, tc := range []struct {
+		name   string
+		events []api.Event
+		want   string
+	}{
+		{"drained", []api.Event{stopped(1200, "web-1-a", "200ms", "true"), stopped(1500, "web-1-b", "450ms", "true")},
+			"release 1: 2 tasks drained and stopped in 500ms (limit 30s); in-flight requests done after 450ms"},
+		{"cut off", []api.Event{stopped(1200, "web-1-a", "200ms", "true"), stopped(31000, "web-1-b", "30s", "false")},
+			"release 1: 2 tasks drained and stopped in 30s (limit 30s); 1 task still had requests in flight when the limit ran out"},
+		{"older events", []api.Event{{Time: at(1300), Kind: api.EventTaskStopped, Service: "web", Fields: map[string]string{"task": "web-1-a", "release": "1"}}},
+			"release 1: 1 task drained and stopped in 300ms (limit 30s)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Build(Input{Deployment: api.Deployment{ID: "d1", Service: "web", FromRelease: 1, ToRelease: 2, Strategy: "rolling", StartedAt: at(0), FinishedAt: at(1000)},
+				Events: tc.events, Service: svc})
+			var drain *api.Phase
+			for i := range got {
+				if got[i].Name == PhaseDrain {
+					drain = &got[i]
+				}
+			}
+			if drain == nil {
+				t.Fatalf("no drain phase in %+v", got)
+			}
+			if drain.Detail != tc.want {
+				t.Errorf("drain detail = %q\nwant           %q", drain.Detail, tc.want)
+			}
+		})
+	}
+}
