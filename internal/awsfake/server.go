@@ -262,9 +262,10 @@ func (s *Server) Throttle(service, operation string, n int) {
 // as usual, but every object inside the answer comes back empty, as if AWS
 // had left out every field it may omit, while lists keep their length
 // (DescribeServices answers {"services": [{}]}). It is for proving that a
-// client reads AWS answers defensively. JSON protocols only (ECS, ECR,
-// SSM, Secrets Manager, Logs, Application Auto Scaling). n <= 0 stops
-// hollowing that operation's answers.
+// client reads AWS answers defensively. The JSON protocols (ECS, ECR,
+// SSM, Secrets Manager, Logs, Application Auto Scaling) and the query
+// protocol (ELB, STS); not CloudWatch's CBOR. n <= 0 stops hollowing that
+// operation's answers.
 func (s *Server) Hollow(service, operation string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,6 +326,25 @@ func hollowed(out any) any {
 	}
 	for k, v := range top {
 		top[k] = empty(v)
+	}
+	return top
+}
+
+// hollowedXML is a query-protocol result with every nested structure
+// emptied and every list keeping its members, empty (see Hollow).
+func hollowedXML(out *xmlNode) *xmlNode {
+	if out == nil {
+		return nil
+	}
+	top := &xmlNode{Name: out.Name}
+	for _, c := range out.Children {
+		h := &xmlNode{Name: c.Name, Text: c.Text}
+		for _, g := range c.Children {
+			if g.Name == "member" {
+				h.Children = append(h.Children, &xmlNode{Name: "member"})
+			}
+		}
+		top.Children = append(top.Children, h)
 	}
 	return top
 }
@@ -532,6 +552,12 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.calls = append(s.calls, call)
+	switch {
+	case takeLocked(s.blank, service, op):
+		out = nil
+	case takeLocked(s.hollow, service, op):
+		out = hollowedXML(out)
+	}
 	writeQueryResult(w, op, out)
 }
 

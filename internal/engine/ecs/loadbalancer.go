@@ -240,6 +240,9 @@ func (e *Engine) ensureTargetGroupOf(ctx context.Context, svc *spec.Service, vpc
 			if err != nil {
 				return fmt.Errorf("create target group %s: %w", name, err)
 			}
+			if len(out.TargetGroups) == 0 || aws.ToString(out.TargetGroups[0].TargetGroupArn) == "" {
+				return fmt.Errorf("create target group %s: sent, but %w", name, errIncomplete("the target group or its ARN"))
+			}
 			arn = aws.ToString(out.TargetGroups[0].TargetGroupArn)
 			return nil
 		})
@@ -254,6 +257,9 @@ func (e *Engine) ensureTargetGroupOf(ctx context.Context, svc *spec.Service, vpc
 	out, err := e.c.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{arn}})
 	if err != nil {
 		return "", fmt.Errorf("describe target group %s: %w", name, err)
+	}
+	if len(out.TargetGroups) == 0 {
+		return "", fmt.Errorf("describe target group %s: %w", name, errIncomplete("the target group"))
 	}
 	tg := out.TargetGroups[0]
 	if aws.ToString(tg.HealthCheckPath) != th.Path || aws.ToInt32(tg.HealthCheckIntervalSeconds) != int32(th.Interval) ||
@@ -575,6 +581,9 @@ func (e *Engine) ensureRule(ctx context.Context, rules []listenerRule, w ruleWan
 			})
 			if err != nil {
 				return fmt.Errorf("create %s for %s at priority %d: %w", w.what(), svc.Name, priority, err)
+			}
+			if len(out.Rules) == 0 || aws.ToString(out.Rules[0].RuleArn) == "" {
+				return fmt.Errorf("create %s for %s at priority %d: sent, but %w", w.what(), svc.Name, priority, errIncomplete("the rule or its ARN"))
 			}
 			arn = aws.ToString(out.Rules[0].RuleArn)
 			return nil
