@@ -262,10 +262,8 @@ func (s *Server) Throttle(service, operation string, n int) {
 // as usual, but every object inside the answer comes back empty, as if AWS
 // had left out every field it may omit, while lists keep their length
 // (DescribeServices answers {"services": [{}]}). It is for proving that a
-// client reads AWS answers defensively. The JSON protocols (ECS, ECR,
-// SSM, Secrets Manager, Logs, Application Auto Scaling) and the query
-// protocol (ELB, STS); not CloudWatch's CBOR. n <= 0 stops hollowing that
-// operation's answers.
+// client reads AWS answers defensively; every protocol (JSON, query,
+// CBOR). n <= 0 stops hollowing that operation's answers.
 func (s *Server) Hollow(service, operation string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package ecs_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,29 +13,40 @@ import (
 )
 
 // TestFake_HollowAnswersNeverCrashTheEngine: each AWS operation a deploy,
-// its follow and status call (all but CloudWatch's), answered once with
-// every object in it empty (hollow) or as a bare {} (blank) — AWS leaving
-// out every field it may omit —
-// during a first deploy, a second deploy and status, makes the engine go
-// on or fail with an error, never panic. A second deploy afterwards, with
-// honest answers, still succeeds.
+// its follow and status call, answered once with every object in it empty
+// (hollow) or as a bare {} (blank) — AWS leaving out every field it may
+// omit — during a first deploy, a second deploy and status, makes the
+// engine go on or fail with an error, never panic. A deploy afterwards,
+// with honest answers, still succeeds. Two projects: three rolling
+// services, and one autoscaled canary with alarms.
 func TestFake_HollowAnswersNeverCrashTheEngine(t *testing.T) {
-	v1 := map[string]string{"web": "reg/shop/web@sha256:1", "api": "reg/shop/api@sha256:1", "worker": "reg/shop/worker@sha256:1"}
-	v2 := map[string]string{"web": "reg/shop/web@sha256:2", "api": "reg/shop/api@sha256:2", "worker": "reg/shop/worker@sha256:2"}
-	v3 := map[string]string{"web": "reg/shop/web@sha256:3", "api": "reg/shop/api@sha256:3", "worker": "reg/shop/worker@sha256:3"}
-	mangled := []string{awsfake.ServiceECS, awsfake.ServiceECR, awsfake.ServiceSSM, awsfake.ServiceSecretsManager, awsfake.ServiceLogs, awsfake.ServiceAutoScaling, awsfake.ServiceELBv2, awsfake.ServiceSTS}
+	all := func(n string) api.DeployRequest {
+		return releases(strings.Repeat(n, 7), map[string]string{"web": "reg/shop/web@sha256:" + n, "api": "reg/shop/api@sha256:" + n, "worker": "reg/shop/worker@sha256:" + n})
+	}
+	web := func(n string) api.DeployRequest { return webRelease(strings.Repeat(n, 7), "w@sha256:"+n) }
+	canary := strings.Replace(progressiveSpec, "DEPLOY", `{strategy: canary, steps: [10%, 100%], pause: 1m, analysis: {max_5xx_rate: 2%, min_requests: 10, window: 60s}}
+    scale: {min: 2, max: 4, target: {cpu: 60%}}`, 1)
+	for _, p := range []struct {
+		name    string
+		spec    string
+		release func(n string) api.DeployRequest
+	}{{"rolling", fakeSpec, all}, {"canary", canary, web}} {
+		t.Run(p.name, func(t *testing.T) { mangleEach(t, p.spec, p.release) })
+	}
+}
 
-	// The operations an honest run calls.
-	w := newWorld(t, fakeSpec)
-	w.deploy(w.engine(), releases("aaaaaaa", v1))
-	w.deploy(w.engine(), releases("bbbbbbb", v2))
+// mangleEach runs the operations an honest deploy of src calls, one by
+// one, with hollow and then blank answers (see the test above).
+func mangleEach(t *testing.T, src string, release func(n string) api.DeployRequest) {
+	w := newWorld(t, src)
+	w.deploy(w.engine(), release("1"))
+	w.deploy(w.engine(), release("2"))
 	if _, err := w.engine().Status(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var ops [][2]string
 	for _, c := range w.srv.Calls() {
-		op := [2]string{c.Service, c.Operation}
-		if slices.Contains(mangled, c.Service) && !slices.Contains(ops, op) {
+		if op := [2]string{c.Service, c.Operation}; !slices.Contains(ops, op) {
 			ops = append(ops, op)
 		}
 	}
@@ -48,7 +60,7 @@ func TestFake_HollowAnswersNeverCrashTheEngine(t *testing.T) {
 		failed := 0 // attempts a mangled answer failed: proof they arrive mangled
 		for _, op := range ops {
 			t.Run(tc.mode+"/"+op[0]+"."+op[1], func(t *testing.T) {
-				w := newWorld(t, fakeSpec)
+				w := newWorld(t, src)
 				e := w.engine()
 				attempt := func(req api.DeployRequest) {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -63,13 +75,13 @@ func TestFake_HollowAnswersNeverCrashTheEngine(t *testing.T) {
 						t.Logf("%s with a %s %s answer: %v", req.Commit, tc.mode, op[1], err)
 					}
 				}
-				attempt(releases("aaaaaaa", v1))
-				attempt(releases("bbbbbbb", v2))
+				attempt(release("1"))
+				attempt(release("2"))
 				tc.mangle(w.srv, op[0], op[1], 1)
 				_, _ = e.Status(context.Background())
 				// Honest answers again: berth converges.
 				tc.mangle(w.srv, op[0], op[1], 0)
-				_, final, _ := w.deploy(w.engine(), releases("ccccccc", v3))
+				_, final, _ := w.deploy(w.engine(), release("3"))
 				for n, s := range states(final) {
 					if s != api.DeploySucceeded {
 						t.Errorf("after %s %s answers, %s: %s", tc.mode, op[1], n, s)
