@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,7 +64,15 @@ func TestLogsRotateBySize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "line 4999 ") {
+	// The writer never makes the task wait: on a loaded machine it may
+	// fall a whole queue behind and drop the newest lines, which it counts
+	// beside the log (its notice in the log may have rotated away).
+	// Otherwise the newest line is in the current log.
+	dropped, _ := os.ReadFile(h.LogPath + process.DroppedSuffix)
+	switch n, _ := strconv.Atoi(string(dropped)); {
+	case n > 0:
+		t.Logf("the writer fell behind and dropped %d lines", n)
+	case !strings.Contains(string(b), "line 4999 "):
 		t.Errorf("the current log does not end with the last line:\n%s", b[max(0, len(b)-300):])
 	}
 }
