@@ -464,29 +464,58 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, target string
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	out, how, ae := callLocked(s, r, service, op, jsonFaults, func() (any, error) { return s.dispatchJSON(service, op, body) })
+	if ae != nil {
+		writeJSONError(w, ae.status(), ae.Code, ae.Message)
+		return
+	}
+	switch how {
+	case answerBlank:
+		out = struct{}{}
+	case answerHollow:
+		out = hollowed(out)
+	}
+	writeJSON(w, prefix, out)
+}
+
+// answer is how a call's answer leaves the fake (see Hollow and Blank).
+type answer int
+
+const (
+	answerAsIs answer = iota
+	answerHollow
+	answerBlank
+)
+
+// callLocked runs one call as every wire protocol does: the clock moves
+// (Options.AutoAdvance), a fault answers before the handler, dispatch
+// runs the handler, and the call is logged with its error code. It returns
+// the handler's answer and how to send it, or the AWS error to send.
+// Caller holds mu.
+func callLocked[T any](s *Server, r *http.Request, service, op string, f wireFaults, dispatch func() (T, error)) (T, answer, *apiError) {
 	if s.opts.AutoAdvance > 0 {
 		s.advanceLocked(s.opts.AutoAdvance)
 	}
 	call := Call{Service: service, Operation: op, Time: s.now}
-	var out any
-	if err = s.faultLocked(r, service, op, jsonFaults); err == nil {
-		out, err = s.dispatchJSON(service, op, body)
+	var out T
+	err := s.faultLocked(r, service, op, f)
+	if err == nil {
+		out, err = dispatch()
 	}
 	if err != nil {
 		ae := asAPIError(err)
 		call.Err = ae.Code
 		s.calls = append(s.calls, call)
-		writeJSONError(w, ae.status(), ae.Code, ae.Message)
-		return
+		return out, answerAsIs, ae
 	}
 	s.calls = append(s.calls, call)
 	switch {
 	case takeLocked(s.blank, service, op):
-		out = struct{}{}
+		return out, answerBlank, nil
 	case takeLocked(s.hollow, service, op):
-		out = hollowed(out)
+		return out, answerHollow, nil
 	}
-	writeJSON(w, prefix, out)
+	return out, answerAsIs, nil
 }
 
 func (s *Server) dispatchJSON(service, op string, body []byte) (any, error) {
@@ -533,27 +562,17 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.opts.AutoAdvance > 0 {
-		s.advanceLocked(s.opts.AutoAdvance)
-	}
-	call := Call{Service: service, Operation: op, Time: s.now}
-	var out *xmlNode
-	var err error
-	if err = s.faultLocked(r, service, op, queryFaults); err == nil {
-		out, err = s.dispatchQuery(service, op, parseQueryForm(form))
-	}
-	if err != nil {
-		ae := asAPIError(err)
-		call.Err = ae.Code
-		s.calls = append(s.calls, call)
+	out, how, ae := callLocked(s, r, service, op, queryFaults, func() (*xmlNode, error) {
+		return s.dispatchQuery(service, op, parseQueryForm(form))
+	})
+	if ae != nil {
 		writeQueryError(w, ae.status(), ae.Code, ae.Message)
 		return
 	}
-	s.calls = append(s.calls, call)
-	switch {
-	case takeLocked(s.blank, service, op):
+	switch how {
+	case answerBlank:
 		out = nil
-	case takeLocked(s.hollow, service, op):
+	case answerHollow:
 		out = hollowedXML(out)
 	}
 	writeQueryResult(w, op, out)

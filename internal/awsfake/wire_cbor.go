@@ -44,26 +44,17 @@ func (s *Server) serveCBOR(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.opts.AutoAdvance > 0 {
-		s.advanceLocked(s.opts.AutoAdvance)
-	}
-	call := Call{Service: ServiceCloudWatch, Operation: op, Time: s.now}
-	var out any
-	if err = s.faultLocked(r, ServiceCloudWatch, op, cborFaults); err == nil {
-		out, err = s.dispatchJSON(ServiceCloudWatch, op, jsonBody)
-	}
-	if err != nil {
-		ae := asAPIError(err)
-		call.Err = ae.Code
-		s.calls = append(s.calls, call)
+	out, how, ae := callLocked(s, r, ServiceCloudWatch, op, cborFaults, func() (any, error) {
+		return s.dispatchJSON(ServiceCloudWatch, op, jsonBody)
+	})
+	if ae != nil {
 		writeCBORError(w, ae.status(), ae.Code, ae.Message)
 		return
 	}
-	s.calls = append(s.calls, call)
-	switch {
-	case takeLocked(s.blank, ServiceCloudWatch, op):
+	switch how {
+	case answerBlank:
 		out = nil
-	case takeLocked(s.hollow, ServiceCloudWatch, op):
+	case answerHollow:
 		out = hollowed(out)
 	}
 	if out == nil {
