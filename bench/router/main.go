@@ -34,6 +34,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-dev/berth/bench/internal/child"
 	"github.com/berth-dev/berth/internal/router"
 )
 
@@ -101,8 +102,8 @@ func run(o opts) error {
 	}
 	defer os.RemoveAll(dir)
 
-	backendAddr := freeAddr()
-	stopBackend, err := startChild(o.srvCore, backendAddr, self, "-role=backend", "-listen="+backendAddr)
+	backendAddr := child.FreeAddr()
+	stopBackend, err := child.Start(o.srvCore, backendAddr, self, "-role=backend", "-listen="+backendAddr)
 	if err != nil {
 		return fmt.Errorf("start backend: %w", err)
 	}
@@ -111,31 +112,31 @@ func run(o opts) error {
 	targets := map[string]func() (addr string, stop func(), err error){
 		"direct": func() (string, func(), error) { return backendAddr, func() {}, nil },
 		"berth": func() (string, func(), error) {
-			a := freeAddr()
+			a := child.FreeAddr()
 			args := []string{"-role=router", "-listen=" + a, "-upstream=" + backendAddr}
 			if o.cpuprofile != "" {
 				p, _ := filepath.Abs(o.cpuprofile)
 				args = append(args, "-cpuprofile="+p)
 			}
-			stop, err := startChild(o.srvCore, a, self, args...)
+			stop, err := child.Start(o.srvCore, a, self, args...)
 			return a, stop, err
 		},
 		"nginx": func() (string, func(), error) {
-			a := freeAddr()
+			a := child.FreeAddr()
 			conf := filepath.Join(dir, "nginx.conf")
 			if err := os.WriteFile(conf, []byte(nginxConf(dir, a, backendAddr)), 0o644); err != nil {
 				return "", nil, err
 			}
-			stop, err := startChild(o.srvCore, a, "nginx", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "nginx-error.log"))
+			stop, err := child.Start(o.srvCore, a, "nginx", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "nginx-error.log"))
 			return a, stop, err
 		},
 		"haproxy": func() (string, func(), error) {
-			a := freeAddr()
+			a := child.FreeAddr()
 			conf := filepath.Join(dir, "haproxy.cfg")
 			if err := os.WriteFile(conf, []byte(haproxyConf(a, backendAddr)), 0o644); err != nil {
 				return "", nil, err
 			}
-			stop, err := startChild(o.srvCore, a, "haproxy", "-f", conf, "-db")
+			stop, err := child.Start(o.srvCore, a, "haproxy", "-f", conf, "-db")
 			return a, stop, err
 		},
 	}
@@ -252,53 +253,6 @@ func wrkDuration(m []string) (time.Duration, error) {
 	}
 	unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[2]]
 	return time.Duration(v * float64(unit)).Round(time.Microsecond), nil
-}
-
-// startChild runs a program pinned to cpus and waits until addr accepts
-// connections. stop terminates it and waits for it to exit.
-func startChild(cpus, addr, prog string, args ...string) (stop func(), err error) {
-	cmd := exec.Command("taskset", append([]string{"-c", cpus, prog}, args...)...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", prog, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop = func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return stop, nil
-		}
-		select {
-		case werr := <-exited:
-			return nil, fmt.Errorf("%s exited before listening on %s: %v", prog, addr, werr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("%s did not listen on %s within 10s", prog, addr)
-		}
-	}
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 var body = []byte("hello from the berth bench backend\n")

@@ -36,6 +36,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-dev/berth/bench/internal/child"
 	"github.com/berth-dev/berth/internal/certs"
 	"github.com/berth-dev/berth/internal/router"
 )
@@ -92,8 +93,8 @@ func run(conns, streams int, dur time.Duration, loadCore, srvCore string) error 
 	if err != nil {
 		return err
 	}
-	backend := freeAddr()
-	stopBackend, err := startChild(srvCore, backend, self, "-role=backend", "-listen="+backend)
+	backend := child.FreeAddr()
+	stopBackend, err := child.Start(srvCore, backend, self, "-role=backend", "-listen="+backend)
 	if err != nil {
 		return fmt.Errorf("start backend: %w", err)
 	}
@@ -104,20 +105,20 @@ func run(conns, streams int, dur time.Duration, loadCore, srvCore string) error 
 		start func(addr string) (func(), error)
 	}{
 		{"berth", func(a string) (func(), error) {
-			return startChild(srvCore, a, self, "-role=router", "-listen="+a, "-upstream="+backend, "-cert="+certFile, "-key="+keyFile)
+			return child.Start(srvCore, a, self, "-role=router", "-listen="+a, "-upstream="+backend, "-cert="+certFile, "-key="+keyFile)
 		}},
 		{"nginx", func(a string) (func(), error) {
 			conf := filepath.Join(dir, "nginx.conf")
 			if err := os.WriteFile(conf, []byte(nginxConf(dir, a, backend, certFile, keyFile)), 0o644); err != nil {
 				return nil, err
 			}
-			return startChild(srvCore, a, "nginx", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "nginx-error.log"))
+			return child.Start(srvCore, a, "nginx", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "nginx-error.log"))
 		}},
 	}
 	var rs []result
 	for _, proto := range []string{"http/1.1", "h2"} {
 		for _, s := range starts {
-			addr := freeAddr()
+			addr := child.FreeAddr()
 			stop, err := s.start(addr)
 			if err != nil {
 				return fmt.Errorf("start %s: %w", s.name, err)
@@ -196,53 +197,6 @@ func writeCert(dir string) (certFile, keyFile string, err error) {
 		return "", "", err
 	}
 	return certFile, keyFile, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k}), 0o600)
-}
-
-// startChild runs a program pinned to cpus and waits until addr accepts
-// connections. stop terminates it and waits for it to exit.
-func startChild(cpus, addr, prog string, args ...string) (stop func(), err error) {
-	cmd := exec.Command("taskset", append([]string{"-c", cpus, prog}, args...)...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", prog, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop = func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return stop, nil
-		}
-		select {
-		case werr := <-exited:
-			return nil, fmt.Errorf("%s exited before listening on %s: %v", prog, addr, werr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("%s did not listen on %s within 10s", prog, addr)
-		}
-	}
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 var body = []byte("hello from the berth bench backend\n")
