@@ -1,6 +1,8 @@
 package control
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,27 @@ func TestValidSetIDAndTraceQuery(t *testing.T) {
 	for s, want := range map[string]bool{"4bf92f3577b34da6a3ce929d0e0e4736": true, "req-1234": true, "short": false, "a b c d e f": false, strings.Repeat("a", 65): false} {
 		if got := validTraceQuery(s); got != want {
 			t.Errorf("validTraceQuery(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestTimelineAPI_RefusesBadIDs: GET /v1/deployments/{id}/timeline answers
+// an id that is neither a deployment nor a release set with 400, an
+// unknown one with 404, never a 500 or a panic.
+func TestTimelineAPI_RefusesBadIDs(t *testing.T) {
+	p := newPlane(t)
+	h := p.srv.Handler("", func() {})
+	for id, want := range map[string]int{
+		"..%2F..%2Fetc":            http.StatusBadRequest,
+		"SET":                      http.StatusBadRequest,
+		"%00":                      http.StatusBadRequest,
+		strings.Repeat("9", 40):    http.StatusNotFound, // shaped like a set id
+		"set-20261127-101600-1b46": http.StatusNotFound,
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/deployments/"+id+"/timeline", nil))
+		if rec.Code != want {
+			t.Errorf("timeline of %q: %d %s, want %d", id, rec.Code, rec.Body, want)
 		}
 	}
 }
